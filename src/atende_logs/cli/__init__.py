@@ -1,0 +1,1 @@
+"""The ``atende-logs`` command line."""

@@ -1,0 +1,203 @@
+"""``atende-logs``: each command is a thin wrapper over storage or ingest functions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from atende_logs.cli import demo as demo_command
+from atende_logs.cli.importing import import_file
+from atende_logs.cli.options import JsonOption, console, emit_json, iso, store_session
+from atende_logs.config import get_settings
+from atende_logs.models import KeyInfo
+from atende_logs.storage import migrate
+
+app = typer.Typer(help="Customer logs API of Atende Simples.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+customers_app = typer.Typer(help="Customers (tenants).", no_args_is_help=True)
+keys_app = typer.Typer(help="Customer API keys (x-api-key).", no_args_is_help=True)
+dialers_app = typer.Typer(help="Outbound dialers and their tokens.", no_args_is_help=True)
+ingest_keys_app = typer.Typer(help="Keys of the platform's log producers.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(customers_app, name="customers")
+app.add_typer(keys_app, name="keys")
+app.add_typer(dialers_app, name="dialers")
+app.add_typer(ingest_keys_app, name="ingest-keys")
+app.command("import")(import_file)
+app.command("demo")(demo_command.demo)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending schema migration."""
+    url = get_settings().database_url
+    waiting = migrate.pending(url)
+    migrate.upgrade(url)
+    console.print(f"applied {len(waiting)} migration(s); at {migrate.current(url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the revision the database is at."""
+    console.print(migrate.current(get_settings().database_url) or "no migration applied")
+
+
+@db_app.command("pending")
+def db_pending() -> None:
+    """List migrations not yet applied; exits 1 when there are any."""
+    waiting = migrate.pending(get_settings().database_url)
+    for revision in waiting:
+        console.print(revision)
+    raise typer.Exit(1 if waiting else 0)
+
+
+@customers_app.command("create")
+def customers_create(name: str, json: JsonOption = False) -> None:
+    """Create a customer."""
+    with store_session() as store:
+        customer = store.create_customer(name)
+    if json:
+        emit_json({"id": customer.id, "name": customer.name})
+    else:
+        console.print(f"customer {customer.id} created: {customer.name}")
+
+
+@customers_app.command("list")
+def customers_list(json: JsonOption = False) -> None:
+    """List customers."""
+    with store_session() as store:
+        customers = store.list_customers()
+    if json:
+        emit_json([asdict(customer) for customer in customers])
+        return
+    table = Table("id", "name", "created")
+    for customer in customers:
+        table.add_row(str(customer.id), customer.name, iso(customer.created_at_ms))
+    console.print(table)
+
+
+def _print_new_secret(key: KeyInfo, secret: str, json: bool, what: str) -> None:
+    if json:
+        emit_json({"id": key.id, "key": secret})
+    else:
+        console.print(f"{what} {key.id} created. It is shown this once; store it now:")
+        console.print(secret, markup=False, highlight=False)
+
+
+def _print_keys(keys: list[KeyInfo], owner: str, json: bool) -> None:
+    if json:
+        emit_json([asdict(key) | {owner: key.owner} for key in keys])
+        return
+    table = Table("id", owner, "prefix", "created", "revoked")
+    for key in keys:
+        table.add_row(
+            str(key.id),
+            key.owner,
+            key.prefix + "…",
+            iso(key.created_at_ms),
+            iso(key.revoked_at_ms),
+        )
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(customer_id: int, json: JsonOption = False) -> None:
+    """Create an API key for a customer; the key is printed once and stored as a hash."""
+    with store_session() as store:
+        key, secret = store.create_api_key(customer_id)
+    _print_new_secret(key, secret, json, "key")
+
+
+@keys_app.command("list")
+def keys_list(customer_id: int, json: JsonOption = False) -> None:
+    """List a customer's keys (prefixes only, never the secret)."""
+    with store_session() as store:
+        _print_keys(store.list_api_keys(customer_id), "customer_id", json)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key; requests with it fail from now on."""
+    with store_session() as store:
+        revoked = store.revoke_api_key(key_id)
+    console.print(f"key {key_id} revoked" if revoked else f"key {key_id}: no live key")
+    raise typer.Exit(0 if revoked else 1)
+
+
+@ingest_keys_app.command("create")
+def ingest_keys_create(name: str, json: JsonOption = False) -> None:
+    """Create a key for a producer of the HTTP ingest endpoints (it cannot read logs)."""
+    with store_session() as store:
+        key, secret = store.create_ingest_key(name)
+    _print_new_secret(key, secret, json, "ingest key")
+
+
+@ingest_keys_app.command("list")
+def ingest_keys_list(json: JsonOption = False) -> None:
+    """List ingest keys (prefixes only)."""
+    with store_session() as store:
+        _print_keys(store.list_ingest_keys(), "name", json)
+
+
+@ingest_keys_app.command("revoke")
+def ingest_keys_revoke(key_id: int) -> None:
+    """Revoke an ingest key."""
+    with store_session() as store:
+        revoked = store.revoke_ingest_key(key_id)
+    console.print(f"ingest key {key_id} revoked" if revoked else f"{key_id}: no live key")
+    raise typer.Exit(0 if revoked else 1)
+
+
+@dialers_app.command("create")
+def dialers_create(customer_id: int, name: str, json: JsonOption = False) -> None:
+    """Create a dialer; its token is printed once and stored as a hash."""
+    with store_session() as store:
+        dialer, token = store.create_dialer(customer_id, name)
+    if json:
+        emit_json({"id": dialer.id, "token": token})
+    else:
+        console.print(f"dialer {dialer.id} created. Its token is shown this once:")
+        console.print(token, markup=False, highlight=False)
+
+
+@dialers_app.command("list")
+def dialers_list(customer_id: int, json: JsonOption = False) -> None:
+    """List a customer's dialers (token prefixes only)."""
+    with store_session() as store:
+        dialers = store.list_dialers(customer_id)
+    if json:
+        emit_json([asdict(dialer) for dialer in dialers])
+        return
+    table = Table("id", "name", "token prefix", "created")
+    for dialer in dialers:
+        table.add_row(
+            str(dialer.id), dialer.name, dialer.token_prefix + "…", iso(dialer.created_at_ms)
+        )
+    console.print(table)
+
+
+@dialers_app.command("rotate-token")
+def dialers_rotate(customer_id: int, dialer_id: int, json: JsonOption = False) -> None:
+    """Give a dialer a new token; the old one stops working at once."""
+    with store_session() as store:
+        token = store.rotate_dialer_token(customer_id, dialer_id)
+    if json:
+        emit_json({"id": dialer_id, "token": token})
+    else:
+        console.print(token, markup=False, highlight=False)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API."""
+    import uvicorn
+
+    from atende_logs.http import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")

@@ -1,0 +1,582 @@
+"""A realistic, deterministic demo data set: attendant logs, CDRs and dialer-queue cards.
+
+Pure functions, no I/O. Each document has exactly the keys, key order and JSON types of the
+spec's examples. Generation is lazy and cheap (literal dicts, integer time arithmetic with
+cached date prefixes) so benchmarks can draw millions of documents.
+
+Ties are deliberate: agents log in in pairs at the same millisecond (and log in and become
+available at that same instant), CDRs start in bursts within one second, and every card of
+one import shares one timestamp.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
+
+Doc = dict[str, Any]
+T = TypeVar("T")
+ZONE = ZoneInfo("America/Sao_Paulo")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MS = timedelta(milliseconds=1)
+_DAY_MS = 86_400_000
+_WORK_S = (8 * 3600, 18 * 3600)
+_CALLID_BASE = 69_700_000
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# fmt: off
+_FIRST = tuple("João,Ana Luíza,Maria,José,Fernanda,Luís,Mariana,Gabriel,Beatriz,Pedro,Camila,"
+               "Lucas,Júlia,Rafael,Letícia,André".split(","))
+_LAST = tuple("Silva,Souza,Oliveira,Santos,Conceição,Araújo,Gonçalves,Lima,Ribeiro,Simões,"
+              "Magalhães,Brandão,Falcão,Pereira".split(","))
+_GROUPS = (16, 17, 18)  # extension numbers of the attendant groups (Vendas, Suporte, Financeiro)
+_VERSIONS = ("1.14.111.1559", "1.9.3", "1.15.2.10", "1.12.4", "1.15.0.2")
+_DEVICES = (("Mac OS X", "10_14_6", "Chrome", "80.0.3987.87"),
+            ("Windows", "10", "Chrome", "79.0.3945.130"), ("Windows", "10", "Firefox", "72.0"),
+            ("Linux", "x86_64", "Chrome", "80.0.3987.87"))
+_MACHINE: Doc = {  # per agent: the blanks are filled in by _roster and per working day
+    "isWebSocketsSupported": True, "publicAddress": "", "sessionID": "", "hasMicrophone": True,
+    "hasWebcam": True, "osName": "", "isWebRTCSupported": True, "voipNumberVersion": "",
+    "isWebSocketsBlocked": False, "osVersion": "", "localAddress": "", "hasSpeakers": True,
+    "browserVersion": "", "browserName": "", "loggedInAt": "", "localNetworkType": "wlan",
+    "voipVersion": "", "isMobileDevice": False}
+_CONFIG: Doc = {
+    "wrap_up_time_outbound_active": True, "hold_active": False, "dialer_queue_active": False,
+    "transfer_active": True, "post_attendance_active": True, "beep_termited_call_active": False,
+    "dtmf_active": True, "wrap_up_time_inbound_active": True, "calling_timer_active": True,
+    "pause_button_active": True, "dump_call_active": True, "send_logs_active": True}
+_SCREEN_NAMES = {"disconnected": "Desconectado", "available": "Disponível", "ringing": "Tocando",
+                 "busy": "Ocupado", "wrapup": "Pós-atendimento", "pause": "Em pausa"}
+_NEXT = {"available": "ringing", "ringing": "busy", "busy": "wrapup"}  # else "available"
+# (description, description_name, pause type id, scheduled, changed by); repeats weigh.
+_PAUSES = ((("banheiro", "Banheiro", 2, False, "voip"),) * 4
+           + (("cafe", "Café", 3, False, "voip"),) * 3
+           + (("almoco", "Almoço", 1, True, "voip"),) * 2
+           + (("treinamento", "Treinamento", 4, True, "supervisor"),
+              ("feedback", "Feedback", 5, False, "supervisor"),
+              ("reuniao", "Reunião", 6, True, "voip")))
+# (uf, state, city, DDD, lat, long)
+_CITIES = (("TO", "Tocantins", "Palmas", "63", "-10.168891", "-48.3317167"),
+           ("SP", "São Paulo", "São Paulo", "11", "-23.5505199", "-46.6333094"),
+           ("SP", "São Paulo", "Campinas", "19", "-22.9056391", "-47.059564"),
+           ("RJ", "Rio de Janeiro", "Rio de Janeiro", "21", "-22.9068467", "-43.1728965"),
+           ("MG", "Minas Gerais", "Belo Horizonte", "31", "-19.9166813", "-43.9344931"),
+           ("BA", "Bahia", "Salvador", "71", "-12.9730401", "-38.502304"),
+           ("PR", "Paraná", "Curitiba", "41", "-25.4284", "-49.2733"),
+           ("RS", "Rio Grande do Sul", "Porto Alegre", "51", "-30.0346471", "-51.2176584"),
+           ("PE", "Pernambuco", "Recife", "81", "-8.0475622", "-34.8769643"),
+           ("CE", "Ceará", "Fortaleza", "85", "-3.7318616", "-38.5266704"),
+           ("GO", "Goiás", "Goiânia", "62", "-16.6868912", "-49.2647943"),
+           ("PA", "Pará", "Belém", "91", "-1.4557549", "-48.4901799"))
+_PROVIDERS = ("OI", "VIVO", "CLARO", "TIM")
+# (0800 number, number_name, number_host, number_info1..3)
+_DNIS = (("08008870608", "Central de Vendas", "www.rodabrasil.com.br", "Vendas", "Nacional",
+          "Prioridade alta"),
+         ("08005911234", "SAC Frotas", "www.frotasul.com.br", "Suporte", "Sul", "Padrão"))
+_PATHS = (("1",), ("2",), ("3",), ("1", "2"), ("2", "4"), ("1", "3", "2"), ("2", "1"), ("3", "1"))
+_MENUS = {"1": "Vendas", "2": "Suporte", "3": "Financeiro"}  # any other digit is invalid
+_STATUS_BAG = ("answered",) * 12 + ("abandoned",) * 4 + ("no_answer",) * 2 + ("busy",)
+_STATUS_TEXT = {"answered": ("Chamada Atendida", "attended"),
+                "abandoned": ("Chamada Abandonada", "ring_off"),
+                "no_answer": ("Chamada Não Atendida", "no_answer"),
+                "busy": ("Chamada Ocupada", "busy")}
+_LEGS = {"attendant": "Atendente", "ura": "URA", "voicemail": "Caixa postal"}
+_MY_STATUS = (("1", "Venda realizada"), ("2", "Sem interesse"), ("3", "Retornar ligação"),
+              ("4", "Dúvida resolvida"), ("9", "Encaminhado ao financeiro"))
+_TAGS = ("", "VIP", "Cliente novo", "Reclamação", "Renovação de contrato")
+_RATES = (15, 27, 45, 60, 135)  # cents per started minute
+_CARD_1 = ("Truck", "Caminhão", "Carreta", "Van", "Ônibus", "Utilitário")
+_CARD_2 = ("Grade Baixa", "Grade Média", "Grade Alta")
+_CARD_3 = ("NÃO", "SIM")
+_IMPORTS = ("Atende Simples - Format", "Renovação Frota - Lote", "Clientes Inativos - Sul",
+            "Leads Feira de Transportes", "Cobrança Março")
+# fmt: on
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What to generate: a period (``start`` is normalised to UTC) and how many documents."""
+
+    start: datetime
+    days: int = 28
+    attendants: int = 8
+    attendant_logs: int = 5000
+    cdrs: int = 3000
+    cards: int = 1000
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        if self.start.utcoffset() is None:
+            raise ValueError("start precisa ter fuso horário")
+        if self.days < 1 or self.attendants < 1:
+            raise ValueError("days e attendants precisam ser pelo menos 1")
+        if min(self.attendant_logs, self.cdrs, self.cards) < 0:
+            raise ValueError("as quantidades não podem ser negativas")
+        if self.cards > 10**8:
+            raise ValueError("no máximo 100 milhões de fichas (números únicos)")
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+
+def default_plan(now: datetime | None = None) -> DemoPlan:
+    """The 28 days ending at today's midnight in America/Sao_Paulo."""
+    moment = datetime.now(UTC) if now is None else now
+    if moment.utcoffset() is None:
+        raise ValueError("now precisa ter fuso horário")
+    first = moment.astimezone(ZONE).date() - timedelta(days=28)
+    return DemoPlan(start=datetime(first.year, first.month, first.day, tzinfo=ZONE))
+
+
+def _ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MS
+
+
+class _Clock:
+    """Formats integer epoch times; caches date prefixes per day and zone offsets per hour."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, str] = {}
+        self._offsets: dict[int, tuple[int, str]] = {}
+
+    def _prefix(self, day: int) -> str:
+        text = self._days.get(day)
+        if text is None:
+            text = self._days[day] = date.fromordinal(_EPOCH_ORDINAL + day).isoformat() + "T"
+        return text
+
+    def utc(self, ms: int) -> str:
+        """``2020-02-06T20:28:34.072Z``"""
+        day, rest = divmod(ms, _DAY_MS)
+        rest, milli = divmod(rest, 1000)
+        hour, rest = divmod(rest, 3600)
+        return f"{self._prefix(day)}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}.{milli:03d}Z"
+
+    def offset(self, seconds: int) -> tuple[int, str]:
+        """São Paulo's offset at a UTC instant, in seconds and as ``-03:00``."""
+        hour = seconds // 3600
+        hit = self._offsets.get(hour)
+        if hit is None:
+            delta = datetime.fromtimestamp(hour * 3600, ZONE).utcoffset() or timedelta(0)
+            off = int(delta.total_seconds())
+            sign = "-" if off < 0 else "+"
+            hit = self._offsets[hour] = (
+                off,
+                f"{sign}{abs(off) // 3600:02d}:{abs(off) // 60 % 60:02d}",
+            )
+        return hit
+
+    def local(self, seconds: int) -> tuple[str, int, int]:
+        """``2020-01-27T19:28:13.000-03:00``, local days since epoch and local second of day."""
+        off, suffix = self.offset(seconds)
+        day, rest = divmod(seconds + off, 86_400)
+        hour, sec = divmod(rest, 3600)
+        text = f"{self._prefix(day)}{hour:02d}:{sec // 60:02d}:{sec % 60:02d}.000{suffix}"
+        return text, day, rest
+
+
+class _Rng(random.Random):
+    """``random.Random`` with cheaper choice and randint: one C call each."""
+
+    def pick(self, seq: Sequence[T]) -> T:
+        return seq[int(self.random() * len(seq))]
+
+    def between(self, low: int, high: int) -> int:
+        """An integer in ``[low, high]``."""
+        return low + int(self.random() * (high - low + 1))
+
+
+class _Agent(NamedTuple):
+    name: str
+    email: str
+    extension: str
+    sip: str
+    groups: tuple[int, ...]
+    dnis: str
+    config: Doc
+    machine: Doc
+
+
+def _roster(plan: DemoPlan) -> list[_Agent]:
+    """The plan's agents; the same for every kind, so CDR redirects name real attendants."""
+    rng = _Rng(f"{plan.seed}:roster")
+    names = [f"{first} {last}" for first in _FIRST for last in _LAST]
+    rng.shuffle(names)
+    agents: list[_Agent] = []
+    emails: set[str] = set()
+    for i in range(plan.attendants):
+        name = names[i % len(names)] + (f" {i // len(names) + 1}" if i >= len(names) else "")
+        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+        email = plain.replace(" ", ".") + "@atende.com"
+        email = f"{i}.{email}" if email in emails else email
+        emails.add(email)
+        extension = str(101 + i)
+        groups = (_GROUPS[i % 3],) + ((_GROUPS[(i + 1) % 3],) if rng.random() < 0.3 else ())
+        os_name, os_version, browser, browser_version = rng.pick(_DEVICES)
+        version = rng.pick(_VERSIONS)
+        machine = dict(_MACHINE, publicAddress=f"177.126.85.{rng.between(2, 253)}")
+        machine.update(
+            hasWebcam=rng.random() < 0.6, osName=os_name, voipNumberVersion=version,
+            osVersion=os_version, localAddress=f"192.168.1.{100 + i % 150}",
+            browserVersion=browser_version, browserName=browser, voipVersion=f"Versão {version}",
+            localNetworkType=rng.pick(("wlan", "ethernet")),
+        )  # fmt: skip
+        wrap = rng.random() < 0.8
+        config = dict(_CONFIG, hold_active=rng.random() < 0.5)
+        config.update(
+            dialer_queue_active=rng.random() < 0.3, wrap_up_time_outbound_active=wrap,
+            post_attendance_active=wrap, wrap_up_time_inbound_active=wrap,
+        )  # fmt: skip
+        sip = "909001970" + extension
+        agents.append(_Agent(name, email, extension, sip, groups, _DNIS[i % 2][0], config, machine))
+    return agents
+
+
+def _work_windows(plan: DemoPlan) -> list[tuple[int, int]]:
+    """UTC ms ``[from, to)`` of each Monday–Saturday 08:00–18:00 local, clipped to the plan."""
+    lo, hi = _ms(plan.start), _ms(plan.end)
+    day, last = plan.start.astimezone(ZONE).date(), plan.end.astimezone(ZONE).date()
+    windows = []
+    while day <= last:
+        if day.weekday() < 6:
+            a = max(lo, _ms(datetime(day.year, day.month, day.day, 8, tzinfo=ZONE)))
+            b = min(hi, _ms(datetime(day.year, day.month, day.day, 18, tzinfo=ZONE)))
+            if a < b:
+                windows.append((a, b))
+        day += timedelta(days=1)
+    return windows
+
+
+def attendant_logs(plan: DemoPlan, id_offset: int = 0) -> Iterator[Doc]:
+    """Each agent's working days, Monday–Saturday 08:00–18:00 São Paulo; ids from id_offset+1.
+
+    Raises ``ValueError`` when documents are asked for but the period has no working hours.
+    """
+    total = plan.attendant_logs
+    windows = _work_windows(plan)
+    if total and not windows:
+        raise ValueError("o período não tem horário comercial (seg–sáb, 08h–18h)")
+    rng, clock, agents = _Rng(f"{plan.seed}:attendant-logs"), _Clock(), _roster(plan)
+    weight = sum(b - a for a, b in windows) * len(agents)
+    acc = done = 0
+    next_id = id_offset + 1
+    for a, b in windows:  # each (day, agent) gets its share of the total, by time worked
+        span = b - a
+        logins = [a + min(rng.between(0, 1_200_000), span // 4) for _ in agents[::2]]
+        for number, agent in enumerate(agents):
+            acc += span
+            count = total * acc // weight - done
+            done += count
+            login = logins[number // 2]  # agents log in in pairs, at the same millisecond
+            logout = max(login, b - 1 - min(rng.between(0, 900_000), span // 4))
+            middle = sorted([rng.between(login, logout) for _ in range(count - 3)])
+            times = [login, login, *middle, logout][:count]
+            yield from _agent_day(rng, clock, agent, times, next_id)
+            next_id += count
+
+
+def _agent_day(
+    rng: _Rng, clock: _Clock, agent: _Agent, times: list[int], first_id: int
+) -> Iterator[Doc]:
+    """One agent's day: login (disconnected, then available at the same instant), calls
+    (ringing → busy → wrapup → available), pauses, and logout (disconnected)."""
+    bits = rng.getrandbits
+    machine = dict(agent.machine, sessionID=f"{bits(32):08x}-{bits(16):04x}-{bits(32):08x}")
+    machine["loggedInAt"] = clock.utc(times[0]) if times else ""
+    groups, config, send = agent.groups, agent.config, agent.config["send_logs_active"]
+    screen, last, ring = "disconnected", len(times) - 1, 0
+    call: tuple[str, str, str, str, str] | None = None
+    for i, at in enumerate(times):
+        kind = "login" if i == 0 else "logout" if i == last and i > 1 else "status"
+        if kind != "status":
+            screen = "disconnected"
+        else:
+            screen = _NEXT.get(screen, "available")
+            if screen == "ringing" and rng.random() < 0.12:
+                screen = "pause"
+            elif screen == "busy" and rng.random() < 0.15:
+                screen = "available"  # nobody picked up
+            elif screen == "wrapup" and not config["post_attendance_active"]:
+                screen = "available"
+        duration = (times[i + 1] - at) // 1000 if i < last else 0
+        pause = rng.pick(_PAUSES) if screen == "pause" else None
+        if screen == "ringing":
+            inbound = rng.random() < 0.75
+            call = (str(rng.between(60_000_000, 99_999_999)),
+                    f"55{rng.pick(_CITIES)[3]}9{rng.between(0, 10**8 - 1):08d}",
+                    "inbound" if inbound else "outbound", rng.pick(_DNIS)[0],
+                    "ura" if inbound else "click_to_call")  # fmt: skip
+            ring = duration
+        elif screen not in ("busy", "wrapup"):
+            call = None
+        call_id, ani, direction, dnis, source = call or (None, None, None, agent.dnis, None)
+        yield {
+            "configuration": dict(config),
+            "description": pause[0] if pause else None,
+            "screen": screen,
+            "source": "voip",
+            "attendants_groups": [{"extension_number": group} for group in groups],
+            "duration": duration,
+            "attendant": {
+                "sip_number": agent.sip,
+                "extension_number": agent.extension,
+                "name": agent.name,
+                "email": agent.email,
+            },
+            "ani_number": ani,
+            "last_machine_attributes": dict(machine),
+            "screen_name": _SCREEN_NAMES[screen],
+            "complements": {
+                "offline": {},
+                "wrapup": {"source": source, "direction": direction},
+                "ringing": {
+                    "duration": ring if call else 0,
+                    "from": ani,
+                    "source": source,
+                    "direction": direction,
+                    "has_error": False,
+                },
+                "inactive": {},
+                "waiting": {},
+                "busy": {
+                    "transfer": None,
+                    "dtmf": None,
+                    "from": ani,
+                    "source": source,
+                    "direction": direction,
+                },
+                "pause": {"scheduled": pause[3], "type": {"id": pause[2], "name": pause[1]}}
+                if pause
+                else {"scheduled": False, "type": {}},
+            },
+            "description_name": pause[1] if pause else None,
+            "dnis": dnis,
+            "id": str(first_id + i),
+            "email": agent.email,
+            "timestamp": clock.utc(at),
+            "machine_attributes": dict(machine),
+            "status_changed_by": pause[4] if pause else "voip",
+            "previous": None,
+            "kind": kind,
+            "call": {"x_call_id": None, "ani_number": ani, "dnis": dnis, "call_id": call_id},
+            "last_statuses": None,
+            "status_complements": None,
+            "allow_save": True,
+            "extension_number": agent.extension,
+            "name": agent.name,
+            "user": {},
+            "send_logs_active": send,
+        }
+
+
+def cdrs(plan: DemoPlan, id_offset: int = 0) -> Iterator[Doc]:
+    """Calls over the whole period, mostly in working hours; about one in twelve start times
+    is shared by a burst of 2–6 calls. ``callid`` is 69700000 + id_offset + 1, 2, …"""
+    rng, clock, agents = _Rng(f"{plan.seed}:cdrs"), _Clock(), _roster(plan)
+    lo, hi = -(-_ms(plan.start) // 1000), -(-_ms(plan.end) // 1000)
+    windows = _work_windows(plan)
+    made = 0
+    while made < plan.cdrs:
+        if windows and rng.random() < 0.85:
+            a, b = rng.pick(windows)
+            second = max(lo, rng.between(a, b - 1) // 1000)
+        else:
+            second = rng.between(lo, hi - 1)
+        start, day, of_day = clock.local(second)
+        worktime = (day + 3) % 7 < 6 and _WORK_S[0] <= of_day < _WORK_S[1]
+        burst = rng.between(2, 6) if rng.random() < 0.08 else 1
+        for _ in range(min(burst, plan.cdrs - made)):
+            made += 1
+            callid = str(_CALLID_BASE + id_offset + made)
+            yield _cdr(rng, clock, agents, callid, second, start, day, worktime)
+
+
+def _cdr(
+    rng: _Rng, clock: _Clock, agents: list[_Agent], callid: str, second: int, start: str,
+    day: int, worktime: bool,
+) -> Doc:  # fmt: skip
+    inbound = rng.random() < 0.8
+    dialer = not inbound and rng.random() < 0.6
+    status, leg, talk, dial, redirected = rng.pick(_STATUS_BAG), "attendant", 0, 0, 0
+    ura = rng.between(4, 60) if inbound else 0
+    if inbound and not worktime:
+        status, leg = ("no_answer", "voicemail") if rng.random() < 0.7 else ("abandoned", "ura")
+        talk = rng.between(5, 60) if leg == "voicemail" else 0
+    elif status == "answered":
+        dial, talk = rng.between(3, 25), rng.between(20, 900)
+        redirected = 2 if rng.random() < 0.15 else 1  # transferred once
+    elif status == "no_answer":
+        dial, redirected = rng.between(20, 45), 1
+    elif status == "abandoned":
+        redirected = int(rng.random() < 0.5)
+        dial, leg = (rng.between(1, 30), "attendant") if redirected else (0, "ura")
+    else:
+        dial, leg = (0, "ura") if inbound else (rng.between(1, 5), "attendant")
+    path = rng.pick(_PATHS) if inbound else ()
+    option = next((int(o) for o in reversed(path) if o in _MENUS), 1)
+    duration = ura + dial + talk
+    redirects, at, left = [], second + ura, dial + talk
+    for j in range(redirected):
+        agent = rng.pick(agents)
+        real = left if j == redirected - 1 else dial + talk // 3
+        left -= real
+        redirects.append(
+            {
+                "group_id": _GROUPS.index(agent.groups[0]) + 1,
+                "attendable_type": "Attendant",
+                "ori_real_time": real,
+                "billing_time": max(60, -(-real // 60) * 60),
+                "charge": "0.00",
+                "initial_date": clock.local(at)[0],
+                "end_time": clock.local(at + real)[0],
+                "attendant_ani": "55" + agent.sip,
+                "option": option,
+                "redirect_terminated": "A" if rng.random() < 0.5 else "B",
+                "user_name": agent.name,
+                "user_email": agent.email,
+                "user_extension": agent.extension,
+                "sipcode": None,
+                "mailbox_detected": False,
+                "timeout_voscenter": "t" if status == "no_answer" else "f",
+            }
+        )
+        at += real
+    interactions = [
+        {
+            "flow_kind": "default",
+            "redirecting_option": int(o) if o in _MENUS else None,
+            "name": _MENUS.get(o),
+            "digits": "",
+            "validation_status": "success" if o in _MENUS else "error",
+            "status_humanized": None,
+            "validation_status_humanized": "Válida" if o in _MENUS else "Inválida",
+            "option_selected": o,
+            "status": None,
+        }
+        for o in path
+    ]
+    uf, state, city, ddd, lat, long = rng.pick(_CITIES)
+    number, number_name, host, info1, info2, info3 = rng.pick(_DNIS)
+    billing = max(60, -(-duration // 60) * 60)
+    charge = f"{(cents := billing // 60 * rng.pick(_RATES)) // 100}.{cents % 100:02d}"
+    has_audio = leg == "voicemail" or (status == "answered" and rng.random() < 0.9)
+    audio = f"https://app.atendesimples.com/public/audios/{rng.getrandbits(128):032x}"
+    my_code, my_name = rng.pick(_MY_STATUS)
+    result = ("answered", "Atendida") if status == "answered" else ("no_answer", "Não atendida")
+    return {
+        "callid": callid,
+        "my_status_name": my_name,
+        "selected_options": ",".join(path),
+        "number_info3": info3,
+        "number_info2": info2,
+        "call_status_humanized": _STATUS_TEXT[status][0],
+        "selected_call_classification_tags": None,
+        "number_info1": info1,
+        "ani_uf": uf,
+        "call_status": status,
+        "uraduration": ura,
+        "dnis": "55" + number,
+        "period": "worktime" if worktime else "after_hours",
+        "public_audio_url": audio if has_audio else None,
+        "my_status_code": my_code,
+        "voicemail": leg == "voicemail",
+        "ani_long": long,
+        "block_reason": None,
+        "ani_state": state,
+        "number_host": host,
+        "total_charge": charge,
+        "dialduration": dial,
+        "dialer_type": "power" if dialer else None,
+        "result_leg_a_humanized": result[1] if dialer else None,
+        "block_reason_humanized": None,
+        "number_name": number_name,
+        "configuration_kind": "dialer" if dialer else "default",
+        "leg_a_type_humanized": _LEGS[leg],
+        "call_status_complement": _STATUS_TEXT[status][1],
+        "week_day": _WEEKDAYS[(day + 3) % 7],
+        "period_humanized": "Horário normal" if worktime else "Fora do horário",
+        "ani_city": city,
+        "period_complement": None,
+        "my_tags": rng.pick(_TAGS),
+        "direction_humanized": "Entrante" if inbound else "Sainte",
+        "has_audio": has_audio,
+        "alt_dnis": "55" + number,
+        "ani_provider": rng.pick(_PROVIDERS),
+        "my_status_info_2": None,
+        "my_status_info_1": None,
+        "my_status_info_3": None,
+        "ani_prefix": ddd,
+        "ani_kind": "cellphone",
+        "redirects": redirects,
+        "interactions": interactions,
+        "leg_a_type": leg,
+        "call_terminated": "A" if status == "abandoned" or rng.random() < 0.5 else "B",
+        "configuration_kind_humanized": "Discador" if dialer else "Padrão",
+        "ori_end_time": clock.local(second + duration)[0],
+        "ori_charge": charge,
+        "ani_lat": lat,
+        "customer_info": None,
+        "ani": f"55{ddd}9{rng.between(0, 10**8 - 1):08d}",
+        "ring_duration_a": None,
+        "ring_duration_b": None,
+        "direction": "inbound" if inbound else "outbound",
+        "ring_duration_c": None,
+        "queue_dialer_name": "Campanha Renovação" if dialer else None,
+        "card_info_1": rng.pick(_CARD_1) if dialer else None,
+        "result_leg_a": result[0] if dialer else None,
+        "my_status_complement_2": None,
+        "result_leg_b": result[0] if dialer else None,
+        "my_status_complement_1": None,
+        "zendesk_ticket_id": rng.between(10_000, 99_999) if rng.random() < 0.1 else None,
+        "result_leg_b_humanized": result[1] if dialer else None,
+        "audio_processing_state": "done" if has_audio else "idle",
+        "duration_call": duration,
+        "ori_start_time": start,
+        "ori_billing_time": billing,
+        "card_info_2": rng.pick(_CARD_2) if dialer else None,
+        "card_info_3": rng.pick(_CARD_3) if dialer else None,
+    }
+
+
+def cards(plan: DemoPlan) -> Iterator[Doc]:
+    """About five spreadsheet imports, spread over the period's working hours; every card of
+    an import shares its one timestamp. Numbers are unique (at most 10**8 cards)."""
+    rng, clock, total = _Rng(f"{plan.seed}:cards"), _Clock(), plan.cards
+    imports = min(len(_IMPORTS), total)
+    cuts = [0, *sorted(rng.sample(range(1, total), imports - 1)), total] if imports else [0]
+    windows = _work_windows(plan) or [(_ms(plan.start), _ms(plan.end))]
+    scale, shift = 37_390_721, rng.randrange(10**8)  # i -> scale*i+shift mod 10**8 is 1-to-1
+    for j in range(imports):
+        a, b = windows[(2 * j + 1) * len(windows) // (2 * imports)]
+        at = rng.between(a, b - 1)
+        stamp, uploaded = clock.utc(at), clock.utc(max(a, at - rng.between(2_000, 8_000)))
+        created = clock.utc(at - rng.between(3_600_000, 7 * _DAY_MS)).replace(":", "_")
+        source = f"{_IMPORTS[j]}_{created}_{uploaded}.csv"
+        done = 0.85 - 0.75 * j / max(1, imports - 1)  # older imports are mostly dialed already
+        limits = ((0.05, "scheduled"), (0.05 + done / 4, "failed"), (0.05 + done, "called"),
+                  (0.08 + done, "calling"), (2.0, "to_call"))  # fmt: skip
+        for i in range(cuts[j], cuts[j + 1]):
+            r = rng.random()
+            status = next(name for limit, name in limits if r < limit)
+            scheduled = status == "scheduled"
+            later = (at // 1000 + rng.between(3600, 72 * 3600)) // 300 * 300
+            yield {
+                "card_info_1": rng.pick(_CARD_1),
+                "number": f"55{rng.pick(_CITIES)[3]}9{(scale * i + shift) % 10**8:08d}",
+                "schedule": clock.local(later)[0] if scheduled else None,
+                "source": source,
+                "is_scheduled": scheduled,
+                "card_info_2": rng.pick(_CARD_2),
+                "token": "****************",
+                "card_info_3": rng.pick(_CARD_3),
+                "status": status,
+                "timestamp": stamp,
+            }

@@ -1,0 +1,67 @@
+"""Every error the service raises on purpose, under one base.
+
+    AtendeError
+    ├── ParameterError            a query parameter is unknown, missing or malformed (400)
+    ├── AuthenticationError       missing, unknown or revoked key (401)
+    ├── NotFoundError             something named by the request does not exist for its caller (404)
+    ├── PayloadTooLargeError      an ingest body or batch over its limit (413)
+    ├── UnsupportedMediaTypeError an ingest body in a format we do not read (415)
+    └── StorageError              the database failed us
+        ├── StoreUnavailableError the database cannot be reached (503)
+        └── QueryTimeoutError     a query ran past the statement timeout (503)
+
+The HTTP layer maps each class to its status and JSON body in one place
+(``atende_logs.http.errors``); the CLI prints the message.
+"""
+
+from __future__ import annotations
+
+
+class AtendeError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ParameterError(AtendeError):
+    """A request parameter is unknown, missing or malformed; names the parameter."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, parameter: str, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        if code is not None:
+            self.code = code
+
+
+class AuthenticationError(AtendeError):
+    code = "unauthorized"
+
+
+class NotFoundError(AtendeError):
+    code = "not_found"
+
+
+class PayloadTooLargeError(AtendeError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(AtendeError):
+    code = "unsupported_media_type"
+
+
+class StorageError(AtendeError):
+    code = "storage_error"
+
+
+class StoreUnavailableError(StorageError):
+    code = "database_unavailable"
+
+
+class QueryTimeoutError(StorageError):
+    code = "query_timeout"

@@ -1,0 +1,88 @@
+"""The FastAPI application and its lifespan (the store is opened once, here)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from atende_logs import __version__
+from atende_logs.config import Settings, get_settings
+from atende_logs.http.errors import install_error_handlers
+from atende_logs.http.routes import ingest, logs
+from atende_logs.storage import Store, open_store
+from atende_logs.storage.migrate import pending
+
+DESCRIPTION = """API de busca de logs para clientes da Atende Simples.
+
+Authenticate with your key in the `x-api-key` header. Pages come in ascending time order
+(ties by id); pass each page's `after` back to get the next one, until a page comes back
+empty (`"after": null`). See the README for the full pagination contract.
+"""
+
+
+class SearchPage(BaseModel):
+    """One page of a listing."""
+
+    total: int = Field(description="Items matching the filters, ignoring `after`.")
+    after: int | str | None = Field(
+        description="Where the next page starts: epoch milliseconds of the last item, or an "
+        "opaque token when other items share that millisecond; null on an empty page."
+    )
+    items: list[dict[str, Any]] = Field(description="The documents, as ingested.")
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The app. Without ``store`` it opens the configured database at start-up.
+
+    Start-up fails when the database has migrations pending: run ``atende-logs db upgrade``.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        if owned:
+            waiting = pending(settings.database_url)
+            if waiting:
+                raise RuntimeError(
+                    f"database has pending migrations {waiting}: run `atende-logs db upgrade`"
+                )
+        app.state.store = open_store(settings) if store is None else store
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="API de Clientes — Atende Simples",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(logs.router)
+    app.include_router(ingest.router)
+    _add_page_schema(app)
+    return app
+
+
+def _add_page_schema(app: FastAPI) -> None:
+    """Publish ``SearchPage``, which the search routes reference but never build."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["SearchPage"] = (
+                SearchPage.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

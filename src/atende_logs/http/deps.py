@@ -1,0 +1,61 @@
+"""Request dependencies: the store, the settings, and who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from atende_logs.config import Settings
+from atende_logs.errors import AuthenticationError
+from atende_logs.storage.base import Store
+
+_customer_key = APIKeyHeader(
+    name="x-api-key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="API Token de autenticação (chave do cliente)",
+)
+_ingest_key = APIKeyHeader(
+    name="x-ingest-key",
+    auto_error=False,
+    scheme_name="IngestKey",
+    description="Chave de ingestão dos produtores da plataforma; não lê logs.",
+)
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def authenticate_customer(
+    store: StoreDep, key: Annotated[str | None, Security(_customer_key)]
+) -> int:
+    """The customer id of the request's live API key; 401 for anything else.
+
+    Missing, malformed, unknown and revoked keys get the same answer, revealing nothing.
+    """
+    customer_id = store.authenticate(key or "")
+    if customer_id is None:
+        raise AuthenticationError("chave de API ausente, inválida ou revogada")
+    return customer_id
+
+
+def authenticate_ingest(store: StoreDep, key: Annotated[str | None, Security(_ingest_key)]) -> None:
+    if not store.authenticate_ingest(key or ""):
+        raise AuthenticationError("chave de ingestão ausente, inválida ou revogada")
+
+
+CustomerDep = Annotated[int, Depends(authenticate_customer)]
+IngestKeyDep = Annotated[None, Depends(authenticate_ingest)]

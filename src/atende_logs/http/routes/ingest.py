@@ -1,0 +1,157 @@
+"""Batch ingestion for the platform's producers, authenticated by an ingest key.
+
+Each request is one transaction: its valid records are all stored or, if the database
+fails, none is, so a producer can retry a failed batch safely (ingest is idempotent).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from atende_logs.config import Settings
+from atende_logs.errors import NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
+from atende_logs.http.deps import IngestKeyDep, SettingsDep, StoreDep
+from atende_logs.http.responses import JSONResponse
+from atende_logs.ingest.batch import ingest
+from atende_logs.ingest.readers import Format, Record, read_records
+from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
+from atende_logs.models import IngestResult
+from atende_logs.query.times import zone
+from atende_logs.storage.base import Store
+
+router = APIRouter(prefix="/ingest", tags=["Ingestão"])
+
+_FORMATS: dict[str, Format] = {
+    "": "auto",
+    "application/json": "auto",
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/x-jsonlines": "ndjson",
+    "text/csv": "csv",
+}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "NDJSON (one document per line) or a JSON array of documents; "
+        "CSV with a header row for cards.",
+        "content": {
+            media: {"schema": {"type": "string"}}
+            for media in ("application/x-ndjson", "application/json", "text/csv")
+        },
+    }
+}
+
+
+def _format(content_type: str | None, kind: Kind) -> Format:
+    media = (content_type or "").split(";")[0].strip().lower()
+    fmt = _FORMATS.get(media)
+    if fmt is None or (fmt == "csv" and not kind.has_dialer):
+        raise UnsupportedMediaTypeError(f"tipo de conteúdo não aceito: {media!r}")
+    return fmt
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"corpo maior que o limite de {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"corpo maior que o limite de {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _at_most(records: Iterator[Record], limit: int) -> Iterator[Record]:
+    for count, record in enumerate(records, start=1):
+        if count > limit:
+            raise PayloadTooLargeError(f"o lote tem mais de {limit} registros")
+        yield record
+
+
+def _store_batch(
+    store: Store,
+    settings: Settings,
+    kind: Kind,
+    customer_id: int,
+    dialer_id: int | None,
+    body: bytes,
+    fmt: Format,
+) -> IngestResult:
+    if store.get_customer(customer_id) is None:
+        raise NotFoundError(f"cliente {customer_id} não existe")
+    if dialer_id is not None and store.get_dialer(customer_id, dialer_id) is None:
+        raise NotFoundError(f"discador {dialer_id} não existe para o cliente {customer_id}")
+    records = _at_most(read_records(io.BytesIO(body), fmt), settings.ingest_max_records)
+    # One batch for the whole request: all of it is stored in one transaction.
+    return ingest(
+        store,
+        customer_id,
+        kind,
+        records,
+        zone=zone(settings.timezone),
+        dialer_id=dialer_id,
+        batch_size=settings.ingest_max_records,
+    )
+
+
+async def _ingest(
+    request: Request,
+    store: Store,
+    settings: Settings,
+    kind: Kind,
+    customer_id: int,
+    dialer_id: int | None = None,
+) -> JSONResponse:
+    fmt = _format(request.headers.get("content-type"), kind)
+    body = await _read_body(request, settings.ingest_max_bytes)
+    result = await run_in_threadpool(
+        _store_batch, store, settings, kind, customer_id, dialer_id, body, fmt
+    )
+    return JSONResponse(result.as_dict())
+
+
+_RESULT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Counts of stored, replaced and rejected records, with each "
+        "rejection's position (line number, or element number in a JSON array) and reason."
+    }
+}
+
+
+@router.post("/customers/{customer_id}/attendant-logs", openapi_extra=_BODY, responses=_RESULT)
+async def ingest_attendant_logs(
+    request: Request, customer_id: int, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
+) -> JSONResponse:
+    """Store attendant logs (identified by `id`, ordered by `timestamp`)."""
+    return await _ingest(request, store, settings, ATTENDANT_LOGS, customer_id)
+
+
+@router.post("/customers/{customer_id}/cdrs", openapi_extra=_BODY, responses=_RESULT)
+async def ingest_cdrs(
+    request: Request, customer_id: int, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
+) -> JSONResponse:
+    """Store CDRs (identified by `callid`, ordered by `ori_start_time`)."""
+    return await _ingest(request, store, settings, CDRS, customer_id)
+
+
+@router.post(
+    "/customers/{customer_id}/dialers/{dialer_id}/cards", openapi_extra=_BODY, responses=_RESULT
+)
+async def ingest_cards(
+    request: Request,
+    customer_id: int,
+    dialer_id: int,
+    _: IngestKeyDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Store dialer-queue cards of one dialer (identified by `id`, or by number and time)."""
+    return await _ingest(request, store, settings, CARDS, customer_id, dialer_id)

@@ -1,0 +1,84 @@
+"""The three documented GET endpoints, one handler shape for every kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from atende_logs.http.deps import CustomerDep, SettingsDep, StoreDep
+from atende_logs.http.errors import error_body
+from atende_logs.http.openapi import search_operation
+from atende_logs.http.responses import page_body
+from atende_logs.kinds import KINDS, Kind
+from atende_logs.query import parse_search
+
+router = APIRouter()
+
+_SUMMARIES = {
+    "attendant-logs": ("Logs de atendentes", "API de consulta de logs dos atendentes"),
+    "cdrs": ("Logs de CDRs", "API de consulta de logs dos cdrs"),
+    "cards": ("Logs de fichas", "API de consulta de logs das fichas"),
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"example": error_body(status, code, message, param)}},
+    }
+    for status, description, code, message, param in [
+        (
+            400,
+            "Parâmetro inválido",
+            "invalid_parameter",
+            "size deve ser um inteiro entre 1 e 1000: '0'",
+            "size",
+        ),
+        (
+            401,
+            "Chave ausente, inválida ou revogada",
+            "unauthorized",
+            "chave de API ausente, inválida ou revogada",
+            None,
+        ),
+        (404, "Discador não encontrado (fichas)", "not_found", "discador não encontrado", None),
+        (
+            503,
+            "Banco de dados indisponível ou consulta longa demais",
+            "query_timeout",
+            "a consulta excedeu o tempo limite",
+            None,
+        ),
+    ]
+}
+
+
+def _search_handler(kind: Kind) -> Callable[..., Response]:
+    def search(
+        request: Request, customer_id: CustomerDep, store: StoreDep, settings: SettingsDep
+    ) -> Response:
+        query = parse_search(
+            kind,
+            request.query_params.multi_items(),
+            customer_id=customer_id,
+            default_tz=settings.timezone,
+        )
+        return Response(page_body(store.search(query)), media_type="application/json")
+
+    search.__name__ = f"search_{kind.table}"
+    return search
+
+
+for _kind in KINDS.values():
+    _summary, _description = _SUMMARIES[_kind.name]
+    router.add_api_route(
+        _kind.path,
+        _search_handler(_kind),
+        methods=["GET"],
+        summary=_summary,
+        description=_description,
+        tags=["API de Clientes"],
+        responses=_ERRORS,
+        openapi_extra=search_operation(_kind),
+    )

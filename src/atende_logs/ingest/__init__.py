@@ -1,0 +1,1 @@
+"""Ingestion: reading NDJSON, JSON arrays and CSV, and writing them in batches."""

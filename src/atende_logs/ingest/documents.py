@@ -1,0 +1,67 @@
+"""One incoming document into a storable ``Row``, or the reason it cannot be stored."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import tzinfo
+from typing import Any
+
+import orjson
+
+from atende_logs import normalize
+from atende_logs.kinds import Kind
+from atende_logs.models import Row
+from atende_logs.query.times import MAX_MS
+
+TOKEN_MASK = "****************"
+"""What a card's dialer token reads as, stored and served (as the spec shows)."""
+
+
+class RecordError(ValueError):
+    """A record that cannot be stored; the message is the reason, in Portuguese."""
+
+
+def to_row(kind: Kind, doc: dict[str, Any], zone: tzinfo, dialer_id: int | None = None) -> Row:
+    """Validate ``doc`` and extract what storage needs: id, time, JSON text, filter keys.
+
+    Raises RecordError when the id or the time is missing or unreadable.
+    """
+    time_ms = _time_ms(kind, doc, zone)
+    if kind.has_dialer:
+        # The token is a credential: it is never stored in clear, so no dump or response
+        # can leak it.
+        doc["token"] = TOKEN_MASK
+    doc_id = _doc_id(kind, doc, time_ms, dialer_id)
+    values = tuple(spec.key(spec.extract(doc)) for spec in kind.stored_filters)
+    return Row(doc_id, time_ms, orjson.dumps(doc).decode(), values)
+
+
+def _time_ms(kind: Kind, doc: dict[str, Any], zone: tzinfo) -> int:
+    name = kind.time_field
+    if doc.get(name) is None:
+        raise RecordError(f"campo {name!r} ausente")
+    try:
+        time_ms = normalize.instant_ms(doc[name], zone)
+    except (ValueError, OverflowError) as exc:
+        raise RecordError(f"campo {name!r} não é uma data e hora válida: {doc[name]!r}") from exc
+    if not 0 <= time_ms <= MAX_MS:
+        raise RecordError(f"campo {name!r} fora do intervalo aceito (1970 a 9999)")
+    return time_ms
+
+
+def _doc_id(kind: Kind, doc: dict[str, Any], time_ms: int, dialer_id: int | None) -> str:
+    name = kind.id_field
+    value = doc.get(name)
+    if value is None and kind.has_dialer:
+        # A card without an id is identified by what makes it unique: dialer, number, time.
+        number = normalize.digits(doc.get("number")) or normalize.scalar_text(doc.get("number"))
+        seed = f"{dialer_id}|{number}|{time_ms}".encode()
+        return "n:" + hashlib.sha256(seed).hexdigest()[:32]
+    if value is None:
+        raise RecordError(f"campo {name!r} ausente")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RecordError(f"campo {name!r} deve ser texto ou número inteiro")
+    text = str(value)
+    if not text.strip():
+        raise RecordError(f"campo {name!r} vazio")
+    return text

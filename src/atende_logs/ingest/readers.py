@@ -1,0 +1,223 @@
+"""Turn an uploaded byte stream (NDJSON, JSON array or CSV) into records, in constant memory."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, get_args
+
+import ijson
+import orjson
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["Format", "Record", "detect_format", "read_records"]
+
+Format = Literal["auto", "ndjson", "json", "csv"]
+
+_BOM = b"\xef\xbb\xbf"
+# JSON's own whitespace; bytes.strip() would also eat \x0b and \x0c, which JSON rejects.
+_WS = b" \t\r\n"
+_CHUNK = io.DEFAULT_BUFFER_SIZE
+_CSV_DELIMITERS = (",", ";", "\t")
+# Bytes that are not valid UTF-8 come back from "surrogateescape" as U+DC80..U+DCFF.
+_BAD_UTF8 = re.compile("[\udc80-\udcff]")
+_BOOLS = {"true": True, "1": True, "sim": True, "false": False, "0": False, "não": False}
+
+_NOT_OBJECT = "o registro não é um objeto JSON"
+_NOT_ARRAY = "o corpo deve ser um array JSON ou NDJSON"
+_NOT_UTF8 = "texto não é UTF-8 válido"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input record: its 1-based position and either the parsed object or an error."""
+
+    position: int
+    value: dict[str, Any] | None
+    error: str | None
+
+
+def detect_format(head: bytes) -> Literal["ndjson", "json"]:
+    """Return "json" when the first significant byte is '[', else "ndjson"."""
+    return "json" if head.removeprefix(_BOM).lstrip(_WS).startswith(b"[") else "ndjson"
+
+
+def read_records(stream: BinaryIO, fmt: Format = "auto") -> Iterator[Record]:
+    """Read `stream` lazily as `fmt`; the stream is never closed here."""
+    if fmt not in get_args(Format):
+        raise ValueError(f"formato desconhecido: {fmt!r}")
+    if fmt == "csv":
+        return _read_csv(stream)
+    return _read_json_family(stream, fmt)
+
+
+def _read_json_family(stream: BinaryIO, fmt: Format) -> Iterator[Record]:
+    head, skipped_lines = _skip_leading_whitespace(stream)
+    if fmt == "auto":
+        fmt = detect_format(head)
+    if fmt == "json" and not head.startswith(b"["):
+        yield Record(1, None, _NOT_ARRAY)
+        return
+    # The bytes consumed while sniffing are served again before the rest of the stream.
+    body = io.BufferedReader(_Prepended(head, stream))
+    if fmt == "json":
+        yield from _read_array(body)
+    else:
+        yield from _read_ndjson(body, first_line=skipped_lines + 1)
+
+
+def _skip_leading_whitespace(stream: BinaryIO) -> tuple[bytes, int]:
+    """Consume the BOM and leading whitespace; return what follows and the newlines skipped.
+
+    Whitespace is dropped rather than kept so a huge blank prefix cannot grow memory.
+    """
+    buf = b""
+    newlines = 0
+    bom_checked = False
+    while chunk := _read_some(stream, _CHUNK):
+        buf += chunk
+        if not bom_checked:
+            if len(buf) < len(_BOM) and _BOM.startswith(buf):
+                continue  # the BOM may arrive split across reads
+            bom_checked = True
+            buf = buf.removeprefix(_BOM)
+        rest = buf.lstrip(_WS)
+        newlines += buf.count(b"\n", 0, len(buf) - len(rest))
+        buf = rest
+        if buf:
+            break
+    return buf, newlines
+
+
+def _read_some(stream: BinaryIO, size: int) -> bytes:
+    # read1 returns what is already available, so a slow upload still yields records early.
+    read1 = getattr(stream, "read1", None)
+    data = read1(size) if read1 is not None else stream.read(size)
+    return bytes(data) if data else b""
+
+
+class _Prepended(io.RawIOBase):
+    """A raw stream serving `head` and then the rest of `tail`, without closing `tail`."""
+
+    def __init__(self, head: bytes, tail: BinaryIO) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._tail = tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        out = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(out), len(self._head))
+            out[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = _read_some(self._tail, len(out))
+        out[: len(data)] = data
+        return len(data)
+
+
+def _read_ndjson(body: io.BufferedIOBase, first_line: int) -> Iterator[Record]:
+    for position, line in enumerate(body, start=first_line):
+        if not line.strip(_WS):
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Record(position, None, f"JSON inválido: {exc.msg}")
+            continue
+        yield _object_record(position, value)
+
+
+def _read_array(body: io.BufferedIOBase) -> Iterator[Record]:
+    position = 0
+    try:
+        for value in ijson.items(body, "item", use_float=True):
+            position += 1
+            yield _object_record(position, value)
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        position += 1
+        message = f"JSON inválido a partir do registro {position}: {_short_ijson_message(exc)}"
+        yield Record(position, None, message)
+
+
+def _short_ijson_message(exc: Exception) -> str:
+    # yajl appends the offending input (user data) and a caret on further lines, and some
+    # of its errors arrive as the repr of a bytes object; keep only the reason.
+    text = str(exc)
+    if text[:2] in ("b'", 'b"'):
+        text = text[2:]
+    return text.split("\n", 1)[0].split("\\n", 1)[0].strip()
+
+
+def _object_record(position: int, value: Any) -> Record:
+    if isinstance(value, dict):
+        return Record(position, value, None)
+    return Record(position, None, _NOT_OBJECT)
+
+
+def _read_csv(stream: BinaryIO) -> Iterator[Record]:
+    # surrogateescape instead of strict: a strict decoder fails on whole read-ahead chunks,
+    # so the error could not be pinned to the line that holds the bad bytes.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    try:
+        yield from _csv_records(text)
+    finally:
+        # Detach so the wrapper, once collected, does not close the caller's stream.
+        with contextlib.suppress(ValueError):
+            text.detach()
+
+
+def _csv_records(text: io.TextIOWrapper) -> Iterator[Record]:
+    skipped = 0
+    for header_line in text:
+        if header_line.strip():
+            break
+        skipped += 1
+    else:
+        return
+    delimiter = max(_CSV_DELIMITERS, key=header_line.count)  # ties go to ","
+    reader = csv.reader(itertools.chain([header_line], text), delimiter=delimiter)
+    header: list[str] | None = None
+    while True:
+        position = skipped + reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Record(position, None, f"CSV inválido: {exc}")
+            return
+        if any(_BAD_UTF8.search(cell) for cell in row):
+            yield Record(position, None, _NOT_UTF8)
+            return
+        if header is None:
+            header = [name.strip() for name in row]
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            message = f"a linha tem {len(row)} colunas, o cabeçalho tem {len(header)}"
+            yield Record(position, None, message)
+            continue
+        value = {name: _csv_cell(name, cell) for name, cell in zip(header, row, strict=True)}
+        yield Record(position, value, None)
+
+
+def _csv_cell(name: str, cell: str) -> Any:
+    if cell == "":
+        return None
+    if name == "is_scheduled":
+        key = unicodedata.normalize("NFC", cell.strip()).casefold()
+        return _BOOLS.get(key, cell)
+    return cell

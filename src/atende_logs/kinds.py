@@ -1,0 +1,295 @@
+"""The three kinds of log: where each is stored, how it is ordered, and what it filters on.
+
+A ``FilterSpec`` ties a query parameter to its column, its comparison and the single
+normalising function applied both to the stored document (at ingest) and to the value a
+client sends (at query time), so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from atende_logs import normalize
+
+Doc = dict[str, Any]
+ColumnType = Literal["text", "integer", "real"]
+
+
+def field(doc: Doc, *path: str) -> Any:
+    """The value at ``path`` in a document, or None when any step is missing."""
+    value: Any = doc
+    for step in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def first(*values: Any) -> Any:
+    """The first value that is not None."""
+    return next((value for value in values if value is not None), None)
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """One filter parameter of an endpoint."""
+
+    param: str
+    column: str
+    column_type: ColumnType
+    op: Literal["=", ">="]
+    key: Callable[[Any], Any]
+    """Normalises a document value and a client value alike; None means "no key"."""
+    extract: Callable[[Doc], Any]
+    """The raw document value this filter looks at."""
+    description: str
+    """The spec's Portuguese description."""
+    semantics: str
+    """How the comparison works, in English, for the docs."""
+    example: str
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of log and everything that differs between kinds."""
+
+    name: str
+    """Slug used by the CLI and the ingest URLs."""
+    table: str
+    path: str
+    """The documented GET path."""
+    time_field: str
+    id_field: str
+    filters: tuple[FilterSpec, ...]
+    has_dialer: bool = False
+
+    @property
+    def stored_filters(self) -> tuple[FilterSpec, ...]:
+        """Filters whose key is stored in a column of its own beside each document."""
+        return tuple(spec for spec in self.filters if spec.column != "doc_id")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The filter columns stored beside each document, in insert order."""
+        return tuple(spec.column for spec in self.stored_filters)
+
+    def filter(self, param: str) -> FilterSpec | None:
+        return next((spec for spec in self.filters if spec.param == param), None)
+
+
+def _exact(param: str, *path: str, description: str, example: str) -> FilterSpec:
+    return FilterSpec(
+        param=param,
+        column=param,
+        column_type="text",
+        op="=",
+        key=normalize.scalar_text,
+        extract=lambda doc: field(doc, *path),
+        description=description,
+        semantics=f"`{'.'.join(path)}` equals the value exactly.",
+        example=example,
+    )
+
+
+def _phone(param: str, extract: Callable[[Doc], Any], what: str, description: str) -> FilterSpec:
+    return FilterSpec(
+        param=param,
+        column=param,
+        column_type="text",
+        op="=",
+        key=normalize.digits,
+        extract=extract,
+        description=description,
+        semantics=f"{what} equals the value, comparing digits only "
+        '("+55 (63) 98486-6338" matches "5563984866338").',
+        example="5563984866338",
+    )
+
+
+ATTENDANT_LOGS = Kind(
+    name="attendant-logs",
+    table="attendant_logs",
+    path="/customers/attendants/logs",
+    time_field="timestamp",
+    id_field="id",
+    filters=(
+        FilterSpec(
+            "attendant_email",
+            "attendant_email",
+            "text",
+            "=",
+            normalize.fold,
+            lambda doc: first(field(doc, "attendant", "email"), field(doc, "email")),
+            "Email do atendente",
+            "`attendant.email` (or the top-level `email` when absent) equals the value, "
+            "ignoring case.",
+            "rh1@atende.com",
+        ),
+        FilterSpec(
+            "attendant_name",
+            "attendant_name",
+            "text",
+            "=",
+            normalize.fold,
+            lambda doc: first(field(doc, "attendant", "name"), field(doc, "name")),
+            "Nome do atendente",
+            "`attendant.name` (or the top-level `name` when absent) equals the value, "
+            "ignoring case.",
+            "RH1",
+        ),
+        _exact("description", "description", description="Descrição da tela", example="almoco"),
+        FilterSpec(
+            "duration",
+            "duration",
+            "real",
+            ">=",
+            normalize.number,
+            lambda doc: field(doc, "duration"),
+            "Duração Maior ou Igual ao valor (em segundos)",
+            "`duration` is greater than or equal to the value, in seconds.",
+            "30",
+        ),
+        _phone(
+            "ani",
+            lambda doc: first(field(doc, "ani_number"), field(doc, "call", "ani_number")),
+            "`ani_number` (or `call.ani_number` when absent)",
+            "Número ANI",
+        ),
+        _exact("source", "source", description="Origem da chamada", example="voip"),
+        FilterSpec(
+            "direction",
+            "direction",
+            "text",
+            "=",
+            normalize.scalar_text,
+            lambda doc: first(
+                field(doc, "complements", "ringing", "direction"),
+                field(doc, "complements", "busy", "direction"),
+                field(doc, "complements", "wrapup", "direction"),
+            ),
+            "Direção da chamada",
+            "The call's direction, the first non-null of `complements.ringing.direction`, "
+            "`complements.busy.direction` and `complements.wrapup.direction`, equals the value.",
+            "inbound",
+        ),
+        _exact("call_id", "call", "call_id", description="ID da chamada", example="69709941"),
+        FilterSpec(
+            "voip_version",
+            "voip_version",
+            "text",
+            ">=",
+            normalize.version_key,
+            lambda doc: field(doc, "machine_attributes", "voipNumberVersion"),
+            "Versão do VoIP Maior ou Igual ao valor",
+            "`machine_attributes.voipNumberVersion` is greater than or equal to the value, "
+            "compared part by part as numbers (1.14.111.1559 >= 1.9).",
+            "1.14",
+        ),
+        _exact("kind", "kind", description="Tipo de log", example="status"),
+        _exact("screen", "screen", description="Nome da tela", example="disconnected"),
+        FilterSpec(
+            "extension_number",
+            "extension_number",
+            "text",
+            "=",
+            normalize.scalar_text,
+            lambda doc: first(
+                field(doc, "extension_number"), field(doc, "attendant", "extension_number")
+            ),
+            "Ramal",
+            "`extension_number` (or `attendant.extension_number` when absent) equals the "
+            'value; "19" matches both "19" and 19.',
+            "19",
+        ),
+    ),
+)
+
+CDRS = Kind(
+    name="cdrs",
+    table="cdrs",
+    path="/customers/cdrs/logs",
+    time_field="ori_start_time",
+    id_field="callid",
+    filters=(
+        FilterSpec(
+            "call_id",
+            "doc_id",
+            "text",
+            "=",
+            normalize.scalar_text,
+            lambda doc: field(doc, "callid"),
+            "ID da chamada",
+            "`callid` equals the value.",
+            "69709941",
+        ),
+        _phone("alt_dnis", lambda doc: field(doc, "alt_dnis"), "`alt_dnis`", "Número da chamada"),
+        FilterSpec(
+            "ori_billing_time",
+            "ori_billing_time",
+            "integer",
+            "=",
+            normalize.integer,
+            lambda doc: field(doc, "ori_billing_time"),
+            "Duração arredondada",
+            "`ori_billing_time` equals the value, a whole number of seconds.",
+            "60",
+        ),
+        FilterSpec(
+            "total_charge",
+            "total_charge",
+            "text",
+            "=",
+            normalize.decimal_key,
+            lambda doc: field(doc, "total_charge"),
+            "Valor total",
+            '`total_charge` equals the value as a decimal number ("1.35" matches "1.350").',
+            "1.35",
+        ),
+        _exact(
+            "selected_options",
+            "selected_options",
+            description="Opções chamada navegou",
+            example="2,4",
+        ),
+        _exact(
+            "zendesk_ticket_id",
+            "zendesk_ticket_id",
+            description="Ticket zendesk",
+            example="123456",
+        ),
+        _exact(
+            "configuration_kind",
+            "configuration_kind",
+            description="Tipo do discador",
+            example="default",
+        ),
+        _exact("period", "period", description="Periodo", example="worktime"),
+        _exact("call_terminated", "call_terminated", description="Quem desligou", example="A"),
+        _exact(
+            "call_status",
+            "call_status",
+            description="Status da chamada (extensão: não consta na especificação original)",
+            example="abandoned",
+        ),
+    ),
+)
+
+CARDS = Kind(
+    name="cards",
+    table="cards",
+    path="/customers/dialer-queue/cards",
+    time_field="timestamp",
+    id_field="id",
+    has_dialer=True,
+    filters=(
+        _phone("number", lambda doc: field(doc, "number"), "`number`", "Numero de discagem"),
+        _exact("status", "status", description="Status da ficha", example="to_call"),
+        _exact("card_info_1", "card_info_1", description="Info discador 1", example="Truck"),
+        _exact("card_info_2", "card_info_2", description="Info discador 2", example="Grade Baixa"),
+        _exact("card_info_3", "card_info_3", description="Info discador 3", example="NÃO"),
+    ),
+)
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (ATTENDANT_LOGS, CDRS, CARDS)}

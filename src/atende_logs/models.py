@@ -1,0 +1,122 @@
+"""Plain data passed between the layers. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from atende_logs.kinds import FilterSpec, Kind
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: strictly after ``time_ms``, or after (``time_ms``, ``doc_id``)."""
+
+    time_ms: int
+    doc_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One filter of a search: ``spec.column spec.op value``, value already normalised."""
+
+    spec: FilterSpec
+    value: Any
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One page request, validated. The customer scope is part of the query."""
+
+    kind: Kind
+    customer_id: int
+    size: int
+    start_ms: int | None = None
+    end_ms: int | None = None
+    after: Cursor | None = None
+    conditions: tuple[Condition, ...] = ()
+    dialer_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of stored documents, as JSON bytes ready to send."""
+
+    total: int
+    after: int | str | None
+    items: list[bytes]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A document ready to store: its id, time, JSON text and filter column values."""
+
+    doc_id: str
+    time_ms: int
+    doc: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record that was not stored, with where it was and why (in Portuguese)."""
+
+    position: int
+    reason: str
+
+
+MAX_LISTED_REJECTIONS = 1000
+"""Rejections listed one by one; past this only the count grows, so memory stays bounded."""
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did: new documents, replaced ones, and rejected records."""
+
+    stored: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def reject(self, position: int, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_LISTED_REJECTIONS:
+            self.rejections.append(Rejection(position, reason))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stored": self.stored,
+            "replaced": self.replaced,
+            "rejected": self.rejected,
+            "rejections": [
+                {"position": item.position, "reason": item.reason} for item in self.rejections
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: int
+    name: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True)
+class Dialer:
+    id: int
+    customer_id: int
+    name: str
+    token_prefix: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A customer or ingest key as listed: never the secret, only its prefix."""
+
+    id: int
+    owner: str
+    """The customer id for customer keys, the key's name for ingest keys."""
+    prefix: str
+    created_at_ms: int
+    revoked_at_ms: int | None

@@ -1,0 +1,136 @@
+"""The comparison keys filters work on, computed the same way at ingest and at query time.
+
+Each function returns ``None`` for a value it cannot read, so a document with an odd field
+is still stored (it just never matches that filter).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+_NON_DIGITS = re.compile(r"[^0-9]+")
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+_VERSION_PART_WIDTH = 10
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+ASCII_DIGITS = re.compile(r"[0-9]+")
+"""Plain ASCII digits: str.isdigit() also accepts "²" and "١", which int() then refuses."""
+
+
+def scalar_text(value: Any) -> str | None:
+    """A JSON scalar as the text an exact filter compares: "19" and 19 are both "19"."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def fold(value: Any) -> str | None:
+    """Case-insensitive key: Unicode case folding, so "JOÃO" matches "joão"."""
+    text = scalar_text(value)
+    return None if text is None else text.casefold()
+
+
+def digits(value: Any) -> str | None:
+    """Phone key: only the digits, so "+55 (63) 98486-6338" matches "5563984866338"."""
+    text = scalar_text(value)
+    if text is None:
+        return None
+    only = _NON_DIGITS.sub("", text)
+    return only or None
+
+
+def version_key(value: Any) -> str | None:
+    """Version key that sorts part by part as numbers: 1.14.111.1559 >= 1.9.
+
+    Each part is zero-padded to a fixed width and trailing zero parts are dropped, so
+    plain text comparison of two keys orders the versions ("1.9" == "1.9.0").
+    """
+    text = scalar_text(value)
+    if text is None:
+        return None
+    match = _VERSION.search(text)
+    if match is None:
+        return None
+    parts = [int(part) for part in match.group().split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    if any(len(str(part)) > _VERSION_PART_WIDTH for part in parts):
+        return None
+    return ".".join(str(part).zfill(_VERSION_PART_WIDTH) for part in parts)
+
+
+def decimal_key(value: Any) -> str | None:
+    """Exact decimal key: 1.35, "1.35" and "1.350" all give "1.35"."""
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    if number.is_zero():
+        return "0"
+    return format(number.normalize(), "f")
+
+
+def integer(value: Any) -> int | None:
+    """Whole number from 60, 60.0 or "60"; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
+
+
+def number(value: Any) -> float | None:
+    """Finite number from 29, 29.5 or "29.5"; None for anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if result == result and abs(result) != float("inf") else None
+
+
+def instant_ms(value: Any, zone: tzinfo) -> int:
+    """Epoch milliseconds of a document's time: ISO-8601 text or epoch milliseconds.
+
+    Text without an offset is read in ``zone``. Raises ``ValueError`` when the value is
+    not a time.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError("ausente")
+    if isinstance(value, int | float):
+        return int(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("não é um texto de data e hora")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"data e hora inválida: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return epoch_ms(moment)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime, in integers (floats lose a millisecond)."""
+    delta = moment - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000

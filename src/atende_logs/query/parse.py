@@ -1,0 +1,128 @@
+"""Request parameters (raw text pairs) into a validated ``SearchQuery``.
+
+Nothing is silently ignored: an unknown or repeated parameter is an error, so a misspelt
+filter can never return everything. An empty value (``?start_at=``, as the spec's URL
+template lists them) means the parameter was not given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from atende_logs import normalize
+from atende_logs.errors import ParameterError
+from atende_logs.kinds import FilterSpec, Kind
+from atende_logs.models import Condition, SearchQuery
+from atende_logs.normalize import ASCII_DIGITS
+from atende_logs.query.cursor import parse_after
+from atende_logs.query.times import parse_instant, zone
+
+DEFAULT_SIZE = 100
+MAX_SIZE = 1000
+
+COMMON_PARAMETERS: dict[str, str] = {
+    "start_at": "Data inicio do log",
+    "end_at": "Data fim do log",
+    "after": "Busca os proximos itens da consulta",
+    "size": "Tamanho maximo de itens retornados (Maximo de 1000 itens)",
+    "tz": "Fuso horário (nome IANA) de datas e datas-horas sem fuso; padrão America/Sao_Paulo",
+}
+TOKEN_PARAMETER = "token"
+
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+
+# What a client must send for each kind of comparison, said when it sends something else.
+_EXPECTED: dict[Callable[[Any], Any], str] = {
+    normalize.digits: "deve conter os dígitos de um número de telefone",
+    normalize.integer: "deve ser um número inteiro",
+    normalize.number: "deve ser um número (em segundos)",
+    normalize.decimal_key: "deve ser um número decimal como 1.35",
+    normalize.version_key: "deve ser uma versão como 1.14.111.1559",
+}
+
+
+def accepted_parameters(kind: Kind) -> list[str]:
+    """Every parameter an endpoint accepts, in documentation order."""
+    token = [TOKEN_PARAMETER] if kind.has_dialer else []
+    return token + list(COMMON_PARAMETERS) + [spec.param for spec in kind.filters]
+
+
+def parse_search(
+    kind: Kind, pairs: Iterable[tuple[str, str]], *, customer_id: int, default_tz: str
+) -> SearchQuery:
+    """Validate a request's query parameters for ``kind``, scoped to ``customer_id``.
+
+    Raises ParameterError naming the first parameter that is unknown, repeated, missing
+    or malformed.
+    """
+    params = _single_values(kind, pairs)
+    tz = zone(params.pop("tz", default_tz))
+    start = _bound(params.pop("start_at", None), "start_at", tz)
+    end = _bound(params.pop("end_at", None), "end_at", tz)
+    if start is not None and end is not None and start > end:
+        raise ParameterError("start_at", "start_at é posterior a end_at", code="invalid_range")
+    after_raw = params.pop("after", None)
+    token = params.pop(TOKEN_PARAMETER, None)
+    if kind.has_dialer and token is None:
+        raise ParameterError(
+            TOKEN_PARAMETER, "token do discador é obrigatório", code="missing_parameter"
+        )
+    return SearchQuery(
+        kind=kind,
+        customer_id=customer_id,
+        size=_size(params.pop("size", None)),
+        start_ms=start,
+        end_ms=end,
+        after=None if after_raw is None else parse_after(after_raw),
+        conditions=tuple(_condition(kind.filter(name), value) for name, value in params.items()),
+        dialer_token=token,
+    )
+
+
+def _single_values(kind: Kind, pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    accepted = accepted_parameters(kind)
+    values: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name not in accepted:
+            raise ParameterError(
+                name,
+                f"parâmetro desconhecido: {name!r}; aceitos: {', '.join(accepted)}",
+                code="unknown_parameter",
+            )
+        if name in seen:
+            raise ParameterError(name, f"parâmetro repetido: {name!r}", code="duplicate_parameter")
+        seen.add(name)
+        if value.strip():
+            values[name] = value
+    return values
+
+
+def _bound(raw: str | None, param: str, tz: ZoneInfo) -> int | None:
+    if raw is None:
+        return None
+    return parse_instant(raw, param=param, end=param == "end_at", tz=tz)
+
+
+def _size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_SIZE
+    text = raw.strip()
+    if not ASCII_DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_SIZE:
+        raise ParameterError("size", f"size deve ser um inteiro entre 1 e {MAX_SIZE}: {raw!r}")
+    return int(text)
+
+
+def _condition(spec: FilterSpec | None, raw: str) -> Condition:
+    assert spec is not None  # _single_values only lets known parameters through
+    if spec.key is normalize.version_key and _VERSION.fullmatch(raw.strip()) is None:
+        key = None
+    else:
+        key = spec.key(raw.strip() if spec.key is not normalize.scalar_text else raw)
+    if key is None:
+        expected = _EXPECTED.get(spec.key, "valor inválido")
+        raise ParameterError(spec.param, f"{spec.param} {expected}: {raw!r}")
+    return Condition(spec, key)

@@ -1,0 +1,334 @@
+"""What both SQL backends share: the SQL of every operation, written once.
+
+SQL here uses ``?`` placeholders; the PostgreSQL backend rewrites them to ``%s`` (no
+statement here contains a literal ``?`` or ``%``). Backends supply connections, error
+translation and the one operation whose best SQL differs: the bulk upsert.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from atende_logs import credentials
+from atende_logs.errors import NotFoundError
+from atende_logs.kinds import Kind
+from atende_logs.models import Customer, Dialer, KeyInfo, Page, Row, SearchQuery
+from atende_logs.query.cursor import encode
+
+DocRow = tuple[int, str, bytes]
+"""(time_ms, doc_id, document bytes) of one stored document."""
+
+
+def quote(identifier: str) -> str:
+    """An SQL identifier, quoted for both databases."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def scope_columns(kind: Kind) -> list[str]:
+    """The columns that, with doc_id, identify a stored document."""
+    return ["customer_id", "dialer_id"] if kind.has_dialer else ["customer_id"]
+
+
+def insert_columns(kind: Kind) -> list[str]:
+    return [*scope_columns(kind), "doc_id", "time_ms", "doc", *kind.columns]
+
+
+def upsert_sql(kind: Kind, values_sql: str) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE for ``kind``; ``values_sql`` supplies the rows."""
+    columns = insert_columns(kind)
+    conflict = ", ".join(quote(c) for c in [*scope_columns(kind), "doc_id"])
+    updates = ", ".join(
+        f"{quote(c)} = excluded.{quote(c)}" for c in ["time_ms", "doc", *kind.columns]
+    )
+    return (
+        f"INSERT INTO {quote(kind.table)} ({', '.join(quote(c) for c in columns)}) {values_sql} "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+
+
+def search_sql(query: SearchQuery, dialer_id: int | None) -> tuple[str, list[Any], str, list[Any]]:
+    """The page query (size + 1 rows, to see past the page) and the count query.
+
+    The start bound and the cursor fold into one lower bound on the time index, so a deep
+    page costs what a first page costs.
+    """
+    where = ["customer_id = ?"]
+    params: list[Any] = [query.customer_id]
+    if dialer_id is not None:
+        where.append("dialer_id = ?")
+        params.append(dialer_id)
+    if query.end_ms is not None:
+        where.append("time_ms <= ?")
+        params.append(query.end_ms)
+    for condition in query.conditions:
+        where.append(f"{quote(condition.spec.column)} {condition.spec.op} ?")
+        params.append(condition.value)
+
+    count_where, count_params = list(where), list(params)
+    if query.start_ms is not None:
+        count_where.append("time_ms >= ?")
+        count_params.append(query.start_ms)
+
+    lower = query.start_ms
+    after = query.after
+    if after is not None:
+        # A plain number means "strictly after this millisecond"; a token also carries
+        # the id of the last item, for ties.
+        after_lower = after.time_ms + 1 if after.doc_id is None else after.time_ms
+        lower = after_lower if lower is None else max(lower, after_lower)
+        if after.doc_id is not None:
+            where.append("(time_ms > ? OR doc_id > ?)")
+            params.extend([after.time_ms, after.doc_id])
+    if lower is not None:
+        where.append("time_ms >= ?")
+        params.append(lower)
+
+    table = quote(query.kind.table)
+    page = (
+        f"SELECT time_ms, doc_id, doc FROM {table} WHERE {' AND '.join(where)} "
+        "ORDER BY time_ms, doc_id LIMIT ?"
+    )
+    count = f"SELECT count(*) FROM {table} WHERE {' AND '.join(count_where)}"
+    return page, [*params, query.size + 1], count, count_params
+
+
+def next_after(rows: Sequence[DocRow], size: int) -> int | str | None:
+    """The page's ``after``: a number when the last item's millisecond alone continues.
+
+    ``rows`` holds up to size + 1 rows; the extra one tells whether the next matching item
+    shares the last item's millisecond.
+    """
+    if not rows:
+        return None
+    last = rows[min(size, len(rows)) - 1]
+    if len(rows) > size and rows[size][0] == last[0]:
+        return encode(last[0], last[1])
+    return last[0]
+
+
+class SqlStore(ABC):
+    """The ``Store`` operations, over a backend's connections."""
+
+    backend: str
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[Any]:
+        """A connection for reads."""
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[Any]:
+        """A connection in a transaction that commits when the block succeeds."""
+
+    @abstractmethod
+    def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
+        """Rows of (time_ms, doc_id, doc) with the document as bytes, never decoded."""
+
+    @abstractmethod
+    def _upsert(
+        self, connection: Any, kind: Kind, scope: list[Any], rows: Sequence[Row]
+    ) -> tuple[int, int]:
+        """Insert or replace rows; (inserted, replaced)."""
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def _one(self, connection: Any, sql: str, params: Sequence[Any]) -> Any:
+        row = connection.execute(self._sql(sql), params).fetchone()
+        return row
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._reading() as connection:
+            return list(connection.execute(self._sql(sql), params).fetchall())
+
+    # Customers -------------------------------------------------------------------------
+
+    def create_customer(self, name: str) -> Customer:
+        created = now_ms()
+        with self._writing() as connection:
+            row = self._one(
+                connection,
+                "INSERT INTO customers (name, created_at_ms) VALUES (?, ?) RETURNING id",
+                [name, created],
+            )
+        return Customer(row[0], name, created)
+
+    def get_customer(self, customer_id: int) -> Customer | None:
+        rows = self._all(
+            "SELECT id, name, created_at_ms FROM customers WHERE id = ?", [customer_id]
+        )
+        return Customer(*rows[0]) if rows else None
+
+    def list_customers(self) -> list[Customer]:
+        return [
+            Customer(*row)
+            for row in self._all("SELECT id, name, created_at_ms FROM customers ORDER BY id")
+        ]
+
+    # Keys ------------------------------------------------------------------------------
+
+    def create_api_key(self, customer_id: int) -> tuple[KeyInfo, str]:
+        if self.get_customer(customer_id) is None:
+            raise NotFoundError(f"cliente {customer_id} não existe")
+        return self._new_key("api_keys", "customer_id", customer_id, credentials.CUSTOMER_KEY)
+
+    def list_api_keys(self, customer_id: int) -> list[KeyInfo]:
+        return self._keys("api_keys", "customer_id", "WHERE customer_id = ?", [customer_id])
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        return self._revoke("api_keys", key_id)
+
+    def authenticate(self, secret: str) -> int | None:
+        if not credentials.is_well_formed(secret, credentials.CUSTOMER_KEY):
+            return None
+        rows = self._all(
+            "SELECT customer_id FROM api_keys WHERE digest = ? AND revoked_at_ms IS NULL",
+            [credentials.digest(secret)],
+        )
+        return int(rows[0][0]) if rows else None
+
+    def create_ingest_key(self, name: str) -> tuple[KeyInfo, str]:
+        return self._new_key("ingest_keys", "name", name, credentials.INGEST_KEY)
+
+    def list_ingest_keys(self) -> list[KeyInfo]:
+        return self._keys("ingest_keys", "name", "", [])
+
+    def revoke_ingest_key(self, key_id: int) -> bool:
+        return self._revoke("ingest_keys", key_id)
+
+    def authenticate_ingest(self, secret: str) -> bool:
+        if not credentials.is_well_formed(secret, credentials.INGEST_KEY):
+            return False
+        return bool(
+            self._all(
+                "SELECT 1 FROM ingest_keys WHERE digest = ? AND revoked_at_ms IS NULL",
+                [credentials.digest(secret)],
+            )
+        )
+
+    def _new_key(
+        self, table: str, owner_column: str, owner: Any, kind: credentials.SecretType
+    ) -> tuple[KeyInfo, str]:
+        secret = credentials.generate(kind)
+        prefix, created = credentials.display_prefix(secret), now_ms()
+        with self._writing() as connection:
+            row = self._one(
+                connection,
+                f"INSERT INTO {table} ({owner_column}, prefix, digest, created_at_ms) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                [owner, prefix, credentials.digest(secret), created],
+            )
+        return KeyInfo(row[0], str(owner), prefix, created, None), secret
+
+    def _keys(self, table: str, owner_column: str, where: str, params: list[Any]) -> list[KeyInfo]:
+        rows = self._all(
+            f"SELECT id, {owner_column}, prefix, created_at_ms, revoked_at_ms FROM {table} "
+            f"{where} ORDER BY id",
+            params,
+        )
+        return [KeyInfo(row[0], str(row[1]), row[2], row[3], row[4]) for row in rows]
+
+    def _revoke(self, table: str, key_id: int) -> bool:
+        with self._writing() as connection:
+            cursor = connection.execute(
+                self._sql(
+                    f"UPDATE {table} SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL"
+                ),
+                [now_ms(), key_id],
+            )
+            return bool(cursor.rowcount)
+
+    # Dialers ---------------------------------------------------------------------------
+
+    def create_dialer(self, customer_id: int, name: str) -> tuple[Dialer, str]:
+        if self.get_customer(customer_id) is None:
+            raise NotFoundError(f"cliente {customer_id} não existe")
+        token = credentials.generate(credentials.DIALER_TOKEN)
+        prefix, created = credentials.display_prefix(token), now_ms()
+        with self._writing() as connection:
+            row = self._one(
+                connection,
+                "INSERT INTO dialers (customer_id, name, token_prefix, token_digest, "
+                "created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                [customer_id, name, prefix, credentials.digest(token), created],
+            )
+        return Dialer(row[0], customer_id, name, prefix, created), token
+
+    def list_dialers(self, customer_id: int) -> list[Dialer]:
+        return [
+            Dialer(*row)
+            for row in self._all(
+                f"{_DIALER_COLUMNS} WHERE customer_id = ? ORDER BY id", [customer_id]
+            )
+        ]
+
+    def get_dialer(self, customer_id: int, dialer_id: int) -> Dialer | None:
+        rows = self._all(
+            f"{_DIALER_COLUMNS} WHERE customer_id = ? AND id = ?", [customer_id, dialer_id]
+        )
+        return Dialer(*rows[0]) if rows else None
+
+    def find_dialer(self, customer_id: int, token: str) -> Dialer | None:
+        if not credentials.is_well_formed(token, credentials.DIALER_TOKEN):
+            return None
+        rows = self._all(
+            f"{_DIALER_COLUMNS} WHERE customer_id = ? AND token_digest = ?",
+            [customer_id, credentials.digest(token)],
+        )
+        return Dialer(*rows[0]) if rows else None
+
+    def rotate_dialer_token(self, customer_id: int, dialer_id: int) -> str:
+        token = credentials.generate(credentials.DIALER_TOKEN)
+        with self._writing() as connection:
+            cursor = connection.execute(
+                self._sql(
+                    "UPDATE dialers SET token_prefix = ?, token_digest = ? "
+                    "WHERE customer_id = ? AND id = ?"
+                ),
+                [
+                    credentials.display_prefix(token),
+                    credentials.digest(token),
+                    customer_id,
+                    dialer_id,
+                ],
+            )
+            if not cursor.rowcount:
+                raise NotFoundError(f"discador {dialer_id} não existe para o cliente")
+        return token
+
+    # Logs ------------------------------------------------------------------------------
+
+    def write_rows(
+        self, customer_id: int, kind: Kind, rows: Sequence[Row], dialer_id: int | None = None
+    ) -> tuple[int, int]:
+        if not rows:
+            return 0, 0
+        scope: list[Any] = [customer_id, dialer_id] if kind.has_dialer else [customer_id]
+        with self._writing() as connection:
+            return self._upsert(connection, kind, scope, rows)
+
+    def search(self, query: SearchQuery) -> Page:
+        dialer_id = None
+        if query.kind.has_dialer:
+            dialer = self.find_dialer(query.customer_id, query.dialer_token or "")
+            if dialer is None:
+                raise NotFoundError("discador não encontrado")
+            dialer_id = dialer.id
+        page_sql, page_params, count_sql, count_params = search_sql(query, dialer_id)
+        with self._reading() as connection:
+            rows = self._fetch_docs(connection, self._sql(page_sql), page_params)
+            if query.after is None and len(rows) <= query.size:
+                total = len(rows)  # the whole result fits this first page: nothing to count
+            else:
+                total = self._one(connection, count_sql, count_params)[0]
+        return Page(total, next_after(rows, query.size), [row[2] for row in rows[: query.size]])
+
+
+_DIALER_COLUMNS = "SELECT id, customer_id, name, token_prefix, created_at_ms FROM dialers"

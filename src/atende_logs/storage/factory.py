@@ -1,0 +1,22 @@
+"""The one place that knows which backend a database URL selects."""
+
+from __future__ import annotations
+
+from atende_logs.config import Settings
+from atende_logs.storage.base import Store
+
+
+def open_store(settings: Settings) -> Store:
+    """A store for ``settings.database_url``: PostgreSQL for postgresql://, else SQLite."""
+    url = settings.database_url
+    if url.startswith(("postgresql://", "postgres://")):
+        from atende_logs.storage.postgres import PostgresStore
+
+        return PostgresStore(url, settings.statement_timeout_ms, settings.pool_size)
+    if url.startswith("sqlite:///"):
+        from atende_logs.storage.sqlite import SQLiteStore
+
+        return SQLiteStore(url, settings.statement_timeout_ms)
+    raise ValueError(
+        f"ATENDE_DATABASE_URL must start with sqlite:/// or postgresql://, not {url[:20]!r}"
+    )

@@ -1,0 +1,118 @@
+"""The PostgreSQL backend (production).
+
+A bounded connection pool, a statement timeout on every connection, and bulk upserts
+through ``unnest`` arrays: one statement per batch however many rows it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg.adapt import Loader
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
+from atende_logs.kinds import Kind
+from atende_logs.models import Row
+from atende_logs.storage._common import DocRow, SqlStore, scope_columns, upsert_sql
+
+_ARRAY_TYPES = {"text": "text[]", "integer": "bigint[]", "real": "float8[]"}
+
+
+class _BytesLoader(Loader):
+    """Hands text columns over as the bytes PostgreSQL sent: no UTF-8 decoding."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+def _with_timeout(database_url: str, statement_timeout_ms: int) -> str:
+    """The connection string plus a server-side statement timeout, keeping other options."""
+    params = conninfo_to_dict(database_url)
+    options = f"{params.get('options') or ''} -c statement_timeout={statement_timeout_ms}"
+    return make_conninfo(database_url, options=options.strip())
+
+
+@lru_cache(maxsize=256)
+def _placeholders(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class PostgresStore(SqlStore):
+    backend = "postgresql"
+
+    def __init__(
+        self, database_url: str, statement_timeout_ms: int = 10_000, pool_size: int = 8
+    ) -> None:
+        self._pool = psycopg_pool.ConnectionPool(
+            _with_timeout(database_url, statement_timeout_ms),
+            min_size=1,
+            max_size=pool_size,
+            # A connection the server dropped is replaced before anyone gets it.
+            check=psycopg_pool.ConnectionPool.check_connection,
+            timeout=max(statement_timeout_ms / 1000, 1.0),
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=10)
+        except psycopg_pool.PoolTimeout as exc:
+            self._pool.close()
+            raise StoreUnavailableError("o PostgreSQL não está acessível") from exc
+
+    def _sql(self, sql: str) -> str:
+        return _placeholders(sql)
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryTimeoutError("a consulta excedeu o tempo limite") from exc
+        except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as exc:
+            raise StoreUnavailableError("o banco de dados está indisponível") from exc
+        except psycopg.Error as exc:
+            raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
+
+    def _reading(self) -> Any:
+        return self._connection()
+
+    def _writing(self) -> Any:
+        return self._connection()
+
+    def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
+        cursor = connection.cursor()
+        cursor.adapters.register_loader("text", _BytesLoader)
+        rows = cursor.execute(sql, params).fetchall()
+        # Only the ids are wanted as text, and only the last two rows' ids are ever used.
+        return [(row[0], row[1].decode(), row[2]) for row in rows]
+
+    def _upsert(
+        self, connection: Any, kind: Kind, scope: list[Any], rows: Sequence[Row]
+    ) -> tuple[int, int]:
+        types = ["text[]", "bigint[]", "text[]"] + [
+            _ARRAY_TYPES[spec.column_type] for spec in kind.stored_filters
+        ]
+        arrays: list[list[Any]] = [
+            [row.doc_id for row in rows],
+            [row.time_ms for row in rows],
+            [row.doc for row in rows],
+            *([row.values[i] for row in rows] for i in range(len(kind.columns))),
+        ]
+        scope_sql = ", ".join("%s" for _ in scope_columns(kind))
+        unnest = ", ".join(f"%s::{type_}" for type_ in types)
+        sql = (
+            upsert_sql(kind, f"SELECT {scope_sql}, * FROM unnest({unnest})")
+            # xmax is 0 on a freshly inserted row version: that is how we tell new from replaced.
+            + " RETURNING (xmax = 0)"
+        )
+        inserted = sum(1 for (fresh,) in connection.execute(sql, [*scope, *arrays]) if fresh)
+        return inserted, len(rows) - inserted
+
+    def close(self) -> None:
+        self._pool.close()

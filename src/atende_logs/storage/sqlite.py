@@ -1,0 +1,149 @@
+"""The embedded SQLite backend.
+
+Reads run on per-thread connections (WAL lets them proceed during a write); writes go
+through one lock, since SQLite allows one writer at a time. A progress handler stops any
+read that runs past the statement timeout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
+from atende_logs.kinds import Kind
+from atende_logs.models import Row
+from atende_logs.storage._common import DocRow, SqlStore, insert_columns, quote, upsert_sql
+
+_PROGRESS_STEPS = 10_000
+# SQLite's default limit on ? parameters in one statement is 32766; stay well under it.
+_MAX_PARAMETERS = 30_000
+
+
+def sqlite_path(database_url: str) -> str:
+    """The file path in a sqlite:///PATH URL (four slashes for an absolute path)."""
+    if not database_url.startswith("sqlite:///"):
+        raise ValueError(f"not an SQLite URL: {database_url!r}")
+    return database_url[len("sqlite:///") :]
+
+
+class SQLiteStore(SqlStore):
+    backend = "sqlite"
+
+    def __init__(self, database_url: str, statement_timeout_ms: int = 10_000) -> None:
+        self.path = sqlite_path(database_url)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._timeout_s = statement_timeout_ms / 1000
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._writer = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode = WAL")
+            # FULL: a write the API acknowledged survives a power cut, not only a crash.
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute("PRAGMA busy_timeout = 10000")
+            self._local.connection = connection
+            with self._guard:
+                self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        deadline = time.monotonic() + self._timeout_s
+        connection.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
+        try:
+            # One transaction, so a page and its count see the same snapshot.
+            connection.execute("BEGIN")
+            yield connection
+            connection.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(connection)
+            if "interrupted" in str(exc):
+                raise QueryTimeoutError("a consulta excedeu o tempo limite") from exc
+            raise _translate(exc) from exc
+        except BaseException:
+            _rollback(connection)
+            raise
+        finally:
+            connection.set_progress_handler(None, _PROGRESS_STEPS)
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        with self._writer:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                yield connection
+                connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(connection)
+                raise _translate(exc) from exc
+            except BaseException:
+                _rollback(connection)
+                raise
+
+    def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
+        # CAST to BLOB hands the stored bytes over without decoding them to str.
+        sql = sql.replace(
+            "SELECT time_ms, doc_id, doc ", "SELECT time_ms, doc_id, CAST(doc AS BLOB) "
+        )
+        return connection.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+
+    def _upsert(
+        self, connection: Any, kind: Kind, scope: list[Any], rows: Sequence[Row]
+    ) -> tuple[int, int]:
+        existing = self._existing(connection, kind, scope, [row.doc_id for row in rows])
+        placeholders = ", ".join("?" for _ in insert_columns(kind))
+        connection.executemany(
+            upsert_sql(kind, f"VALUES ({placeholders})"),
+            [(*scope, row.doc_id, row.time_ms, row.doc, *row.values) for row in rows],
+        )
+        return len(rows) - existing, existing
+
+    def _existing(self, connection: Any, kind: Kind, scope: list[Any], ids: list[str]) -> int:
+        where = " AND ".join(
+            f"{column} = ?" for column in ("customer_id", "dialer_id")[: len(scope)]
+        )
+        found = 0
+        step = _MAX_PARAMETERS - len(scope)
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
+            found += connection.execute(
+                f"SELECT count(*) FROM {quote(kind.table)} WHERE {where} "
+                f"AND doc_id IN ({', '.join('?' for _ in chunk)})",
+                [*scope, *chunk],
+            ).fetchone()[0]
+        return found
+
+    def close(self) -> None:
+        with self._guard:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+
+
+def _translate(exc: sqlite3.Error) -> StorageError:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return StoreUnavailableError("o banco de dados está ocupado; tente novamente")
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+        return StoreUnavailableError("o banco de dados não pode ser aberto")
+    return StorageError(f"erro do banco de dados: {exc.__class__.__name__}")
