@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import zlib
-from typing import Literal
+from typing import Final, Literal
 
-CUSTOMER_KEY = "atl_live_"
-INGEST_KEY = "atl_ing_"
-DIALER_TOKEN = "atl_dlr_"
 SecretType = Literal["atl_live_", "atl_ing_", "atl_dlr_"]
+CUSTOMER_KEY: Final[SecretType] = "atl_live_"
+INGEST_KEY: Final[SecretType] = "atl_ing_"
+DIALER_TOKEN: Final[SecretType] = "atl_dlr_"
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _RANDOM_CHARS = 22

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
@@ -19,13 +19,13 @@ from atende_logs.models import IngestResult
 from atende_logs.query.times import zone
 
 
-class KindName(str, Enum):
+class KindName(StrEnum):
     attendant_logs = "attendant-logs"
     cdrs = "cdrs"
     cards = "cards"
 
 
-class FormatName(str, Enum):
+class FormatName(StrEnum):
     auto = "auto"
     ndjson = "ndjson"
     json = "json"
@@ -85,7 +85,7 @@ def _open(file: Path) -> tuple[BinaryIO, int | None]:
 def _format(file: Path, fmt: FormatName) -> Format:
     if fmt is FormatName.auto and file.suffix.lower() == ".csv":
         return "csv"
-    return fmt.value  # type: ignore[return-value]
+    return fmt.value
 
 
 def _tell(stream: BinaryIO) -> int:

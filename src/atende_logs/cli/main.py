@@ -15,7 +15,9 @@ from atende_logs.config import get_settings
 from atende_logs.models import KeyInfo
 from atende_logs.storage import migrate
 
-app = typer.Typer(help="Customer logs API of Atende Simples.", no_args_is_help=True)
+app = typer.Typer(
+    help="Customer logs API of Atende Simples.", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 customers_app = typer.Typer(help="Customers (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Customer API keys (x-api-key).", no_args_is_help=True)

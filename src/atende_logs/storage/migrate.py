@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -56,12 +57,12 @@ def pending(database_url: str) -> list[str]:
     return revisions[revisions.index(at) + 1 :] if at in revisions else revisions
 
 
-def _run(database_url: str, action: object) -> None:
+def _run(database_url: str, action: Callable[[Config], None]) -> None:
     engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=sa.NullPool)
     try:
         with engine.begin() as connection:
             config = _config()
             config.attributes["connection"] = connection
-            action(config)  # type: ignore[operator]
+            action(config)
     finally:
         engine.dispose()
