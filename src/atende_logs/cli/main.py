@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from typing import Annotated
 
@@ -202,4 +203,7 @@ def serve(
 
     from atende_logs.http import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    # Our own access log masks tokens and phone numbers; uvicorn's would print them.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)

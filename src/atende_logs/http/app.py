@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from atende_logs import __version__
 from atende_logs.config import Settings, get_settings
+from atende_logs.http.access_log import AccessLogMiddleware
 from atende_logs.http.errors import install_error_handlers
 from atende_logs.http.routes import ingest, logs
 from atende_logs.storage import Store, open_store
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(AccessLogMiddleware)
     app.include_router(logs.router)
     app.include_router(ingest.router)
     _add_page_schema(app)
