@@ -1,8 +1,8 @@
 """A realistic, deterministic demo data set: attendant logs, CDRs and dialer-queue cards.
 
 Pure functions, no I/O. Each document has exactly the keys, key order and JSON types of the
-spec's examples. Generation is lazy and cheap (literal dicts, integer time arithmetic with
-cached date prefixes) so benchmarks can draw millions of documents.
+spec's examples. Generation is lazy and cheap (literal dicts or copies of a template, integer
+time arithmetic with cached date prefixes) so benchmarks can draw millions of documents.
 
 Ties are deliberate: agents log in in pairs at the same millisecond (and log in and become
 available at that same instant), CDRs start in bursts within one second, and every card of
@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 Doc = dict[str, Any]
-T = TypeVar("T")
+_T = TypeVar("_T")
 ZONE = ZoneInfo("America/Sao_Paulo")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -175,7 +175,8 @@ def default_plan(now: datetime | None = None) -> DemoPlan:
 
 
 def _ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MS
+    """Epoch milliseconds, rounded up (so a period's first millisecond is inside it)."""
+    return -((_EPOCH - moment) // _MS)
 
 
 class _Clock:
@@ -218,7 +219,7 @@ class _Clock:
 class _Rng(random.Random):
     """``random.Random`` with cheaper choice and randint: one C call each."""
 
-    def pick(self, seq: Sequence[T]) -> T:
+    def pick(self, seq: Sequence[_T]) -> _T:
         return seq[int(self.random() * len(seq))]
 
     def between(self, low: int, high: int) -> int:
@@ -290,7 +291,8 @@ def _work_windows(plan: DemoPlan) -> list[tuple[int, int]]:
 def attendant_logs(plan: DemoPlan, id_offset: int = 0) -> Iterator[Doc]:
     """Each agent's working days, Monday–Saturday 08:00–18:00 São Paulo; ids from id_offset+1.
 
-    Raises ``ValueError`` when documents are asked for but the period has no working hours.
+    Raises ``ValueError`` (on the first ``next``) when documents are asked for but the period
+    has no working hours.
     """
     total = plan.attendant_logs
     windows = _work_windows(plan)

@@ -14,6 +14,7 @@ from typing import Any
 _NON_DIGITS = re.compile(r"[^0-9]+")
 _VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 _VERSION_PART_WIDTH = 10
+_MAX_DECIMAL_EXPONENT = 64
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
 ASCII_DIGITS = re.compile(r"[0-9]+")
 """Plain ASCII digits: str.isdigit() also accepts "²" and "١", which int() then refuses."""
@@ -79,7 +80,17 @@ def decimal_key(value: Any) -> str | None:
         return None
     if number.is_zero():
         return "0"
-    return format(number.normalize(), "f")
+    # Strip trailing zeros by hand: Decimal.normalize() rounds to the context's 28 digits,
+    # which would give unequal amounts equal keys.
+    sign, digits_, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    kept = len(digits_)
+    while digits_[kept - 1] == 0:
+        kept -= 1
+    exponent += len(digits_) - kept
+    if not -_MAX_DECIMAL_EXPONENT <= exponent <= _MAX_DECIMAL_EXPONENT:
+        return None  # no amount of money; refusing it keeps keys small
+    return format(Decimal((sign, digits_[:kept], exponent)), "f")
 
 
 def integer(value: Any) -> int | None:

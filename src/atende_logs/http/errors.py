@@ -76,12 +76,10 @@ async def _atende_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    codes = {
-        404: ("not_found", "rota não encontrada"),
-        405: ("method_not_allowed", "método não permitido"),
-    }
-    code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
-    return error_response(exc.status_code, code, message)
+    code, message = _HTTP_ERRORS.get(exc.status_code, ("http_error", str(exc.detail)))
+    response = error_response(exc.status_code, code, message)
+    response.headers.update(exc.headers or {})  # e.g. the Allow header of a 405
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

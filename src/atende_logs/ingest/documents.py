@@ -32,8 +32,13 @@ def to_row(kind: Kind, doc: dict[str, Any], zone: tzinfo, dialer_id: int | None 
         # can leak it.
         doc["token"] = TOKEN_MASK
     doc_id = _doc_id(kind, doc, time_ms, dialer_id)
-    values = tuple(spec.key(spec.extract(doc)) for spec in kind.stored_filters)
+    values = tuple(_storable(spec.key(spec.extract(doc))) for spec in kind.stored_filters)
     return Row(doc_id, time_ms, orjson.dumps(doc).decode(), values)
+
+
+def _storable(key: Any) -> Any:
+    """A filter key the databases can hold: text with a NUL is left unsearchable (None)."""
+    return None if isinstance(key, str) and "\x00" in key else key
 
 
 def _time_ms(kind: Kind, doc: dict[str, Any], zone: tzinfo) -> int:
@@ -64,4 +69,6 @@ def _doc_id(kind: Kind, doc: dict[str, Any], time_ms: int, dialer_id: int | None
     text = str(value)
     if not text.strip():
         raise RecordError(f"campo {name!r} vazio")
+    if "\x00" in text:
+        raise RecordError(f"campo {name!r} contém um caractere nulo")
     return text

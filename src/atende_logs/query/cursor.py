@@ -55,6 +55,7 @@ def _decode(payload: str) -> Cursor | None:
         and type(value[0]) is int
         and 0 <= value[0] <= MAX_MS
         and isinstance(value[1], str)
+        and "\x00" not in value[1]
     ):
         return Cursor(value[0], value[1])
     return None

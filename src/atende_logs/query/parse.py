@@ -87,6 +87,9 @@ def _single_values(kind: Kind, pairs: Iterable[tuple[str, str]]) -> dict[str, st
     values: dict[str, str] = {}
     seen: set[str] = set()
     for name, value in pairs:
+        if "\x00" in value:
+            # No database stores a NUL in text: refuse it here rather than fail there.
+            raise ParameterError(name, f"{name} contém um caractere nulo")
         if name not in accepted:
             raise ParameterError(
                 name,

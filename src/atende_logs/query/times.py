@@ -34,8 +34,9 @@ _INSTANT = re.compile(
 def zone(name: str) -> ZoneInfo:
     """The IANA zone ``name``; raises ParameterError naming ``tz`` when unknown."""
     try:
+        # OSError: a name longer than a file name can be is no zone either.
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ParameterError(
             "tz", f"fuso horário desconhecido: {name!r}; use um nome IANA como America/Manaus"
         ) from exc
@@ -61,12 +62,12 @@ def parse_instant(raw: str, *, param: str, end: bool, tz: ZoneInfo) -> int:
         )
     try:
         start, span = _moment(match, tz)
+        value = epoch_ms(start + span) - 1 if end and span else epoch_ms(start)
     except (ValueError, OverflowError) as exc:
         raise ParameterError(param, f"{param} não é uma data válida: {raw!r}") from exc
-    first_ms = epoch_ms(start)
-    if not end:
-        return first_ms
-    return epoch_ms(start + span) - 1 if span else first_ms
+    if not 0 <= value <= MAX_MS:
+        raise ParameterError(param, f"{param} fora do intervalo (1970 a 9999): {raw!r}")
+    return value
 
 
 def _moment(match: re.Match[str], tz: ZoneInfo) -> tuple[datetime, timedelta | None]:
