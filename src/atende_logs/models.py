@@ -115,7 +115,7 @@ class KeyInfo:
     """A customer or ingest key as listed: never the secret, only its prefix."""
 
     id: int
-    owner: str
+    owner: int | str
     """The customer id for customer keys, the key's name for ingest keys."""
     prefix: str
     created_at_ms: int

@@ -92,13 +92,15 @@ def _print_new_secret(key: KeyInfo, secret: str, json: bool, what: str) -> None:
 
 def _print_keys(keys: list[KeyInfo], owner: str, json: bool) -> None:
     if json:
-        emit_json([asdict(key) | {owner: key.owner} for key in keys])
+        emit_json(
+            [{owner if k == "owner" else k: v for k, v in asdict(key).items()} for key in keys]
+        )
         return
     table = Table("id", owner, "prefix", "created", "revoked")
     for key in keys:
         table.add_row(
             str(key.id),
-            key.owner,
+            str(key.owner),
             key.prefix + "…",
             iso(key.created_at_ms),
             iso(key.revoked_at_ms),

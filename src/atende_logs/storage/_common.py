@@ -225,7 +225,7 @@ class SqlStore(ABC):
                 "VALUES (?, ?, ?, ?) RETURNING id",
                 [owner, prefix, credentials.digest(secret), created],
             )
-        return KeyInfo(row[0], str(owner), prefix, created, None), secret
+        return KeyInfo(row[0], owner, prefix, created, None), secret
 
     def _keys(self, table: str, owner_column: str, where: str, params: list[Any]) -> list[KeyInfo]:
         rows = self._all(
@@ -233,7 +233,7 @@ class SqlStore(ABC):
             f"{where} ORDER BY id",
             params,
         )
-        return [KeyInfo(row[0], str(row[1]), row[2], row[3], row[4]) for row in rows]
+        return [KeyInfo(*row) for row in rows]
 
     def _revoke(self, table: str, key_id: int) -> bool:
         with self._writing() as connection:
