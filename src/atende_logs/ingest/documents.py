@@ -30,7 +30,7 @@ def to_row(kind: Kind, doc: dict[str, Any], zone: tzinfo, dialer_id: int | None 
     if kind.has_dialer:
         # The token is a credential: it is never stored in clear, so no dump or response
         # can leak it.
-        doc["token"] = TOKEN_MASK
+        doc = {**doc, "token": TOKEN_MASK}  # a copy: the caller's document stays as it was
     doc_id = _doc_id(kind, doc, time_ms, dialer_id)
     values = tuple(_storable(spec.key(spec.extract(doc))) for spec in kind.stored_filters)
     return Row(doc_id, time_ms, orjson.dumps(doc).decode(), values)

@@ -90,7 +90,8 @@ def _store_batch(
     if dialer_id is not None and store.get_dialer(customer_id, dialer_id) is None:
         raise NotFoundError(f"discador {dialer_id} não existe para o cliente {customer_id}")
     records = _at_most(read_records(io.BytesIO(body), fmt), settings.ingest_max_records)
-    # One batch for the whole request: all of it is stored in one transaction.
+    # One batch for the whole request, written only after the last record was read (hence
+    # the + 1): all of it is stored in one transaction, or nothing when it is over a limit.
     return ingest(
         store,
         customer_id,
@@ -98,7 +99,7 @@ def _store_batch(
         records,
         zone=zone(settings.timezone),
         dialer_id=dialer_id,
-        batch_size=settings.ingest_max_records,
+        batch_size=settings.ingest_max_records + 1,
     )
 
 
