@@ -77,19 +77,9 @@ def search_sql(query: SearchQuery, dialer_id: int | None) -> tuple[str, list[Any
         count_where.append("time_ms >= ?")
         count_params.append(query.start_ms)
 
-    lower = query.start_ms
-    after = query.after
-    if after is not None:
-        # A plain number means "strictly after this millisecond"; a token also carries
-        # the id of the last item, for ties.
-        after_lower = after.time_ms + 1 if after.doc_id is None else after.time_ms
-        lower = after_lower if lower is None else max(lower, after_lower)
-        if after.doc_id is not None:
-            where.append("(time_ms > ? OR doc_id > ?)")
-            params.extend([after.time_ms, after.doc_id])
-    if lower is not None:
-        where.append("time_ms >= ?")
-        params.append(lower)
+    where_lower, lower_params = _lower_bound(query)
+    where += where_lower
+    params += lower_params
 
     table = quote(query.kind.table)
     page = (
@@ -98,6 +88,24 @@ def search_sql(query: SearchQuery, dialer_id: int | None) -> tuple[str, list[Any
     )
     count = f"SELECT count(*) FROM {table} WHERE {' AND '.join(count_where)}"
     return page, [*params, query.size + 1], count, count_params
+
+
+def _lower_bound(query: SearchQuery) -> tuple[list[str], list[Any]]:
+    """Where a page starts: ``start_at`` and ``after`` folded into one bound.
+
+    One bound, because with two (a time range and a cursor) the databases range over the
+    index on one only and filter the rest, so a page deep inside a large tie would re-read
+    the tie from its start. A plain-number ``after`` means strictly after that millisecond;
+    a token resumes after (time, id), with the row comparison the index serves directly.
+    """
+    start, after = query.start_ms, query.after
+    if after is None:
+        return (["time_ms >= ?"], [start]) if start is not None else ([], [])
+    if after.doc_id is None:
+        return ["time_ms >= ?"], [max(after.time_ms + 1, start or 0)]
+    if start is not None and start > after.time_ms:
+        return ["time_ms >= ?"], [start]
+    return ["(time_ms, doc_id) > (?, ?)"], [after.time_ms, after.doc_id]
 
 
 def next_after(rows: Sequence[DocRow], size: int) -> int | str | None:

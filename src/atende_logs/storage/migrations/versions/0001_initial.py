@@ -14,6 +14,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+_ID_TYPE = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+
 
 def _log_table(name: str, *columns: sa.Column[object], dialer: bool = False) -> None:
     """A log table: the stored document, its id and time, and its filter columns."""
@@ -26,7 +28,9 @@ def _log_table(name: str, *columns: sa.Column[object], dialer: bool = False) -> 
             if dialer
             else []
         ),
-        sa.Column("doc_id", sa.Text, nullable=False),
+        # Ties in time are ordered by id as text, byte by byte, on both databases: "C"
+        # collation on PostgreSQL (its default follows the server's locale), SQLite's BINARY.
+        sa.Column("doc_id", _ID_TYPE, nullable=False),
         sa.Column("time_ms", sa.BigInteger, nullable=False),
         # The document as JSON text, passed through to responses without re-parsing.
         sa.Column("doc", sa.Text, nullable=False),
