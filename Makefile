@@ -18,7 +18,7 @@ test: $(VENV)/.dev  ## Set up and run the linters, the type checker and the whol
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
 
 format: $(VENV)/.dev  ## Fix what ruff can fix
 	$(BIN)/ruff check --fix src tests bench

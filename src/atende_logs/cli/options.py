@@ -20,7 +20,7 @@ JsonOption = Annotated[
 ]
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # never break a path or a key across lines
 
 
 @contextmanager
