@@ -12,7 +12,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -30,9 +29,6 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-SPEC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "spec"
-"""The published contract, beside the repository (../shared/spec)."""
 
 
 def _postgres_or_skip() -> str:

@@ -20,7 +20,7 @@ from atende_logs import demo
 from atende_logs.demo import DemoPlan
 
 REPO = Path(__file__).resolve().parents[1]
-SPEC = REPO.parent / "shared" / "spec"
+SPEC = REPO / "src" / "atende_logs" / "http" / "examples"  # the spec's examples, packaged
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 PLAN = DemoPlan(
     start=datetime(2024, 3, 4, 3, tzinfo=UTC),  # Monday 00:00 in São Paulo

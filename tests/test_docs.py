@@ -95,6 +95,14 @@ def test_every_common_parameter_is_documented() -> None:
         assert f"`{name}`" in api, name
 
 
+def test_vendored_contract_is_the_published_one() -> None:
+    """docs/spec/api-clientes.txt is a copy of the published contract; it must not drift."""
+    if not SPEC.is_dir():
+        pytest.skip(f"the published spec is not beside the repository ({SPEC})")
+    published = (SPEC / "api-clientes.txt").read_bytes()
+    assert (DOCS / "spec" / "api-clientes.txt").read_bytes() == published
+
+
 def test_readme_gives_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make run" in readme and "make test" in readme

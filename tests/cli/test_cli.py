@@ -36,7 +36,7 @@ from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
 from atende_logs.models import Customer, SearchQuery
 from atende_logs.storage import Store, open_store
 
-SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "spec"
+SPEC_DIR = Path(__file__).resolve().parents[2] / "src" / "atende_logs" / "http" / "examples"
 MASK = "****************"
 MISSING_ID = 2_000_000_000
 runner = CliRunner()

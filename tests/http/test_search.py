@@ -24,7 +24,8 @@ from atende_logs import credentials
 from atende_logs.models import Customer
 from atende_logs.storage import Store
 
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec"
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "src" / "atende_logs" / "http" / "examples"  # the spec's examples, packaged
 KINDS = {  # kind: (GET path, spec example, id field, time field)
     "attendant-logs": ("/customers/attendants/logs", "attendant-logs", "id", "timestamp"),
     "cdrs": ("/customers/cdrs/logs", "cdrs", "callid", "ori_start_time"),
@@ -327,7 +328,7 @@ CASES = [
 
 
 def test_every_documented_filter_is_exercised() -> None:
-    text = (SPEC / "api-clientes.txt").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "spec" / "api-clientes.txt").read_text(encoding="utf-8")
     documented = {
         kind: set(re.search(re.escape(path) + r"\?(\S+)", text)[1].split("&"))  # type: ignore[index]
         - {"start_at", "end_at", "after", "size", "token"}
