@@ -8,10 +8,8 @@ the reason shown, except where ATENDE_REQUIRE_POSTGRES=1 (CI): there it fails.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import psycopg
@@ -111,28 +109,3 @@ def client(app_settings: Settings, store: Store) -> Iterator[TestClient]:
     """The app in-process, lifespan on, over the session's store."""
     with TestClient(create_app(app_settings, store=store)) as test_client:
         yield test_client
-
-
-SQLiteFilesHold = Callable[[str, str], bool]
-
-
-def _sqlite_files_hold(database_url: str, needle: str) -> bool:
-    """Whether an SQLite database's file or its WAL holds ``needle``, read by another process.
-
-    Reading the file from this process would be a bug of its own: closing any descriptor of
-    it drops every POSIX lock this process holds there (a documented SQLite pitfall), and
-    another process may then delete the WAL under our live connections.
-    """
-    path = database_url[len("sqlite:///") :]
-    script = (
-        "import pathlib, sys\n"
-        "files = [pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[1] + '-wal')]\n"
-        "needle = sys.argv[2].encode()\n"
-        "sys.exit(0 if any(f.exists() and needle in f.read_bytes() for f in files) else 1)\n"
-    )
-    return subprocess.run([sys.executable, "-c", script, path, needle]).returncode == 0
-
-
-@pytest.fixture(scope="session")
-def sqlite_files_hold() -> SQLiteFilesHold:
-    return _sqlite_files_hold

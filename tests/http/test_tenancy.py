@@ -10,19 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
-from contextlib import closing
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from _raw import raw_rows, sqlite_files_hold
 from atende_logs import credentials
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
 from atende_logs.models import Customer
@@ -353,20 +350,11 @@ def test_cli_keys_list_never_holds_the_secret(
         assert_reveals_nothing([run.stdout, run.stderr], secret, info.prefix)
 
 
-def raw_rows(database_url: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    if database_url.startswith("sqlite:///"):
-        with closing(sqlite3.connect(database_url[len("sqlite:///") :])) as connection:
-            return list(connection.execute(sql, params).fetchall())
-    with psycopg.connect(database_url) as connection:
-        return list(connection.execute(sql.replace("?", "%s"), params).fetchall())
-
-
 def test_store_holds_only_a_digest(
     client: TestClient,
     store: Store,
     customer: Customer,
     database_url: str,
-    sqlite_files_hold: Callable[[str, str], bool],
 ) -> None:
     info, secret = store.create_api_key(customer.id)
     assert get(client, secret, CDRS, {}).status_code == 200

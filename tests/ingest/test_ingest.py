@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import io
 import re
-import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import closing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from _raw import raw_rows, sqlite_files_hold
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.ingest.batch import ingest
@@ -88,15 +86,6 @@ def page_of(kind: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def masked(*docs: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**doc, "token": MASK} for doc in docs]
-
-
-def raw_rows(database_url: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """Rows read straight from the database, bypassing the store."""
-    if database_url.startswith("sqlite:///"):
-        with closing(sqlite3.connect(database_url[len("sqlite:///") :])) as connection:
-            return list(connection.execute(sql, params).fetchall())
-    with psycopg.connect(database_url) as connection:
-        return list(connection.execute(sql.replace("?", "%s"), params).fetchall())
 
 
 @dataclass
@@ -338,22 +327,18 @@ def test_card_with_id_is_identified_by_it(both: Env) -> None:
     assert both.list("cards") == page_of("cards", masked(new))
 
 
-def assert_not_stored(
-    database_url: str, customer_id: int, secret: str, files_hold: Callable[[str, str], bool]
-) -> None:
+def assert_not_stored(database_url: str, customer_id: int, secret: str) -> None:
     """``secret`` is in no column of the customer's cards, nor in the SQLite files."""
     rows = raw_rows(database_url, "SELECT * FROM cards WHERE customer_id = ?", [customer_id])
     stored = "\n".join(str(value) for row in rows for value in row)
     assert MASK in stored
     assert secret not in stored
     if database_url.startswith("sqlite:///"):
-        assert not files_hold(database_url, secret)
+        assert not sqlite_files_hold(database_url, secret)
 
 
 @pytest.mark.parametrize("shape", ["secret", "dialer token", "nested", "number"])
-def test_card_token_is_masked_stored_and_served(
-    both: Env, database_url: str, shape: str, sqlite_files_hold: Callable[[str, str], bool]
-) -> None:
+def test_card_token_is_masked_stored_and_served(both: Env, database_url: str, shape: str) -> None:
     secret = "lpnIf8ACeW70YtQN" + uuid.uuid4().hex
     number = uuid.uuid4().int % 10**15 + 10**15
     value: Any = {
@@ -370,12 +355,10 @@ def test_card_token_is_masked_stored_and_served(
     )
     assert response.json() == page_of("cards", masked(doc))
     assert secret not in response.text
-    assert_not_stored(database_url, both.customer_id, secret, sqlite_files_hold)
+    assert_not_stored(database_url, both.customer_id, secret)
 
 
-def test_csv_cards_over_http(
-    env: Env, database_url: str, sqlite_files_hold: Callable[[str, str], bool]
-) -> None:
+def test_csv_cards_over_http(env: Env, database_url: str) -> None:
     header = ["number", "status", "card_info_1", "card_info_2", "card_info_3", "timestamp", "token"]
     rows = [
         ["5521999999999", "to_call", "Caminhão", "Grade Baixa", "NÃO", "2020-01-31T14:13:29.669Z"],
@@ -389,7 +372,7 @@ def test_csv_cards_over_http(
     expected = masked(*(dict(zip(header, row, strict=True)) for row in rows))
     assert env.list("cards") == page_of("cards", expected)
     assert env.list("cards", card_info_3="NÃO") == page_of("cards", expected[:1])
-    assert_not_stored(database_url, env.customer_id, "secretinthecsvfile", sqlite_files_hold)
+    assert_not_stored(database_url, env.customer_id, "secretinthecsvfile")
 
 
 # HTTP: credentials, scope, limits, formats ----------------------------------------------

@@ -1,0 +1,37 @@
+"""Looking at a database behind the store's back, for tests that check what is stored."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from typing import Any
+
+import psycopg
+
+
+def raw_rows(database_url: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows read straight from the database (``?`` placeholders), bypassing the store."""
+    if database_url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(database_url[len("sqlite:///") :])) as connection:
+            return list(connection.execute(sql, params).fetchall())
+    with psycopg.connect(database_url) as connection:
+        return list(connection.execute(sql.replace("?", "%s"), params).fetchall())
+
+
+def sqlite_files_hold(database_url: str, needle: str) -> bool:
+    """Whether an SQLite database's file or its WAL holds ``needle``, read by another process.
+
+    Reading the file from this process would be a bug of its own: closing any descriptor of
+    it drops every POSIX lock this process holds there (a documented SQLite pitfall), and
+    another process may then delete the WAL under our live connections.
+    """
+    path = database_url[len("sqlite:///") :]
+    script = (
+        "import pathlib, sys\n"
+        "files = [pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[1] + '-wal')]\n"
+        "needle = sys.argv[2].encode()\n"
+        "sys.exit(0 if any(f.exists() and needle in f.read_bytes() for f in files) else 1)\n"
+    )
+    return subprocess.run([sys.executable, "-c", script, path, needle]).returncode == 0
