@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+
+import orjson
 
 from atende_logs import demo
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.readers import Record
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
-from atende_logs.models import Customer, Dialer, IngestResult
+from atende_logs.models import Customer, Dialer, IngestResult, SearchQuery
+from atende_logs.normalize import instant_ms
 from atende_logs.storage.base import Store
 
 DEMO_CUSTOMER = "Demo Call Center"
@@ -35,6 +38,19 @@ def as_records(docs: Iterable[dict[str, Any]]) -> Iterator[Record]:
     """Generated documents as reader records, so they take the same path as a file."""
     for position, doc in enumerate(docs, start=1):
         yield Record(position, doc, None)
+
+
+def _loaded_plan(store: Store, customer_id: int, zone: tzinfo) -> demo.DemoPlan | None:
+    """The plan the stored demo data was made with, found from its first CDR.
+
+    The data set covers the 28 days before the day it was loaded; a later run must point
+    its examples at those days, not at the weeks before today.
+    """
+    first = store.search(SearchQuery(kind=CDRS, customer_id=customer_id, size=1))
+    if not first.items:
+        return None
+    start_ms = instant_ms(orjson.loads(first.items[0])["ori_start_time"], zone)
+    return demo.default_plan(datetime.fromtimestamp(start_ms / 1000, UTC) + timedelta(days=28))
 
 
 def prepare_demo(
@@ -74,5 +90,6 @@ def prepare_demo(
         customer = existing
         dialer = store.list_dialers(customer.id)[0]
         token = store.rotate_dialer_token(customer.id, dialer.id)
+        plan = _loaded_plan(store, customer.id, zone) or plan
     _, key = store.create_api_key(customer.id)
     return DemoAccess(customer, dialer, key, token, plan, loaded)
