@@ -8,16 +8,17 @@ client sends (at query time), so the two can never disagree.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from atende_logs import normalize
 
 Doc = dict[str, Any]
+Path = tuple[str, ...]
 ColumnType = Literal["text", "integer", "real"]
 
 
-def field(doc: Doc, *path: str) -> Any:
+def value_at(doc: Doc, *path: str) -> Any:
     """The value at ``path`` in a document, or None when any step is missing."""
     value: Any = doc
     for step in path:
@@ -27,9 +28,36 @@ def field(doc: Doc, *path: str) -> Any:
     return value
 
 
-def first(*values: Any) -> Any:
-    """The first value that is not None."""
-    return next((value for value in values if value is not None), None)
+def getter(paths: tuple[Path, ...]) -> Callable[[Doc], Any]:
+    """A function giving the first non-null value at ``paths`` in a document.
+
+    Built once per filter: it runs for every filter of every ingested document, so the
+    common one- and two-step paths get a straight-line function instead of a loop.
+    """
+
+    def one(path: Path) -> Callable[[Doc], Any]:
+        if len(path) == 1:
+            (key,) = path
+            return lambda doc: doc.get(key)
+        if len(path) == 2:
+            outer, inner = path
+            return lambda doc: (
+                value.get(inner) if isinstance(value := doc.get(outer), dict) else None
+            )
+        return lambda doc: value_at(doc, *path)
+
+    getters = [one(path) for path in paths]
+    if len(getters) == 1:
+        return getters[0]
+
+    def first(doc: Doc) -> Any:
+        for get in getters:
+            value = get(doc)
+            if value is not None:
+                return value
+        return None
+
+    return first
 
 
 @dataclass(frozen=True)
@@ -42,13 +70,18 @@ class FilterSpec:
     op: Literal["=", ">="]
     key: Callable[[Any], Any]
     """Normalises a document value and a client value alike; None means "no key"."""
-    extract: Callable[[Doc], Any]
-    """The raw document value this filter looks at."""
+    paths: tuple[Path, ...]
+    """Where in a document the value is: the first of these paths that is not null."""
     description: str
     """The spec's Portuguese description."""
     semantics: str
     """How the comparison works, in English, for the docs."""
     example: str
+    extract: Callable[[Doc], Any] = field(init=False, repr=False, compare=False)
+    """The raw document value this filter looks at."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extract", getter(self.paths))
 
 
 @dataclass(frozen=True)
@@ -86,21 +119,21 @@ def _exact(param: str, *path: str, description: str, example: str) -> FilterSpec
         column_type="text",
         op="=",
         key=normalize.scalar_text,
-        extract=lambda doc: field(doc, *path),
+        paths=(path,),
         description=description,
         semantics=f"`{'.'.join(path)}` equals the value exactly.",
         example=example,
     )
 
 
-def _phone(param: str, extract: Callable[[Doc], Any], what: str, description: str) -> FilterSpec:
+def _phone(param: str, paths: tuple[Path, ...], what: str, description: str) -> FilterSpec:
     return FilterSpec(
         param=param,
         column=param,
         column_type="text",
         op="=",
         key=normalize.digits,
-        extract=extract,
+        paths=paths,
         description=description,
         semantics=f"{what} equals the value, comparing digits only "
         '("+55 (63) 98486-6338" matches "5563984866338").',
@@ -121,7 +154,10 @@ ATTENDANT_LOGS = Kind(
             "text",
             "=",
             normalize.fold,
-            lambda doc: first(field(doc, "attendant", "email"), field(doc, "email")),
+            (
+                ("attendant", "email"),
+                ("email",),
+            ),
             "Email do atendente",
             "`attendant.email` (or the top-level `email` when absent) equals the value, "
             "ignoring case.",
@@ -133,7 +169,10 @@ ATTENDANT_LOGS = Kind(
             "text",
             "=",
             normalize.fold,
-            lambda doc: first(field(doc, "attendant", "name"), field(doc, "name")),
+            (
+                ("attendant", "name"),
+                ("name",),
+            ),
             "Nome do atendente",
             "`attendant.name` (or the top-level `name` when absent) equals the value, "
             "ignoring case.",
@@ -146,14 +185,17 @@ ATTENDANT_LOGS = Kind(
             "real",
             ">=",
             normalize.number,
-            lambda doc: field(doc, "duration"),
+            (("duration",),),
             "Duração Maior ou Igual ao valor (em segundos)",
             "`duration` is greater than or equal to the value, in seconds.",
             "30",
         ),
         _phone(
             "ani",
-            lambda doc: first(field(doc, "ani_number"), field(doc, "call", "ani_number")),
+            (
+                ("ani_number",),
+                ("call", "ani_number"),
+            ),
             "`ani_number` (or `call.ani_number` when absent)",
             "Número ANI",
         ),
@@ -164,10 +206,10 @@ ATTENDANT_LOGS = Kind(
             "text",
             "=",
             normalize.scalar_text,
-            lambda doc: first(
-                field(doc, "complements", "ringing", "direction"),
-                field(doc, "complements", "busy", "direction"),
-                field(doc, "complements", "wrapup", "direction"),
+            (
+                ("complements", "ringing", "direction"),
+                ("complements", "busy", "direction"),
+                ("complements", "wrapup", "direction"),
             ),
             "Direção da chamada",
             "The call's direction, the first non-null of `complements.ringing.direction`, "
@@ -181,7 +223,7 @@ ATTENDANT_LOGS = Kind(
             "text",
             ">=",
             normalize.version_key,
-            lambda doc: field(doc, "machine_attributes", "voipNumberVersion"),
+            (("machine_attributes", "voipNumberVersion"),),
             "Versão do VoIP Maior ou Igual ao valor",
             "`machine_attributes.voipNumberVersion` is greater than or equal to the value, "
             "compared part by part as numbers (1.14.111.1559 >= 1.9).",
@@ -195,8 +237,9 @@ ATTENDANT_LOGS = Kind(
             "text",
             "=",
             normalize.scalar_text,
-            lambda doc: first(
-                field(doc, "extension_number"), field(doc, "attendant", "extension_number")
+            (
+                ("extension_number",),
+                ("attendant", "extension_number"),
             ),
             "Ramal",
             "`extension_number` (or `attendant.extension_number` when absent) equals the "
@@ -219,19 +262,19 @@ CDRS = Kind(
             "text",
             "=",
             normalize.scalar_text,
-            lambda doc: field(doc, "callid"),
+            (("callid",),),
             "ID da chamada",
             "`callid` equals the value.",
             "69709941",
         ),
-        _phone("alt_dnis", lambda doc: field(doc, "alt_dnis"), "`alt_dnis`", "Número da chamada"),
+        _phone("alt_dnis", (("alt_dnis",),), "`alt_dnis`", "Número da chamada"),
         FilterSpec(
             "ori_billing_time",
             "ori_billing_time",
             "integer",
             "=",
             normalize.integer,
-            lambda doc: field(doc, "ori_billing_time"),
+            (("ori_billing_time",),),
             "Duração arredondada",
             "`ori_billing_time` equals the value, a whole number of seconds.",
             "60",
@@ -242,7 +285,7 @@ CDRS = Kind(
             "text",
             "=",
             normalize.decimal_key,
-            lambda doc: field(doc, "total_charge"),
+            (("total_charge",),),
             "Valor total",
             '`total_charge` equals the value as a decimal number ("1.35" matches "1.350").',
             "1.35",
@@ -284,7 +327,7 @@ CARDS = Kind(
     id_field="id",
     has_dialer=True,
     filters=(
-        _phone("number", lambda doc: field(doc, "number"), "`number`", "Numero de discagem"),
+        _phone("number", (("number",),), "`number`", "Numero de discagem"),
         _exact("status", "status", description="Status da ficha", example="to_call"),
         _exact("card_info_1", "card_info_1", description="Info discador 1", example="Truck"),
         _exact("card_info_2", "card_info_2", description="Info discador 2", example="Grade Baixa"),

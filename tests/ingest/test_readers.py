@@ -469,3 +469,20 @@ def test_json_array_round_trip(objects: list[dict[str, Any]], pretty: bool) -> N
     expected = [ok(n, obj) for n, obj in enumerate(objects, start=1)]
     assert read(data, "json") == expected
     assert read(data) == expected
+
+
+def test_ndjson_records_carry_their_text_as_received() -> None:
+    """The text is what gets stored: it must be the line itself, and the same object."""
+    data = b'{"b": 1,  "a": [1.50, "x"]}\r\n\n  {"z":null}  \n[1]\n'
+    records = read(data, "ndjson")
+    assert [record.text for record in records] == [
+        '{"b": 1,  "a": [1.50, "x"]}',
+        '{"z":null}',
+        None,
+    ]
+    for record in records[:2]:
+        assert record.text is not None and orjson.loads(record.text) == record.value
+
+
+def test_array_records_carry_no_text() -> None:
+    assert [record.text for record in read(b'[{"a": 1}]', "json")] == [None]

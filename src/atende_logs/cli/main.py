@@ -14,7 +14,6 @@ from atende_logs.cli.importing import import_file
 from atende_logs.cli.options import JsonOption, console, emit_json, iso, store_session
 from atende_logs.config import get_settings
 from atende_logs.models import KeyInfo
-from atende_logs.storage import migrate
 
 app = typer.Typer(
     help="Customer logs API of Atende Simples.", no_args_is_help=True, add_completion=False
@@ -36,6 +35,8 @@ app.command("demo")(demo_command.demo)
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending schema migration."""
+    from atende_logs.storage import migrate  # Alembic is slow to import; only db needs it
+
     url = get_settings().database_url
     waiting = migrate.pending(url)
     migrate.upgrade(url)
@@ -45,12 +46,16 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the revision the database is at."""
+    from atende_logs.storage import migrate
+
     console.print(migrate.current(get_settings().database_url) or "no migration applied")
 
 
 @db_app.command("pending")
 def db_pending() -> None:
     """List migrations not yet applied; exits 1 when there are any."""
+    from atende_logs.storage import migrate
+
     waiting = migrate.pending(get_settings().database_url)
     for revision in waiting:
         console.print(revision)

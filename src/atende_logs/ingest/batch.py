@@ -36,7 +36,7 @@ def ingest(
             result.reject(record.position, record.error or "registro ilegível")
             continue
         try:
-            row = to_row(kind, record.value, zone, dialer_id)
+            row = to_row(kind, record.value, zone, dialer_id, record.text)
         except RecordError as exc:
             result.reject(record.position, str(exc))
             continue

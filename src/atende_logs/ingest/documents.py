@@ -21,9 +21,17 @@ class RecordError(ValueError):
     """A record that cannot be stored; the message is the reason, in Portuguese."""
 
 
-def to_row(kind: Kind, doc: dict[str, Any], zone: tzinfo, dialer_id: int | None = None) -> Row:
+def to_row(
+    kind: Kind,
+    doc: dict[str, Any],
+    zone: tzinfo,
+    dialer_id: int | None = None,
+    text: str | None = None,
+) -> Row:
     """Validate ``doc`` and extract what storage needs: id, time, JSON text, filter keys.
 
+    ``text``, when given, is the document's JSON as received; it is stored as is (cards
+    excepted: their token must be masked), saving a re-encoding.
     Raises RecordError when the id or the time is missing or unreadable.
     """
     time_ms = _time_ms(kind, doc, zone)
@@ -33,7 +41,9 @@ def to_row(kind: Kind, doc: dict[str, Any], zone: tzinfo, dialer_id: int | None 
         doc = {**doc, "token": TOKEN_MASK}  # a copy: the caller's document stays as it was
     doc_id = _doc_id(kind, doc, time_ms, dialer_id)
     values = tuple(_storable(spec.key(spec.extract(doc))) for spec in kind.stored_filters)
-    return Row(doc_id, time_ms, orjson.dumps(doc).decode(), values)
+    if text is None or kind.has_dialer:
+        text = orjson.dumps(doc).decode()
+    return Row(doc_id, time_ms, text, values)
 
 
 def _storable(key: Any) -> Any:

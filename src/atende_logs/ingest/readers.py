@@ -9,7 +9,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, get_args
 
 import ijson
@@ -43,6 +43,10 @@ class Record:
     position: int
     value: dict[str, Any] | None
     error: str | None
+    text: str | None = field(default=None, compare=False)
+    """The record's JSON exactly as it came (NDJSON only), stored as is to skip re-encoding.
+
+    Left out of comparisons: two records are the same when they hold the same object."""
 
 
 def detect_format(head: bytes) -> Literal["ndjson", "json"]:
@@ -136,7 +140,11 @@ def _read_ndjson(body: io.BufferedIOBase, first_line: int) -> Iterator[Record]:
         except orjson.JSONDecodeError as exc:
             yield Record(position, None, f"JSON inválido: {exc.msg}")
             continue
-        yield _object_record(position, value)
+        if isinstance(value, dict):
+            # orjson has validated the line, so it is UTF-8 and one JSON object.
+            yield Record(position, value, None, line.strip(_WS).decode())
+        else:
+            yield _object_record(position, value)
 
 
 def _read_array(body: io.BufferedIOBase) -> Iterator[Record]:
