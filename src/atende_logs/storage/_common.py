@@ -18,6 +18,7 @@ from atende_logs.errors import NotFoundError
 from atende_logs.kinds import Kind
 from atende_logs.models import Customer, Dialer, KeyInfo, Page, Row, SearchQuery
 from atende_logs.query.cursor import encode
+from atende_logs.storage._counts import CountCache
 
 DocRow = tuple[int, str, bytes]
 """(time_ms, doc_id, document bytes) of one stored document."""
@@ -126,6 +127,8 @@ class SqlStore(ABC):
     """The ``Store`` operations, over a backend's connections."""
 
     backend: str
+    counts: CountCache
+    """Totals of recent listings; each backend makes one when it opens."""
 
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:
@@ -320,7 +323,10 @@ class SqlStore(ABC):
             return 0, 0
         scope: list[Any] = [customer_id, dialer_id] if kind.has_dialer else [customer_id]
         with self._writing() as connection:
-            return self._upsert(connection, kind, scope, rows)
+            counts = self._upsert(connection, kind, scope, rows)
+            # In the same transaction: no reader can see the rows with the old version.
+            connection.execute(self._sql(_BUMP_VERSION), [customer_id, kind.table])
+            return counts
 
     def search(self, query: SearchQuery) -> Page:
         dialer_id = None
@@ -335,8 +341,30 @@ class SqlStore(ABC):
             if query.after is None and len(rows) <= query.size:
                 total = len(rows)  # the whole result fits this first page: nothing to count
             else:
-                total = self._one(connection, count_sql, count_params)[0]
+                total = self._total(connection, query, count_sql, count_params)
         return Page(total, next_after(rows, query.size), [row[2] for row in rows[: query.size]])
+
+    def _total(
+        self, connection: Any, query: SearchQuery, count_sql: str, count_params: list[Any]
+    ) -> int:
+        """The listing's total: counted once per data version, then reused by its pages.
+
+        The version is read in the page's own snapshot (one read transaction), so a cached
+        total always describes the data the page came from.
+        """
+        row = self._one(connection, _VERSION, [query.customer_id, query.kind.table])
+        version = row[0] if row else 0
+        key = (query.kind.table, *count_params)
+        total = self.counts.get(key, version)
+        if total is None:
+            total = self._one(connection, count_sql, count_params)[0]
+            self.counts.put(key, version, total)
+        return total
 
 
 _DIALER_COLUMNS = "SELECT id, customer_id, name, token_prefix, created_at_ms FROM dialers"
+_VERSION = "SELECT version FROM data_versions WHERE customer_id = ? AND kind = ?"
+_BUMP_VERSION = (
+    "INSERT INTO data_versions (customer_id, kind, version) VALUES (?, ?, 1) "
+    "ON CONFLICT (customer_id, kind) DO UPDATE SET version = data_versions.version + 1"
+)

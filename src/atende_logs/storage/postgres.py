@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
+from psycopg import IsolationLevel
 from psycopg.adapt import Loader
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -20,6 +21,7 @@ from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailable
 from atende_logs.kinds import Kind
 from atende_logs.models import Row
 from atende_logs.storage._common import DocRow, SqlStore, scope_columns, upsert_sql
+from atende_logs.storage._counts import CountCache
 
 _ARRAY_TYPES = {"text": "text[]", "integer": "bigint[]", "real": "float8[]"}
 
@@ -49,6 +51,7 @@ class PostgresStore(SqlStore):
     def __init__(
         self, database_url: str, statement_timeout_ms: int = 10_000, pool_size: int = 8
     ) -> None:
+        self.counts = CountCache()
         self._pool = psycopg_pool.ConnectionPool(
             _with_timeout(database_url, statement_timeout_ms),
             min_size=1,
@@ -68,9 +71,10 @@ class PostgresStore(SqlStore):
         return _placeholders(sql)
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+    def _connection(self, isolation: IsolationLevel) -> Iterator[psycopg.Connection[Any]]:
         try:
             with self._pool.connection() as connection:
+                connection.isolation_level = isolation
                 yield connection
         except psycopg.errors.QueryCanceled as exc:
             raise QueryTimeoutError("a consulta excedeu o tempo limite") from exc
@@ -80,10 +84,12 @@ class PostgresStore(SqlStore):
             raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
 
     def _reading(self) -> Any:
-        return self._connection()
+        # One snapshot for a page, its data version and its count.
+        return self._connection(IsolationLevel.REPEATABLE_READ)
 
     def _writing(self) -> Any:
-        return self._connection()
+        # Upserts must not fail on concurrent writers: they wait for each other instead.
+        return self._connection(IsolationLevel.READ_COMMITTED)
 
     def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
         cursor = connection.cursor()

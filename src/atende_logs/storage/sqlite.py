@@ -19,6 +19,7 @@ from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailable
 from atende_logs.kinds import Kind
 from atende_logs.models import Row
 from atende_logs.storage._common import DocRow, SqlStore, insert_columns, quote, upsert_sql
+from atende_logs.storage._counts import CountCache
 
 _PROGRESS_STEPS = 10_000
 # SQLite's default limit on ? parameters in one statement is 32766; stay well under it.
@@ -44,6 +45,7 @@ class SQLiteStore(SqlStore):
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
         self._writer = threading.Lock()
+        self.counts = CountCache()
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

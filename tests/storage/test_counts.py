@@ -1,0 +1,87 @@
+"""A listing's total is counted once per data version and stays exact across writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from atende_logs.ingest.batch import ingest
+from atende_logs.ingest.demo import as_records
+from atende_logs.kinds import CDRS
+from atende_logs.models import Cursor, Customer, SearchQuery
+from atende_logs.storage import Store
+from atende_logs.storage._counts import CountCache
+
+
+def cdr(callid: str, second: int) -> dict[str, Any]:
+    start = datetime(2026, 1, 5, 12, 0, second, tzinfo=UTC).isoformat()
+    return {"callid": callid, "ori_start_time": start, "call_status": "answered"}
+
+
+def store_cdrs(store: Store, customer: Customer, *docs: dict[str, Any]) -> None:
+    ingest(store, customer.id, CDRS, as_records(docs), zone=UTC)
+
+
+def test_cache_returns_a_total_only_for_its_version() -> None:
+    cache = CountCache(capacity=2)
+    cache.put(("a",), 1, 10)
+    assert cache.get(("a",), 1) == 10
+    assert cache.get(("a",), 2) is None
+    cache.put(("b",), 1, 20)
+    cache.get(("a",), 1)  # "a" is now the most recently used
+    cache.put(("c",), 1, 30)
+    assert cache.get(("b",), 1) is None  # evicted: least recently used
+    assert cache.get(("a",), 1) == 10 and cache.get(("c",), 1) == 30
+
+
+def test_later_pages_reuse_the_count(
+    store: Store, customer: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_cdrs(store, customer, *(cdr(f"c{n:02}", n) for n in range(10)))
+    counted: list[str] = []
+    one = store._one
+
+    def spy(connection: Any, sql: str, params: Any) -> Any:
+        if sql.startswith("SELECT count(*)"):
+            counted.append(sql)
+        return one(connection, sql, params)
+
+    monkeypatch.setattr(store, "_one", spy)
+    query = SearchQuery(kind=CDRS, customer_id=customer.id, size=3)
+    first = store.search(query)
+    after = first.after
+    pages = 1
+    while after is not None:
+        page = store.search(
+            SearchQuery(kind=CDRS, customer_id=customer.id, size=3, after=Cursor(int(after)))
+        )
+        assert page.total == 10
+        after, pages = page.after, pages + 1
+    assert first.total == 10 and pages == 5
+    assert len(counted) == 1
+
+
+def test_a_write_between_pages_shows_in_the_next_total(store: Store, customer: Customer) -> None:
+    store_cdrs(store, customer, *(cdr(f"c{n:02}", n) for n in range(6)))
+    first = store.search(SearchQuery(kind=CDRS, customer_id=customer.id, size=2))
+    assert first.total == 6 and isinstance(first.after, int)
+    second = SearchQuery(kind=CDRS, customer_id=customer.id, size=2, after=Cursor(first.after))
+    assert store.search(second).total == 6
+    store_cdrs(store, customer, cdr("new", 30))
+    assert store.search(second).total == 7
+    store_cdrs(store, customer, cdr("new", 31))  # a replacement: same id, new time
+    assert store.search(second).total == 7
+
+
+def test_versions_are_per_customer(store: Store, customer: Customer) -> None:
+    other = store.create_customer("other")
+    store_cdrs(store, customer, *(cdr(f"c{n:02}", n) for n in range(4)))
+    store_cdrs(store, other, *(cdr(f"c{n:02}", n) for n in range(5)))
+    deep = SearchQuery(kind=CDRS, customer_id=customer.id, size=1, after=Cursor(0))
+    assert store.search(deep).total == 4
+    store_cdrs(store, other, cdr("more", 40))
+    assert store.search(deep).total == 4
+    other_deep = SearchQuery(kind=CDRS, customer_id=other.id, size=1, after=Cursor(0))
+    assert store.search(other_deep).total == 6
