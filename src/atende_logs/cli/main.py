@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
+import copy
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -204,13 +204,34 @@ def dialers_rotate(customer_id: int, dialer_id: int, json: JsonOption = False) -
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (one per core wins).")] = 1,
 ) -> None:
     """Serve the API."""
     import uvicorn
 
-    from atende_logs.http import create_app
+    # Our own access log masks tokens and phone numbers; uvicorn's would print them. The
+    # logging set-up goes through uvicorn so that every worker process gets it.
+    uvicorn.run(
+        "atende_logs.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=_log_config(),
+        access_log=False,
+    )
 
-    # Our own access log masks tokens and phone numbers; uvicorn's would print them.
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+
+def _log_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["line"] = {"format": "%(message)s"}
+    config["handlers"]["lines"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "line",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["atende_logs"] = {"handlers": ["lines"], "level": "INFO", "propagate": False}
+    config["loggers"]["alembic"] = {"level": "WARNING"}
+    return config
