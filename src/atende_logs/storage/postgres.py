@@ -20,10 +20,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
 from atende_logs.kinds import Kind
 from atende_logs.models import Row
-from atende_logs.storage._common import DocRow, SqlStore, scope_columns, upsert_sql
+from atende_logs.storage._common import DocRow, SqlStore, insert_columns, quote, upsert_sql
 from atende_logs.storage._counts import CountCache
-
-_ARRAY_TYPES = {"text": "text[]", "integer": "bigint[]", "real": "float8[]"}
 
 
 class _BytesLoader(Loader):
@@ -101,23 +99,26 @@ class PostgresStore(SqlStore):
     def _upsert(
         self, connection: Any, kind: Kind, scope: list[Any], rows: Sequence[Row]
     ) -> tuple[int, int]:
-        types = ["text[]", "bigint[]", "text[]"] + [
-            _ARRAY_TYPES[spec.column_type] for spec in kind.stored_filters
-        ]
-        arrays: list[list[Any]] = [
-            [row.doc_id for row in rows],
-            [row.time_ms for row in rows],
-            [row.doc for row in rows],
-            *([row.values[i] for row in rows] for i in range(len(kind.columns))),
-        ]
-        scope_sql = ", ".join("%s" for _ in scope_columns(kind))
-        unnest = ", ".join(f"%s::{type_}" for type_ in types)
+        # COPY into a session-private staging table, then one INSERT ... SELECT: psycopg
+        # writes COPY rows in C, where array parameters for unnest() were built in Python
+        # (measured on 20k CDRs: 1.3k rows/s through unnest, 13-15k through staging).
+        staging = quote(f"staging_{kind.table}")
+        columns = ", ".join(quote(column) for column in insert_columns(kind))
+        # INCLUDING COMPRESSION: staging compresses as the table does (lz4, see migration
+        # 0003); PostgreSQL's default pglz there cost a third of the write rate.
+        connection.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
+            f"(LIKE {quote(kind.table)} INCLUDING COMPRESSION) ON COMMIT DELETE ROWS"
+        )
+        with connection.cursor().copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*scope, row.doc_id, row.time_ms, row.doc, *row.values))
         sql = (
-            upsert_sql(kind, f"SELECT {scope_sql}, * FROM unnest({unnest})")
+            upsert_sql(kind, f"SELECT {columns} FROM {staging}")
             # xmax is 0 on a freshly inserted row version: that is how we tell new from replaced.
             + " RETURNING (xmax = 0)"
         )
-        inserted = sum(1 for (fresh,) in connection.execute(sql, [*scope, *arrays]) if fresh)
+        inserted = sum(1 for (fresh,) in connection.execute(sql) if fresh)
         return inserted, len(rows) - inserted
 
     def close(self) -> None:
