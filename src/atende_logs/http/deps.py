@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from atende_logs.config import Settings
 from atende_logs.errors import AuthenticationError
@@ -25,12 +26,16 @@ _ingest_key = APIKeyHeader(
 )
 
 
-def get_store(request: Request) -> Store:
+# Dependencies that do no I/O are async: FastAPI runs a sync dependency on a worker
+# thread, and each hop costs more than the work. Those that touch the database hop once.
+
+
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -39,21 +44,23 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def authenticate_customer(
+async def authenticate_customer(
     store: StoreDep, key: Annotated[str | None, Security(_customer_key)]
 ) -> int:
     """The customer id of the request's live API key; 401 for anything else.
 
     Missing, malformed, unknown and revoked keys get the same answer, revealing nothing.
     """
-    customer_id = store.authenticate(key or "")
+    customer_id = await run_in_threadpool(store.authenticate, key or "")
     if customer_id is None:
         raise AuthenticationError("chave de API ausente, inválida ou revogada")
     return customer_id
 
 
-def authenticate_ingest(store: StoreDep, key: Annotated[str | None, Security(_ingest_key)]) -> None:
-    if not store.authenticate_ingest(key or ""):
+async def authenticate_ingest(
+    store: StoreDep, key: Annotated[str | None, Security(_ingest_key)]
+) -> None:
+    if not await run_in_threadpool(store.authenticate_ingest, key or ""):
         raise AuthenticationError("chave de ingestão ausente, inválida ou revogada")
 
 

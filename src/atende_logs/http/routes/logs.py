@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from atende_logs.http.deps import CustomerDep, SettingsDep, StoreDep
@@ -54,8 +55,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _search_handler(kind: Kind) -> Callable[..., Response]:
-    def search(
+def _search_handler(kind: Kind) -> Callable[..., Awaitable[Response]]:
+    async def search(
         request: Request, customer_id: CustomerDep, store: StoreDep, settings: SettingsDep
     ) -> Response:
         query = parse_search(
@@ -64,7 +65,8 @@ def _search_handler(kind: Kind) -> Callable[..., Response]:
             customer_id=customer_id,
             default_tz=settings.timezone,
         )
-        return Response(page_body(store.search(query)), media_type="application/json")
+        page = await run_in_threadpool(store.search, query)
+        return Response(page_body(page), media_type="application/json")
 
     search.__name__ = f"search_{kind.table}"
     return search
