@@ -15,14 +15,18 @@ run: $(VENV)/.runtime  ## Set up, migrate, load the demo data set and serve on 1
 	$(BIN)/atende-logs serve
 
 test: $(VENV)/.dev  ## Set up and run the linters, the type checker and the whole test suite
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
 
 format: $(VENV)/.dev  ## Fix what ruff can fix
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+.PHONY: bench
+bench: $(VENV)/.dev  ## Run the benchmark suite: make bench ARGS="--db postgresql --quick"
+	$(BIN)/python -m bench $(ARGS)
 
 clean:  ## Remove the virtualenv and local caches (not your database)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
