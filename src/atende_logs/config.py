@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     pool_size: int = Field(
         8, ge=1, le=200, description="PostgreSQL connections the server keeps open at most."
     )
+    db_threads: int | None = Field(
+        None,
+        ge=1,
+        le=200,
+        description="Requests of one server process that run database work at the same time; "
+        "the others queue. Default: 2 on SQLite, 4 on PostgreSQL, the best of 1 to 8 in the "
+        "benchmark on 2 cores (docs/benchmarks.md): more threads only contend for the GIL.",
+    )
     ingest_max_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1024,

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,9 @@ Authenticate with your key in the `x-api-key` header. Pages come in ascending ti
 (ties by id); pass each page's `after` back to get the next one, until a page comes back
 empty (`"after": null`). See the README for the full pagination contract.
 """
+
+DEFAULT_DB_THREADS = {"sqlite": 2, "postgresql": 4}
+"""Database calls in flight per process (``ATENDE_DB_THREADS`` overrides)."""
 
 
 class SearchPage(BaseModel):
@@ -53,6 +57,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                     f"database has pending migrations {waiting}: run `atende-logs db upgrade`"
                 )
         app.state.store = open_store(settings) if store is None else store
+        # Every blocking call (database work) runs on anyio's default thread pool; bounding it
+        # keeps a burst of clients from piling up threads that only contend for the GIL.
+        threads = settings.db_threads or DEFAULT_DB_THREADS[app.state.store.backend]
+        to_thread.current_default_thread_limiter().total_tokens = threads
         app.state.settings = settings
         try:
             yield
