@@ -460,3 +460,15 @@ def test_prepare_demo_with_a_small_plan(tmp_path: Path, monkeypatch: pytest.Monk
         assert kind_totals(store, first.customer.id, second.token) == totals
     finally:
         store.close()
+
+
+def test_serve_refuses_a_database_with_pending_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATENDE_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    get_settings.cache_clear()
+
+    result = run("serve", "--port", "1", code=1)
+
+    assert "pending migrations" in result.stderr
+    assert "atende-logs db upgrade" in result.stderr

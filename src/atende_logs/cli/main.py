@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from atende_logs.cli import demo as demo_command
 from atende_logs.cli.importing import import_file
-from atende_logs.cli.options import JsonOption, console, emit_json, iso, store_session
+from atende_logs.cli.options import JsonOption, console, emit_json, errors, iso, store_session
 from atende_logs.config import get_settings
 from atende_logs.models import KeyInfo
 
@@ -204,10 +205,27 @@ def dialers_rotate(customer_id: int, dialer_id: int, json: JsonOption = False) -
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes (one per core wins).")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes. Default: one per core (the benchmark's best).", min=1),
+    ] = None,
 ) -> None:
     """Serve the API."""
     import uvicorn
+
+    from atende_logs.storage import migrate
+
+    # Checked here as well as at each worker's start-up: a worker that fails to start
+    # leaves uvicorn's supervisor exiting 0 after one traceback per worker.
+    waiting = migrate.pending(get_settings().database_url)
+    if waiting:
+        errors.print(
+            f"[red]error:[/red] the database has pending migrations {waiting}: "
+            "run `atende-logs db upgrade`"
+        )
+        raise typer.Exit(1)
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
     # Our own access log masks tokens and phone numbers; uvicorn's would print them. The
     # logging set-up goes through uvicorn so that every worker process gets it.
