@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import atende_logs.storage.migrations as migrations_package
+from _raw import raw_rows
 from atende_logs import demo
 from atende_logs.cli.main import app
 from atende_logs.config import Settings, get_settings
@@ -472,3 +473,19 @@ def test_serve_refuses_a_database_with_pending_migrations(
 
     assert "pending migrations" in result.stderr
     assert "atende-logs db upgrade" in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_large_import_refreshes_postgresql_statistics(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATENDE_DATABASE_URL", postgres_url)
+    monkeypatch.setattr("atende_logs.cli.importing.ANALYZE_AFTER", 2)
+    customer = run_json("customers", "create", "analyzed")
+    path, _ = ndjson_case(tmp_path)
+    count = "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'attendant_logs'::regclass"
+    before = raw_rows(postgres_url, count, [])[0][0]
+
+    run_json("import", "attendant-logs", path, "--customer", customer["id"])
+
+    assert raw_rows(postgres_url, count, [])[0][0] == before + 1

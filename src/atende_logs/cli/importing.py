@@ -18,6 +18,9 @@ from atende_logs.kinds import KINDS
 from atende_logs.models import IngestResult
 from atende_logs.query.times import zone
 
+ANALYZE_AFTER = 10_000
+"""An import that wrote this many documents refreshes the table's planner statistics."""
+
 
 class KindName(StrEnum):
     attendant_logs = "attendant-logs"
@@ -70,6 +73,8 @@ def import_file(
                 batch_size=settings.ingest_batch_size,
                 on_batch=lambda _: progress.update(task, completed=_tell(stream)),
             )
+            if result.stored + result.replaced >= ANALYZE_AFTER:
+                store.refresh_statistics(target)
     _summary(result, json)
 
 

@@ -328,6 +328,9 @@ class SqlStore(ABC):
             connection.execute(self._sql(_BUMP_VERSION), [customer_id, kind.table])
             return counts
 
+    def refresh_statistics(self, kind: Kind) -> None:
+        """Nothing to do by default: SQLite plans from its indexes' shapes, without statistics."""
+
     def search(self, query: SearchQuery) -> Page:
         dialer_id = None
         if query.kind.has_dialer:
