@@ -328,8 +328,9 @@ class SqlStore(ABC):
             connection.execute(self._sql(_BUMP_VERSION), [customer_id, kind.table])
             return counts
 
+    @abstractmethod
     def refresh_statistics(self, kind: Kind) -> None:
-        """Nothing to do by default: SQLite plans from its indexes' shapes, without statistics."""
+        """Let the planner learn a table's contents after a large import."""
 
     def search(self, query: SearchQuery) -> Page:
         dialer_id = None
