@@ -44,14 +44,13 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def authenticate_customer(
-    store: StoreDep, key: Annotated[str | None, Security(_customer_key)]
-) -> int:
-    """The customer id of the request's live API key; 401 for anything else.
+def customer_of(store: Store, key: str | None) -> int:
+    """The customer id of a live API key; 401 for anything else. Blocking: call it on a
+    worker thread, together with the request's other database work.
 
     Missing, malformed, unknown and revoked keys get the same answer, revealing nothing.
     """
-    customer_id = await run_in_threadpool(store.authenticate, key or "")
+    customer_id = store.authenticate(key or "")
     if customer_id is None:
         raise AuthenticationError("chave de API ausente, inválida ou revogada")
     return customer_id
@@ -64,5 +63,6 @@ async def authenticate_ingest(
         raise AuthenticationError("chave de ingestão ausente, inválida ou revogada")
 
 
-CustomerDep = Annotated[int, Depends(authenticate_customer)]
+CustomerKey = Annotated[str | None, Security(_customer_key)]
+"""The request's ``x-api-key``, declared for OpenAPI; check it with ``customer_of``."""
 IngestKeyDep = Annotated[None, Depends(authenticate_ingest)]
