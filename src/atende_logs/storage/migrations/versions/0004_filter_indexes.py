@@ -7,7 +7,8 @@ time and id after the filter column, one index range gives the page in order. Th
 call status gets one too: without it, Q2 of the benchmark read the whole month.
 
 The indexes build inside the migration's transaction, which holds writes to the table
-while they build (docs/benchmarks.md has the time at the benchmark's sizes).
+while they build: on a large live table, plan the upgrade for a quiet hour (the build time
+at 10 million rows is not measured yet).
 
 Revision ID: 0004_filter_indexes
 Revises: 0003_lz4_documents
