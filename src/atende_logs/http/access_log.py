@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,8 +19,17 @@ SECRET_PARAMETERS = frozenset({"token"})
 PHONE_PARAMETERS = frozenset({"ani", "alt_dnis", "number"})
 
 
+_MASKED_NAMES = SECRET_PARAMETERS | PHONE_PARAMETERS
+
+
 def redact_query(query: str) -> str:
     """The query string with secrets replaced and phone numbers cut to their last 4 digits."""
+    # Most queries name no masked parameter: hand those back as they came, without parsing
+    # (it was ~30 µs of each request). Every parameter name the parser can decode from the
+    # query is a substring of the whole query decoded, so a name absent there is absent.
+    decoded = unquote_plus(query) if "%" in query else query
+    if not any(name in decoded for name in _MASKED_NAMES):
+        return query
     pairs = []
     for name, value in parse_qsl(query, keep_blank_values=True):
         if name in SECRET_PARAMETERS:
