@@ -233,11 +233,13 @@ def without_reasons(summary: Doc) -> Doc:
     return summary | {"rejections": [r["position"] for r in summary["rejections"]]}
 
 
+@pytest.mark.parametrize("parse_workers", ["0", "1"])
 def test_import_ndjson_stores_rejects_then_replaces(
-    cli_db: str, store: Store, customer: Customer, tmp_path: Path
+    cli_db: str, store: Store, customer: Customer, tmp_path: Path, parse_workers: str
 ) -> None:
     path, stored = ndjson_case(tmp_path)
     args = ("import", "attendant-logs", path, "--customer", customer.id)
+    args += ("--parse-workers", parse_workers)  # in this process, and in another one
     summary = run_json(*args)
     assert without_reasons(summary) == {
         "stored": 2,

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atende_logs.ingest.readers import Format, Record, detect_format, read_records
+from atende_logs.ingest.readers import (
+    Format,
+    Record,
+    detect_format,
+    ndjson_blocks,
+    read_ndjson_block,
+    read_records,
+)
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -486,3 +493,34 @@ def test_ndjson_records_carry_their_text_as_received() -> None:
 
 def test_array_records_carry_no_text() -> None:
     assert [record.text for record in read(b'[{"a": 1}]', "json")] == [None]
+
+
+# --- NDJSON in blocks (the parallel import's reader) ---------------------------------------
+
+ndjson_lines = st.lists(
+    st.one_of(
+        st.dictionaries(
+            st.text(max_size=5), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8), max_size=3
+        ).map(orjson.dumps),
+        st.sampled_from([b"", b"   ", b"\t", b'{"broken": ', b"[1, 2]", b"42", b"\xff{}"]),
+        st.binary(max_size=12),
+    ),
+    max_size=25,
+)
+
+
+@given(
+    ndjson_lines,
+    st.booleans(),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+    st.integers(1, 64),
+)
+def test_ndjson_blocks_read_as_the_whole_stream(lines, bom, newline, final_newline, size):
+    data = (BOM if bom else b"") + newline.join(lines) + (newline if final_newline else b"")
+    whole = read(data, "ndjson")
+    blocks = list(ndjson_blocks(io.BytesIO(data), size))
+    by_block = [r for block, first in blocks for r in read_ndjson_block(block, first)]
+    assert by_block == whole
+    assert [r.text for r in by_block] == [r.text for r in whole]
+    assert all(block.endswith(b"\n") for block, _ in blocks[:-1])  # whole lines only
