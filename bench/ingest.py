@@ -51,12 +51,15 @@ def run_import(db: Target, source: DataFile, customer_id: int) -> dict[str, Any]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         began = time.perf_counter()
         process = subprocess.Popen(command, env=child_env(db.url), stdout=out, stderr=err)
-        peak_kb = 0
-        # VmHWM, the peak RSS of the process since its exec, polled until it exits. (Its
-        # ru_maxrss would also count the parent's RSS at fork time.)
+        peaks: dict[int, int] = {}
+        # VmHWM, the peak RSS of each process since its exec, polled until the import exits,
+        # for the import and its parsing workers. (ru_maxrss would also count the parent's
+        # RSS at fork time.) Their sum bounds the peak of the whole tree from above.
         while not _exited(process.pid):
-            peak_kb = max(peak_kb, _hwm_kb(process.pid))
+            for pid in (process.pid, *_children(process.pid)):
+                peaks[pid] = max(peaks.get(pid, 0), _hwm_kb(pid))
             time.sleep(0.05)
+        peak_kb = sum(peaks.values())
         # wait4, not wait: it hands back this child's own CPU time.
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - began
@@ -83,6 +86,14 @@ def _exited(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 def _hwm_kb(pid: int) -> int:
