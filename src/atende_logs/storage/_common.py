@@ -19,6 +19,7 @@ from atende_logs.kinds import Kind
 from atende_logs.models import Customer, Dialer, KeyInfo, Page, Row, SearchQuery
 from atende_logs.query.cursor import encode
 from atende_logs.storage._counts import CountCache
+from atende_logs.storage._hourly import hourly_total_sql
 
 DocRow = tuple[int, str, bytes]
 """(time_ms, doc_id, document bytes) of one stored document."""
@@ -88,6 +89,9 @@ def search_sql(query: SearchQuery, dialer_id: int | None) -> tuple[str, list[Any
         "ORDER BY time_ms, doc_id LIMIT ?"
     )
     count = f"SELECT count(*) FROM {table} WHERE {' AND '.join(count_where)}"
+    hourly = hourly_total_sql(query, dialer_id)
+    if hourly is not None:
+        count, count_params = hourly  # exact too, and in bounded time on large listings
     return page, [*params, query.size + 1], count, count_params
 
 

@@ -56,6 +56,9 @@ class SQLiteStore(SqlStore):
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute("PRAGMA busy_timeout = 10000")
+            # Statement journals (every upsert that fires the count triggers opens one) in
+            # memory rather than in temporary files: they are small and short-lived.
+            connection.execute("PRAGMA temp_store = MEMORY")
             self._local.connection = connection
             with self._guard:
                 self._connections.append(connection)
