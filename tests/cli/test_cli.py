@@ -491,3 +491,17 @@ def test_a_large_import_refreshes_postgresql_statistics(
     run_json("import", "attendant-logs", path, "--customer", customer["id"])
 
     assert raw_rows(postgres_url, count, [])[0][0] == before + 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ATENDE_INGEST_BATCH_SIZE", "20000"), ("ATENDE_TIMEZONE", "Mars/Base")],
+)
+def test_a_bad_setting_is_named_instead_of_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    result = run("customers", "list", code=2)
+    assert f"{variable}:" in result.stderr and value in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

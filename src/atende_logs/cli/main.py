@@ -12,7 +12,15 @@ from rich.table import Table
 
 from atende_logs.cli import demo as demo_command
 from atende_logs.cli.importing import import_file
-from atende_logs.cli.options import JsonOption, console, emit_json, errors, iso, store_session
+from atende_logs.cli.options import (
+    JsonOption,
+    check_settings,
+    console,
+    emit_json,
+    errors,
+    iso,
+    store_session,
+)
 from atende_logs.config import get_settings
 from atende_logs.models import KeyInfo
 
@@ -24,6 +32,14 @@ customers_app = typer.Typer(help="Customers (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Customer API keys (x-api-key).", no_args_is_help=True)
 dialers_app = typer.Typer(help="Outbound dialers and their tokens.", no_args_is_help=True)
 ingest_keys_app = typer.Typer(help="Keys of the platform's log producers.", no_args_is_help=True)
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Every command reads the settings; a bad ATENDE_* variable is named before any work.
+    check_settings()
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(customers_app, name="customers")
 app.add_typer(keys_app, name="keys")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from atende_logs.config import get_settings
@@ -21,6 +22,17 @@ JsonOption = Annotated[
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # never break a path or a key across lines
+
+
+def check_settings() -> None:
+    """Exit with one line per bad ``ATENDE_*`` variable instead of a traceback."""
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "ATENDE_" + "_".join(str(part) for part in error["loc"]).upper()
+            errors.print(f"[red]error:[/red] {name}: {error['msg']} (got {error['input']!r})")
+        raise typer.Exit(2) from exc
 
 
 @contextmanager
