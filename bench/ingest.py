@@ -215,8 +215,11 @@ def _sqlite_scratch(db: Target, kind: Kind, scratch: str) -> Iterator[Write]:
     path = main.with_name(f"{scratch}.db")
     with sqlite3.connect(main) as source:
         schema = source.execute(
+            # Tables and indexes, not the hourly-count triggers: the floor is the database's
+            # raw write rate (PostgreSQL's LIKE … INCLUDING ALL copies no trigger either).
             "SELECT sql FROM sqlite_master WHERE tbl_name IN ('customers', ?) "
-            "AND sql IS NOT NULL ORDER BY tbl_name = ?, type = 'index'",
+            "AND type IN ('table', 'index') AND sql IS NOT NULL "
+            "ORDER BY tbl_name = ?, type = 'index'",
             [kind.table, kind.table],
         ).fetchall()
         customers = source.execute("SELECT * FROM customers").fetchall()
