@@ -13,7 +13,7 @@ from typing import Any
 
 from atende_logs.config import Settings
 from atende_logs.storage import open_store
-from bench import database, ingest
+from bench import database, export, ingest
 from bench.common import BIG, HTTP_LOADED, KINDS, Options, console
 from bench.data import CustomerData, ensure_data, head
 from bench.load import Budget, FloorPool, api_latency, api_throughput, floor_latency, wrk_path
@@ -53,7 +53,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--keep", action="store_true", help="reuse the database a previous run loaded"
     )
     parser.add_argument(
-        "--queries", help=f"comma-separated subset of {','.join(ORDER)}; 'none' for ingest only"
+        "--queries",
+        help=f"comma-separated subset of {','.join(ORDER)}; 'none' for ingest only; "
+        f"{','.join(export.EXPORTS)} (exports) run only when named",
     )
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
@@ -65,9 +67,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     wanted: tuple[str, ...] | None = None
     if args.queries:
         wanted = () if args.queries == "none" else tuple(args.queries.split(","))
-        unknown = set(wanted) - set(ORDER)
+        unknown = set(wanted) - set(ORDER) - set(export.EXPORTS)
         if unknown:
-            parser.error(f"unknown queries {sorted(unknown)}; known: {', '.join(ORDER)}")
+            known = ", ".join([*ORDER, *export.EXPORTS])
+            parser.error(f"unknown queries {sorted(unknown)}; known: {known}")
     quick = args.quick
     return Options(
         db=args.db,
@@ -198,6 +201,7 @@ def main() -> None:
     else:
         state = load(options, db)
     queries = measure(options, db, state)
+    exports = export.measure(options, db, state, export.wanted(options.queries))
     results = {
         "meta": described | {"src_changed_during_run": src_state() != code},
         "settle": state.ingest.get("settle", ""),
@@ -207,10 +211,13 @@ def main() -> None:
             (max(q["api"]["c8"]["peak_rss_mb"], q["api"]["c32"]["peak_rss_mb"]) for q in queries),
             default=0.0,
         ),
+        "exports": exports,
         "wall_s": time.monotonic() - began,
     }
     results["targets"] = targets(results)
     show(results, options.markdown)
+    if exports:
+        console.print(export.table(exports, options.markdown))
     console.print(f"results: {save(results, options)} (wall time {results['wall_s']:,.0f} s)")
 
 

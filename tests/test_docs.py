@@ -17,8 +17,10 @@ import typer
 
 from atende_logs.cli.main import app
 from atende_logs.config import Settings
+from atende_logs.export.columns import header
 from atende_logs.http.openapi import example_page
 from atende_logs.kinds import KINDS
+from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,10 +68,20 @@ def _cli_reference() -> str:
     return "\n\n".join(rows)
 
 
+def _export_columns() -> str:
+    parts = []
+    for kind in KINDS.values():
+        rows = [f"### `{kind.path}` ({kind.name}.csv)", "", "| # | column |", "|---|---|"]
+        rows += [f"| {n} | `{name}` |" for n, name in enumerate(header(kind.name), start=1)]
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
+
+
 GENERATED = {
     ("settings.md", "settings"): _settings_table,
     ("api.md", "filters"): _filters_table,
     ("cli.md", "commands"): _cli_reference,
+    ("export.md", "columns"): _export_columns,
 }
 
 
@@ -91,8 +103,12 @@ def test_generated_block_is_current(file: str, block: str) -> None:
 
 def test_every_common_parameter_is_documented() -> None:
     api = (DOCS / "api.md").read_text(encoding="utf-8")
-    for name in [*COMMON_PARAMETERS, "token"]:
+    for name in [*COMMON_PARAMETERS, *OUTPUT_PARAMETERS, "token"]:
         assert f"`{name}`" in api, name
+    export = (DOCS / "export.md").read_text(encoding="utf-8")
+    for name in OUTPUT_PARAMETERS:
+        assert f"| `{name}` |" in export, name
+    assert "(export.md)" in api  # linked from the API reference
 
 
 def test_vendored_contract_is_the_published_one() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from atende_logs.kinds import FilterSpec, Kind
 
@@ -14,6 +14,19 @@ class Cursor:
 
     time_ms: int
     doc_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """An ``after`` naming the last item a client received; the store finds where it sorts.
+
+    Either ``doc_id``, the item's own id (``id``, ``callid``), or, for a card stored without
+    an id, the ``number`` and ``time_ms`` its id was derived from at ingest.
+    """
+
+    doc_id: str | None = None
+    number: str | None = None
+    time_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -34,8 +47,24 @@ class SearchQuery:
     start_ms: int | None = None
     end_ms: int | None = None
     after: Cursor | None = None
+    after_item: ItemRef | None = None
+    """Set instead of ``after`` when the client named an item; the store resolves it."""
     conditions: tuple[Condition, ...] = ()
     dialer_token: str | None = None
+
+
+ExportFormat = Literal["json", "ndjson", "csv"]
+
+
+@dataclass(frozen=True)
+class Output:
+    """How a listing is sent: a JSON page, or the whole result as NDJSON or CSV."""
+
+    format: ExportFormat = "json"
+    delimiter: str = ","
+    """CSV only: ``,``, ``;`` or a tab."""
+    bom: bool = False
+    """CSV only: start with a UTF-8 byte order mark (for Excel)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +74,15 @@ class Page:
     total: int
     after: int | str | None
     items: list[bytes]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive documents of a listing, in order, and the position of the last one."""
+
+    items: list[bytes]
+    last: Cursor | None
+    """(time_ms, doc_id) of the last item; None when there are no items."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ is still stored (it just never matches that filter).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -46,6 +47,15 @@ def digits(value: Any) -> str | None:
         return None
     only = _NON_DIGITS.sub("", text)
     return only or None
+
+
+def derived_card_id(dialer_id: int | None, number: Any, time_ms: int) -> str:
+    """The id of a card stored without one, from what makes it unique: its dialer, its
+    number (by digits) and its time. Ingest stores cards under it, and ``after=card:``
+    (a client resuming after such a card) finds them by it, so both compute it here."""
+    key = digits(number) or scalar_text(number)
+    seed = f"{dialer_id}|{key}|{time_ms}".encode()
+    return "n:" + hashlib.sha256(seed).hexdigest()[:32]
 
 
 def version_key(value: Any) -> str | None:

@@ -55,3 +55,21 @@ def test_one_json_line_per_request_with_the_query_masked(client: TestClient, cap
     assert entry["status"] == 401  # no key sent
     assert "s3cr3t" not in entry["query"] and "987654321" not in entry["query"]
     assert parse_qsl(entry["query"]) == [("token", "***"), ("number", "***4321"), ("size", "5")]
+
+
+@pytest.mark.parametrize(
+    ("query", "logged"),
+    [
+        ("after=card%3A5521999999999%402020-01-31T14%3A13%3A29.669Z&token=t",
+         [("after", "card:***@2020-01-31T14:13:29.669Z"), ("token", "***")]),
+        ("after=card:+55 (21) 99999-9999@1580480009669",
+         [("after", "card:***@1580480009669")]),
+        ("after=id%3A69709941", None),  # no phone number: logged as sent
+    ],
+)  # fmt: skip
+def test_a_card_after_never_logs_the_card_number(query, logged):
+    """after=card:<number>@<timestamp> (issue 4) names a card by its phone number."""
+    if logged is None:
+        assert redact_query(query) == query
+    else:
+        assert parse_qsl(redact_query(query)) == logged

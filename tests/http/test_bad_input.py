@@ -24,8 +24,8 @@ ATT = "/customers/attendants/logs"
 CDR = "/customers/cdrs/logs"
 CARDS = "/customers/dialer-queue/cards"
 TOKEN = "<the customer's dialer token>"
-COMMON = ["start_at", "end_at", "after", "size", "tz"]
-ACCEPTED = {  # From the spec's URL templates, plus tz (issue) and call_status (extension).
+COMMON = ["start_at", "end_at", "after", "size", "tz", "format", "delimiter", "bom"]
+ACCEPTED = {  # The spec's URL templates, plus tz, call_status (extension), exports (issue 4).
     ATT: COMMON
     + "attendant_email description duration ani attendant_name source direction "
     "call_id voip_version kind screen extension_number".split(),

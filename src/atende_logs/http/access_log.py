@@ -20,6 +20,9 @@ PHONE_PARAMETERS = frozenset({"ani", "alt_dnis", "number"})
 
 
 _MASKED_NAMES = SECRET_PARAMETERS | PHONE_PARAMETERS
+# after=card:<number>@<timestamp> (issue 4) carries a card's whole phone number.
+_CARD_AFTER = "card:"
+_TRIGGERS = (*_MASKED_NAMES, _CARD_AFTER)
 
 
 def redact_query(query: str) -> str:
@@ -28,7 +31,7 @@ def redact_query(query: str) -> str:
     # (it was ~30 µs of each request). Every parameter name the parser can decode from the
     # query is a substring of the whole query decoded, so a name absent there is absent.
     decoded = unquote_plus(query) if "%" in query else query
-    if not any(name in decoded for name in _MASKED_NAMES):
+    if not any(name in decoded for name in _TRIGGERS):
         return query
     pairs = []
     for name, value in parse_qsl(query, keep_blank_values=True):
@@ -36,6 +39,8 @@ def redact_query(query: str) -> str:
             value = "***"
         elif name in PHONE_PARAMETERS:
             value = "***" + value[-4:] if len(value) > 4 else "***"
+        elif name == "after" and value.startswith(_CARD_AFTER):
+            value = _CARD_AFTER + "***@" + value.rpartition("@")[2]
         pairs.append((name, value))
     return urlencode(pairs, safe="*")
 

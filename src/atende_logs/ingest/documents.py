@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import tzinfo
 from typing import Any
 
@@ -69,9 +68,7 @@ def _doc_id(kind: Kind, doc: dict[str, Any], time_ms: int, dialer_id: int | None
     value = doc.get(name)
     if value is None and kind.has_dialer:
         # A card without an id is identified by what makes it unique: dialer, number, time.
-        number = normalize.digits(doc.get("number")) or normalize.scalar_text(doc.get("number"))
-        seed = f"{dialer_id}|{number}|{time_ms}".encode()
-        return "n:" + hashlib.sha256(seed).hexdigest()[:32]
+        return normalize.derived_card_id(dialer_id, doc.get("number"), time_ms)
     if value is None:
         raise RecordError(f"campo {name!r} ausente")
     if isinstance(value, bool) or not isinstance(value, str | int):

@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from atende_logs import normalize
 from atende_logs.errors import ParameterError
 from atende_logs.kinds import FilterSpec, Kind
-from atende_logs.models import Condition, SearchQuery
+from atende_logs.models import Condition, Cursor, ExportFormat, ItemRef, Output, SearchQuery
 from atende_logs.normalize import ASCII_DIGITS
 from atende_logs.query.cursor import parse_after
+from atende_logs.query.output import OUTPUT_PARAMETERS, parse_output
+from atende_logs.query.resume import names_item, parse_item_ref
 from atende_logs.query.times import parse_instant, zone
 
 DEFAULT_SIZE = 100
@@ -44,10 +46,12 @@ _EXPECTED: dict[Callable[[Any], Any], str] = {
 }
 
 
-def accepted_parameters(kind: Kind) -> list[str]:
-    """Every parameter an endpoint accepts, in documentation order."""
+def accepted_parameters(kind: Kind, *, output: bool = False) -> list[str]:
+    """Every parameter of a search of ``kind`` in documentation order; with ``output``,
+    also those choosing the response's format (what an endpoint accepts)."""
     token = [TOKEN_PARAMETER] if kind.has_dialer else []
-    return token + list(COMMON_PARAMETERS) + [spec.param for spec in kind.filters]
+    shape = list(OUTPUT_PARAMETERS) if output else []
+    return token + list(COMMON_PARAMETERS) + shape + [spec.param for spec in kind.filters]
 
 
 def parse_search(
@@ -58,7 +62,33 @@ def parse_search(
     Raises ParameterError naming the first parameter that is unknown, repeated, missing
     or malformed.
     """
-    params = _single_values(kind, pairs)
+    params = _single_values(accepted_parameters(kind), pairs)
+    return _search_query(kind, params, customer_id, default_tz)
+
+
+def parse_listing(
+    kind: Kind,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    default_format: ExportFormat,
+    customer_id: int,
+    default_tz: str,
+) -> tuple[SearchQuery, Output]:
+    """``parse_search`` for an endpoint's request, which may also choose the output format
+    (``default_format`` is what its Accept header asked for; ``format`` wins over it).
+
+    Raises ParameterError naming the first parameter that is unknown, repeated, missing
+    or malformed.
+    """
+    params = _single_values(accepted_parameters(kind, output=True), pairs)
+    shape = {name: params.pop(name) for name in OUTPUT_PARAMETERS if name in params}
+    output = parse_output(shape, default_format)
+    return _search_query(kind, params, customer_id, default_tz), output
+
+
+def _search_query(
+    kind: Kind, params: dict[str, str], customer_id: int, default_tz: str
+) -> SearchQuery:
     tz = zone(params.pop("tz", default_tz))
     start = _bound(params.pop("start_at", None), "start_at", tz)
     end = _bound(params.pop("end_at", None), "end_at", tz)
@@ -70,20 +100,22 @@ def parse_search(
         raise ParameterError(
             TOKEN_PARAMETER, "token do discador é obrigatório", code="missing_parameter"
         )
+    size = _size(params.pop("size", None))
+    after, after_item = _after(after_raw, kind, default_tz)
     return SearchQuery(
         kind=kind,
         customer_id=customer_id,
-        size=_size(params.pop("size", None)),
+        size=size,
         start_ms=start,
         end_ms=end,
-        after=None if after_raw is None else parse_after(after_raw),
+        after=after,
+        after_item=after_item,
         conditions=tuple(_condition(kind.filter(name), value) for name, value in params.items()),
         dialer_token=token,
     )
 
 
-def _single_values(kind: Kind, pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    accepted = accepted_parameters(kind)
+def _single_values(accepted: list[str], pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     values: dict[str, str] = {}
     seen: set[str] = set()
     for name, value in pairs:
@@ -99,9 +131,23 @@ def _single_values(kind: Kind, pairs: Iterable[tuple[str, str]]) -> dict[str, st
         if name in seen:
             raise ParameterError(name, f"parâmetro repetido: {name!r}", code="duplicate_parameter")
         seen.add(name)
-        if value.strip():
+        # A tab is a delimiter, not a blank: the only value a strip() would lose.
+        if value.strip() or (value and name == "delimiter"):
             values[name] = value
     return values
+
+
+def _after(raw: str | None, kind: Kind, ingest_tz: str) -> tuple[Cursor | None, ItemRef | None]:
+    """``after`` as a position, or as an item the store must find (``after_item``).
+
+    A card timestamp without an offset is read in the zone ingest read it in: the server's,
+    never the request's ``tz``.
+    """
+    if raw is None:
+        return None, None
+    if names_item(raw):
+        return None, parse_item_ref(raw, kind, zone(ingest_tz))
+    return parse_after(raw), None
 
 
 def _bound(raw: str | None, param: str, tz: ZoneInfo) -> int | None:

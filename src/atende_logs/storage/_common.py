@@ -11,13 +11,15 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from atende_logs import credentials
-from atende_logs.errors import NotFoundError
+from atende_logs.errors import NotFoundError, ParameterError
 from atende_logs.kinds import Kind
-from atende_logs.models import Customer, Dialer, KeyInfo, Page, Row, SearchQuery
+from atende_logs.models import Chunk, Cursor, Customer, Dialer, KeyInfo, Page, Row, SearchQuery
 from atende_logs.query.cursor import encode
+from atende_logs.query.resume import candidate_ids
 from atende_logs.storage._counts import CountCache
 from atende_logs.storage._hourly import hourly_total_sql
 
@@ -62,6 +64,27 @@ def search_sql(query: SearchQuery, dialer_id: int | None) -> tuple[str, list[Any
     The start bound and the cursor fold into one lower bound on the time index, so a deep
     page costs what a first page costs.
     """
+    where, params = _filters(query, dialer_id)
+    count_where, count_params = list(where), list(params)
+    if query.start_ms is not None:
+        count_where.append("time_ms >= ?")
+        count_params.append(query.start_ms)
+    page, page_params = _rows_sql(query, where, params, query.size + 1)
+    count = f"SELECT count(*) FROM {quote(query.kind.table)} WHERE {' AND '.join(count_where)}"
+    hourly = hourly_total_sql(query, dialer_id)
+    if hourly is not None:
+        count, count_params = hourly  # exact too, and in bounded time on large listings
+    return page, page_params, count, count_params
+
+
+def scan_sql(query: SearchQuery, dialer_id: int | None, limit: int) -> tuple[str, list[Any]]:
+    """The next ``limit`` rows of a listing after its cursor: one chunk of an export."""
+    where, params = _filters(query, dialer_id)
+    return _rows_sql(query, where, params, limit)
+
+
+def _filters(query: SearchQuery, dialer_id: int | None) -> tuple[list[str], list[Any]]:
+    """The customer scope, the end bound and the filters: what a listing and its count share."""
     where = ["customer_id = ?"]
     params: list[Any] = [query.customer_id]
     if dialer_id is not None:
@@ -73,26 +96,18 @@ def search_sql(query: SearchQuery, dialer_id: int | None) -> tuple[str, list[Any
     for condition in query.conditions:
         where.append(f"{quote(condition.spec.column)} {condition.spec.op} ?")
         params.append(condition.value)
+    return where, params
 
-    count_where, count_params = list(where), list(params)
-    if query.start_ms is not None:
-        count_where.append("time_ms >= ?")
-        count_params.append(query.start_ms)
 
+def _rows_sql(
+    query: SearchQuery, where: list[str], params: list[Any], limit: int
+) -> tuple[str, list[Any]]:
     where_lower, lower_params = _lower_bound(query)
-    where += where_lower
-    params += lower_params
-
-    table = quote(query.kind.table)
-    page = (
-        f"SELECT time_ms, doc_id, doc FROM {table} WHERE {' AND '.join(where)} "
-        "ORDER BY time_ms, doc_id LIMIT ?"
+    sql = (
+        f"SELECT time_ms, doc_id, doc FROM {quote(query.kind.table)} "
+        f"WHERE {' AND '.join(where + where_lower)} ORDER BY time_ms, doc_id LIMIT ?"
     )
-    count = f"SELECT count(*) FROM {table} WHERE {' AND '.join(count_where)}"
-    hourly = hourly_total_sql(query, dialer_id)
-    if hourly is not None:
-        count, count_params = hourly  # exact too, and in bounded time on large listings
-    return page, [*params, query.size + 1], count, count_params
+    return sql, [*params, *lower_params, limit]
 
 
 def _lower_bound(query: SearchQuery) -> tuple[list[str], list[Any]]:
@@ -337,20 +352,63 @@ class SqlStore(ABC):
         """Let the planner learn a table's contents after a large import."""
 
     def search(self, query: SearchQuery) -> Page:
-        dialer_id = None
-        if query.kind.has_dialer:
-            dialer = self.find_dialer(query.customer_id, query.dialer_token or "")
-            if dialer is None:
-                raise NotFoundError("discador não encontrado")
-            dialer_id = dialer.id
-        page_sql, page_params, count_sql, count_params = search_sql(query, dialer_id)
+        dialer_id = self._dialer_id(query)
         with self._reading() as connection:
+            query = self._resolved(connection, query, dialer_id)
+            page_sql, page_params, count_sql, count_params = search_sql(query, dialer_id)
             rows = self._fetch_docs(connection, self._sql(page_sql), page_params)
             if query.after is None and len(rows) <= query.size:
                 total = len(rows)  # the whole result fits this first page: nothing to count
             else:
                 total = self._total(connection, query, count_sql, count_params)
         return Page(total, next_after(rows, query.size), [row[2] for row in rows[: query.size]])
+
+    def scan(self, query: SearchQuery, limit: int) -> Chunk:
+        dialer_id = self._dialer_id(query)
+        # One short read transaction per chunk: a long export never holds a snapshot (nor,
+        # on SQLite, the WAL) for its whole duration, and each chunk has the statement
+        # timeout of a page.
+        with self._reading() as connection:
+            query = self._resolved(connection, query, dialer_id)
+            sql, params = scan_sql(query, dialer_id, limit)
+            rows = self._fetch_docs(connection, self._sql(sql), params)
+        last = Cursor(rows[-1][0], rows[-1][1]) if rows else None
+        return Chunk([row[2] for row in rows], last)
+
+    def _dialer_id(self, query: SearchQuery) -> int | None:
+        """The id of the dialer a cards query names; NotFoundError when it is not the caller's."""
+        if not query.kind.has_dialer:
+            return None
+        dialer = self.find_dialer(query.customer_id, query.dialer_token or "")
+        if dialer is None:
+            raise NotFoundError("discador não encontrado")
+        return dialer.id
+
+    def _resolved(self, connection: Any, query: SearchQuery, dialer_id: int | None) -> SearchQuery:
+        """``query`` with an ``after`` naming an item turned into that item's position.
+
+        One primary-key read, scoped to the customer (and dialer): another customer's ids
+        are as unknown as ids nobody has.
+        """
+        ref = query.after_item
+        if ref is None:
+            return query
+        ids = candidate_ids(ref, dialer_id)
+        where, params = ["customer_id = ?"], [query.customer_id]
+        if dialer_id is not None:
+            where.append("dialer_id = ?")
+            params.append(dialer_id)
+        row = self._one(
+            connection,
+            f"SELECT time_ms, doc_id FROM {quote(query.kind.table)} WHERE {' AND '.join(where)} "
+            f"AND doc_id IN ({', '.join('?' for _ in ids)}) ORDER BY doc_id LIMIT 1",
+            [*params, *ids],
+        )
+        if row is None:
+            raise ParameterError(
+                "after", "after não corresponde a nenhum dos seus itens: use o último recebido"
+            )
+        return replace(query, after=Cursor(row[0], row[1]), after_item=None)
 
     def _total(
         self, connection: Any, query: SearchQuery, count_sql: str, count_params: list[Any]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from atende_logs.kinds import Kind
-from atende_logs.models import Customer, Dialer, KeyInfo, Page, Row, SearchQuery
+from atende_logs.models import Chunk, Customer, Dialer, KeyInfo, Page, Row, SearchQuery
 
 
 class Store(Protocol):
@@ -55,7 +55,18 @@ class Store(Protocol):
         """One page of ``query``, with its total.
 
         Raises NotFoundError when a cards query names a dialer token the customer does not
-        own, QueryTimeoutError when the query runs past the statement timeout.
+        own, ParameterError (``after``) when its ``after_item`` names no item of the
+        customer's, QueryTimeoutError when the query runs past the statement timeout.
+        """
+        ...
+
+    def scan(self, query: SearchQuery, limit: int) -> Chunk:
+        """Up to ``limit`` documents of ``query`` in order, after its cursor, without a total.
+
+        One short read transaction, with the statement timeout of a page: an export reads
+        its whole result this way, chunk after chunk, passing each chunk's ``last`` back as
+        ``after``, so its memory never depends on the result's size.
+        Raises what ``search`` raises.
         """
         ...
 

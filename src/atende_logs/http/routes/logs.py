@@ -12,11 +12,13 @@ from starlette.responses import Response
 from atende_logs.config import Settings
 from atende_logs.http.deps import CustomerKey, SettingsDep, StoreDep, customer_of
 from atende_logs.http.errors import error_body
+from atende_logs.http.export import VARY, OpenedExport, export_response, open_export
+from atende_logs.http.negotiation import preferred_format
 from atende_logs.http.openapi import search_operation
 from atende_logs.http.responses import page_body
 from atende_logs.kinds import KINDS, Kind
-from atende_logs.models import Page
-from atende_logs.query import parse_search
+from atende_logs.models import ExportFormat, Page
+from atende_logs.query import parse_listing
 from atende_logs.storage import Store
 
 router = APIRouter()
@@ -63,22 +65,35 @@ def _search_handler(kind: Kind) -> Callable[..., Awaitable[Response]]:
         request: Request, key: CustomerKey, store: StoreDep, settings: SettingsDep
     ) -> Response:
         params = request.query_params.multi_items()
+        wanted = preferred_format(request.headers.get("accept"))
         # One hop to a worker thread for all the blocking work: each hop costs more than
         # the key lookup itself. The key is checked first, so a bad key answers 401 whatever
         # the parameters.
-        page = await run_in_threadpool(_search, kind, store, settings, key, params)
-        return Response(page_body(page), media_type="application/json")
+        found = await run_in_threadpool(_search, kind, store, settings, key, params, wanted)
+        if isinstance(found, Page):
+            return Response(page_body(found), media_type="application/json", headers=VARY)
+        return export_response(found)
 
     search.__name__ = f"search_{kind.table}"
     return search
 
 
 def _search(
-    kind: Kind, store: Store, settings: Settings, key: str | None, params: list[tuple[str, str]]
-) -> Page:
+    kind: Kind,
+    store: Store,
+    settings: Settings,
+    key: str | None,
+    params: list[tuple[str, str]],
+    wanted: ExportFormat,
+) -> Page | OpenedExport:
+    """A page, or an export with its first chunk read (so its errors are still JSON)."""
     customer_id = customer_of(store, key)
-    query = parse_search(kind, params, customer_id=customer_id, default_tz=settings.timezone)
-    return store.search(query)
+    query, output = parse_listing(
+        kind, params, default_format=wanted, customer_id=customer_id, default_tz=settings.timezone
+    )
+    if output.format == "json":
+        return store.search(query)
+    return open_export(store, query, output)
 
 
 for _kind in KINDS.values():

@@ -1,0 +1,106 @@
+"""An export's HTTP response: the whole listing streamed as it is read (issue 4).
+
+The first chunk is read before the response starts (``open_export``), so every error a
+request can cause, and a database that fails at once, still answers with its status and
+the JSON error body. Past the first byte the status cannot change: an error then ends the
+response without its final chunk, and the server closes the connection. A client sees a
+truncated transfer (curl exits 18, httpx raises RemoteProtocolError), never a short file
+that looks complete, and resumes with ``after=id:`` of the last item it got.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
+from starlette.types import Send
+
+from atende_logs.errors import AtendeError
+from atende_logs.export.encoders import Encoder, encoder_for
+from atende_logs.export.stream import Export
+from atende_logs.kinds import Kind
+from atende_logs.models import Output, SearchQuery
+from atende_logs.storage.base import Store
+
+logger = logging.getLogger("atende_logs.http")
+
+VARY = {"Vary": "Accept"}
+"""On every search response: the same URL answers JSON, NDJSON or CSV by Accept."""
+
+
+@dataclass(frozen=True)
+class OpenedExport:
+    """An export whose first chunk is read: from here on it can only stream."""
+
+    kind: Kind
+    encoder: Encoder
+    export: Export
+    first: bytes
+
+
+def open_export(store: Store, query: SearchQuery, output: Output) -> OpenedExport:
+    """Start an export of ``query`` and read its first chunk. Blocking: call it on the
+    request's worker thread, after the key check.
+
+    Raises what ``Store.scan`` raises, while a JSON error can still be answered.
+    """
+    encoder = encoder_for(query.kind.name, output)
+    export = Export(store, query, encoder)
+    return OpenedExport(query.kind, encoder, export, export.next_chunk() or b"")
+
+
+def export_response(opened: OpenedExport) -> ExportResponse:
+    filename = f"{opened.kind.name}.{opened.encoder.extension}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', **VARY}
+    return ExportResponse(
+        _chunks(opened), opened, headers=headers, media_type=opened.encoder.media_type
+    )
+
+
+async def _chunks(opened: OpenedExport) -> AsyncIterator[bytes]:
+    chunk = opened.first
+    while True:
+        if chunk:
+            yield chunk
+        del chunk  # the sent chunk is let go before the next one is read
+        # One hop per chunk, holding a database thread only while reading it: page
+        # requests interleave with a long export instead of queueing behind it.
+        following = await run_in_threadpool(opened.export.next_chunk)
+        if following is None:
+            return
+        chunk = following
+
+
+class ExportResponse(StreamingResponse):
+    """A stream that ends without its final chunk when the export fails midway."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        opened: OpenedExport,
+        headers: dict[str, str],
+        media_type: str,
+    ) -> None:
+        super().__init__(content, headers=headers, media_type=media_type)
+        self._opened = opened
+
+    async def stream_response(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        try:
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except AtendeError as exc:
+            # Returning without the final chunk makes the server close the connection
+            # (uvicorn: "ASGI callable returned without completing response"). Raising
+            # would too, but through every error handler, each logging it as a bug.
+            logger.error(
+                "export of %s stopped after reading %d items: %s",
+                self._opened.kind.path,
+                self._opened.export.items,
+                exc.message,
+            )
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

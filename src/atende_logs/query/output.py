@@ -1,0 +1,69 @@
+"""The output parameters: a JSON page (the default) or the whole result as NDJSON or CSV.
+
+``format`` chooses, and wins over what the request's Accept header asked for (the HTTP layer
+reads that header and passes its choice as the default). ``delimiter`` and ``bom`` shape
+CSV; with another format they are refused rather than ignored, so a mistyped ``format``
+cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from atende_logs.errors import ParameterError
+from atende_logs.models import ExportFormat, Output
+
+OUTPUT_PARAMETERS: dict[str, str] = {
+    "format": "Formato da resposta: json (uma página, o padrão), ndjson ou csv (o resultado "
+    "inteiro, em fluxo)",
+    "delimiter": "Separador do CSV: , (o padrão), ; ou tab",
+    "bom": "true: o CSV começa com a marca BOM do UTF-8, para o Excel reconhecer a codificação",
+}
+FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
+DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
+"""What ``delimiter`` accepts, and the character each means."""
+_BOOLEANS = {"true": True, "false": False}
+
+
+def parse_output(values: dict[str, str], default_format: ExportFormat) -> Output:
+    """The ``format``, ``delimiter`` and ``bom`` of a request (already single-valued).
+
+    Raises ParameterError naming the parameter that is malformed, or that only CSV takes.
+    """
+    raw_format = values.get("format")
+    chosen = default_format if raw_format is None else _format(raw_format)
+    delimiter, bom = values.get("delimiter"), values.get("bom")
+    if chosen != "csv":
+        for name in ("delimiter", "bom"):
+            if values.get(name) is not None:
+                raise ParameterError(
+                    name, f"{name} só se aplica ao formato csv (format=csv ou Accept: text/csv)"
+                )
+        return Output(chosen)
+    return Output(
+        "csv",
+        delimiter="," if delimiter is None else _delimiter(delimiter),
+        bom=False if bom is None else _bom(bom),
+    )
+
+
+def _format(raw: str) -> ExportFormat:
+    text = raw.strip().lower()
+    for name in FORMATS:
+        if text == name:
+            return name
+    raise ParameterError("format", f"format deve ser json, ndjson ou csv: {raw!r}")
+
+
+def _delimiter(raw: str) -> str:
+    found = DELIMITERS.get(raw) or DELIMITERS.get(raw.strip().lower())
+    if found is None:
+        raise ParameterError("delimiter", f"delimiter deve ser ',', ';' ou tab: {raw!r}")
+    return found
+
+
+def _bom(raw: str) -> bool:
+    found = _BOOLEANS.get(raw.strip().lower())
+    if found is None:
+        raise ParameterError("bom", f"bom deve ser true ou false: {raw!r}")
+    return found

@@ -1,0 +1,263 @@
+"""Exports from a real server (``atende-logs serve``, a subprocess on a free port), read
+with httpx the way a client does: a large export streams with the server's memory flat, a
+dropped connection resumes without loss or repetition, and a database failure midway is a
+transfer the client sees as truncated.
+
+The server runs on a temporary SQLite file: what is measured here (memory, framing) is the
+HTTP layer's; both databases' export reads are tested in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from _export_data import BASE_MS, example, iso
+from atende_logs.config import Settings
+from atende_logs.ingest.batch import ingest
+from atende_logs.ingest.readers import Record
+from atende_logs.kinds import CDRS
+from atende_logs.storage import open_store
+from atende_logs.storage.migrate import upgrade
+
+CDR_COUNT = 30_000
+"""About 80 MB of NDJSON: several times what a server that buffered would have to grow."""
+RSS_GROWTH_LIMIT_MB = 32
+"""Measured: 16 MB with chunks of 2,000 CDRs (5 MB each)."""
+
+# A server whose database fails on the third chunk read of an export: the first two chunks
+# (4,000 CDRs) are sent, then the failure comes after the first byte.
+FAILING_SERVER = """
+import sys
+import uvicorn
+from atende_logs.config import Settings
+from atende_logs.errors import QueryTimeoutError
+from atende_logs.http import create_app
+from atende_logs.storage import open_store
+
+class FailingStore:
+    def __init__(self, store):
+        self._store, self.scans = store, 0
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+    def scan(self, query, limit):
+        self.scans += 1
+        if self.scans >= 3:
+            raise QueryTimeoutError("a consulta excedeu o tempo limite")
+        return self._store.scan(query, limit)
+
+settings = Settings(database_url=sys.argv[1])
+app = create_app(settings, store=FailingStore(open_store(settings)))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    database_url: str
+    key: str
+    callids: list[str]
+    """In listing order."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants, in MB."""
+    total_kb, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue  # it exited meanwhile
+        total_kb += next(int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line)
+    return total_kb / 1024
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """A SQLite file holding CDR_COUNT CDRs of one customer, with pairs sharing a millisecond."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('server') / 'export.db'}"
+    upgrade(url)
+    store = open_store(Settings(database_url=url))
+    try:
+        customer = store.create_customer("export server")
+        _, key = store.create_api_key(customer.id)
+        base = orjson.dumps(example("cdrs"))
+        records = []
+        for n in range(CDR_COUNT):
+            doc = orjson.loads(base)
+            doc["callid"] = f"{n:06d}"
+            doc["ori_start_time"] = iso(BASE_MS + n // 2)
+            doc["number_name"] = "Almoço NÃO"
+            records.append(Record(n + 1, doc, None))
+        result = ingest(store, customer.id, CDRS, records, zone=UTC, batch_size=10_000)
+        assert result.stored == CDR_COUNT
+    finally:
+        store.close()
+    return Loaded(url, key, [f"{n:06d}" for n in range(CDR_COUNT)])
+
+
+def _start(command: list[str], url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, "ATENDE_DATABASE_URL": url},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # its own process group: stopped as one, by its id
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/customers/cdrs/logs", timeout=2)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    _stop(process)
+    pytest.fail(f"the server did not start: {log.read_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = _free_port()
+    cli = Path(sys.executable).with_name("atende-logs")
+    command = [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    log = tmp_path_factory.mktemp("logs") / "serve.log"
+    process = _start(command, loaded.database_url, port, log)
+    yield Server(f"http://127.0.0.1:{port}", process.pid)
+    _stop(process)
+
+
+@pytest.fixture(scope="module")
+def failing_server(loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = _free_port()
+    command = [sys.executable, "-c", FAILING_SERVER, loaded.database_url, str(port)]
+    log = tmp_path_factory.mktemp("logs") / "failing.log"
+    process = _start(command, loaded.database_url, port, log)
+    yield Server(f"http://127.0.0.1:{port}", process.pid)
+    _stop(process)
+
+
+def _stream(server: Server, key: str, params: dict[str, str]) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, headers={"x-api-key": key}, timeout=60)
+
+
+def test_a_large_export_streams_with_flat_server_memory(server: Server, loaded: Loaded) -> None:
+    params = {"format": "ndjson"}
+    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+        client.get("/customers/cdrs/logs", params={**params, "end_at": str(BASE_MS + 5000)})
+        baseline = _rss_mb(server.pid)
+        peak, stop = [baseline], threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.02):
+                peak.append(_rss_mb(server.pid))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        pieces, size, lines = 0, 0, 0
+        try:
+            with client.stream("GET", "/customers/cdrs/logs", params=params, timeout=120) as r:
+                assert r.status_code == 200
+                assert r.headers["transfer-encoding"] == "chunked"
+                assert "content-length" not in r.headers
+                for piece in r.iter_raw():
+                    pieces += 1
+                    size += len(piece)
+                    lines += piece.count(b"\n")
+        finally:
+            stop.set()
+            sampler.join()
+    assert lines == CDR_COUNT
+    assert pieces > 10
+    growth = max(peak) - baseline
+    body_mb = size / 2**20
+    assert body_mb > 2 * RSS_GROWTH_LIMIT_MB, body_mb
+    assert growth < RSS_GROWTH_LIMIT_MB, (growth, body_mb)
+
+
+def test_a_dropped_export_resumes_after_the_last_item_received(
+    server: Server, loaded: Loaded
+) -> None:
+    """The client hangs up mid-way (the server sees a disconnect), then resumes."""
+    received: list[str] = []
+    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+        params = {"format": "ndjson"}
+        with client.stream("GET", "/customers/cdrs/logs", params=params, timeout=60) as r:
+            for line in r.iter_lines():
+                received.append(orjson.loads(line)["callid"])
+                if len(received) == 12_345:
+                    break
+        params["after"] = f"id:{received[-1]}"
+        with client.stream("GET", "/customers/cdrs/logs", params=params, timeout=60) as r:
+            received += [orjson.loads(line)["callid"] for line in r.iter_lines()]
+    assert received == loaded.callids
+
+
+def test_a_failure_midway_is_a_truncated_transfer(
+    failing_server: Server, server: Server, loaded: Loaded
+) -> None:
+    """What a client sees when the database fails mid-export, and how it carries on."""
+    received: list[str] = []
+    with httpx.Client(base_url=failing_server.base_url, headers={"x-api-key": loaded.key}) as c:
+        params = {"format": "ndjson"}
+        with pytest.raises(httpx.RemoteProtocolError):
+            with c.stream("GET", "/customers/cdrs/logs", params=params, timeout=60) as r:
+                assert r.status_code == 200
+                # Every line iter_lines hands out is whole: the cut-off one never arrives.
+                for line in r.iter_lines():
+                    received.append(orjson.loads(line)["callid"])
+    assert received == loaded.callids[:4000]
+    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+        params["after"] = f"id:{received[-1]}"
+        with client.stream("GET", "/customers/cdrs/logs", params=params, timeout=60) as r:
+            received += [orjson.loads(line)["callid"] for line in r.iter_lines()]
+    assert received == loaded.callids
+
+
+def test_a_csv_export_from_a_real_server(server: Server, loaded: Loaded) -> None:
+    params = {"format": "csv", "delimiter": ";", "bom": "true", "end_at": str(BASE_MS + 99)}
+    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+        response = client.get("/customers/cdrs/logs", params=params)
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeffcallid;my_status_name;")
+    assert text.count("\r\n") == 201 and "Almoço NÃO" in text
+    assert response.headers["content-disposition"] == 'attachment; filename="cdrs.csv"'
