@@ -21,6 +21,7 @@ from atende_logs.cli.options import (
     iso,
     store_session,
 )
+from atende_logs.cli.pull import pull
 from atende_logs.config import get_settings
 from atende_logs.models import KeyInfo
 
@@ -47,6 +48,7 @@ app.add_typer(dialers_app, name="dialers")
 app.add_typer(ingest_keys_app, name="ingest-keys")
 app.command("import")(import_file)
 app.command("demo")(demo_command.demo)
+app.command("pull")(pull)
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,261 @@
+"""``atende-logs pull``: every item of a query on a remote server into a file, resumable.
+
+A thin wrapper over ``atende_logs.client``: options in, a progress bar and a summary out.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from atende_logs.cli.importing import KindName
+from atende_logs.cli.options import JsonOption, console, emit_json, errors
+from atende_logs.client import (
+    ClientError,
+    LogsClient,
+    OutputFormat,
+    Pull,
+    PullError,
+    PullResult,
+    RetryNotice,
+    RetryPolicy,
+)
+from atende_logs.client.formats import FormatName
+from atende_logs.client.state import state_path
+
+KEY_VARIABLE = "ATENDE_API_KEY"
+
+
+class PullFormat(StrEnum):
+    auto = "auto"
+    ndjson = "ndjson"
+    csv = "csv"
+    parquet = "parquet"
+
+
+_FORMAT_NAMES: dict[PullFormat, FormatName] = {
+    PullFormat.ndjson: "ndjson",
+    PullFormat.csv: "csv",
+    PullFormat.parquet: "parquet",
+}
+
+
+class Delimiter(StrEnum):
+    comma = ","
+    semicolon = ";"
+    tab = "tab"
+
+
+def pull(
+    kind: Annotated[KindName, typer.Argument(help="Which kind of log to pull.")],
+    url: Annotated[str, typer.Option("--url", help="The server's base URL (https://host).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The file to write; it is replaced.")
+    ],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar=KEY_VARIABLE,
+            show_envvar=True,
+            help="API key (x-api-key). Prefer the environment variable: it keeps the key "
+            "out of shell history.",
+        ),
+    ] = None,
+    start_at: Annotated[str | None, typer.Option("--start-at", help="First time.")] = None,
+    end_at: Annotated[str | None, typer.Option("--end-at", help="Last time.")] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Dialer token (required for cards).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            metavar="NAME=VALUE",
+            help="A filter by its API name (call_status=answered, tz=America/Manaus); repeatable.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        PullFormat,
+        typer.Option("--format", help="auto: by the output's suffix (.csv, .parquet) else NDJSON."),
+    ] = PullFormat.auto,
+    delimiter: Annotated[
+        Delimiter, typer.Option("--delimiter", help="CSV field delimiter.")
+    ] = Delimiter.comma,
+    bom: Annotated[
+        bool, typer.Option("--bom", help="Start CSV with a UTF-8 BOM (for spreadsheet programs).")
+    ] = False,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, max=1000, help="Items per request.")
+    ] = 1000,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Discard an interrupted pull's state; start over.")
+    ] = False,
+    retries: Annotated[
+        int, typer.Option("--retries", min=1, help="Tries per request, the first included.")
+    ] = RetryPolicy.attempts,
+    backoff: Annotated[
+        float, typer.Option("--backoff", min=0, help="Seconds before the first retry, doubled.")
+    ] = RetryPolicy.backoff,
+    max_backoff: Annotated[
+        float, typer.Option("--max-backoff", min=0, help="Longest wait between two tries.")
+    ] = RetryPolicy.max_backoff,
+    give_up_after: Annotated[
+        float,
+        typer.Option("--give-up-after", min=0, help="Seconds one request may keep failing."),
+    ] = RetryPolicy.give_up_after,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one answer.")
+    ] = 60.0,
+    json: JsonOption = False,
+) -> None:
+    """Pull every item of a query from a server into NDJSON, CSV or Parquet; resumable."""
+    params = _params(kind, start_at, end_at, token, param or [])
+    out_format = _format(fmt, output, delimiter, bom)
+    policy = RetryPolicy(retries, backoff, max_backoff, give_up_after)
+    try:
+        client = LogsClient(url, _key(key), retry=policy, timeout=timeout, on_retry=_retrying)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--url") from exc
+    with client:
+        result = _run(client, kind.value, params, output, out_format, page_size, restart, json)
+    _summary(result, kind.value, json)
+
+
+def _key(key: str | None) -> str:
+    if not key:
+        raise typer.BadParameter(f"give the API key with --key or in {KEY_VARIABLE}")
+    return key
+
+
+def _params(
+    kind: KindName, start_at: str | None, end_at: str | None, token: str | None, pairs: list[str]
+) -> dict[str, str]:
+    """The query's parameters by their API names; each may be given once."""
+    named = {"start_at": start_at, "end_at": end_at, "token": token}
+    params = {name: value for name, value in named.items() if value is not None}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        if name in params:
+            raise typer.BadParameter(f"{name} is given twice", param_hint="--param")
+        params[name] = value
+    if kind is KindName.cards and "token" not in params:
+        raise typer.BadParameter("cards need the dialer's token", param_hint="--token")
+    return params
+
+
+def _format(fmt: PullFormat, output: Path, delimiter: Delimiter, bom: bool) -> OutputFormat:
+    separator = "\t" if delimiter is Delimiter.tab else delimiter.value
+    if fmt is PullFormat.auto:
+        return OutputFormat.for_path(str(output), separator, bom)
+    return OutputFormat(_FORMAT_NAMES[fmt], separator, bom)
+
+
+def _run(
+    client: LogsClient,
+    kind: str,
+    params: dict[str, str],
+    output: Path,
+    fmt: OutputFormat,
+    page_size: int,
+    restart: bool,
+    quiet: bool,
+) -> PullResult:
+    """The pull with a progress bar; errors become a message and an exit code."""
+    try:
+        with Pull.open(client, kind, params, output, fmt, restart=restart) as job:
+            if job.resumed_from and not quiet:
+                errors.print(
+                    f"resuming after {job.resumed_from} items already in {output}", markup=False
+                )
+            with _progress(quiet) as progress:
+                task = progress.add_task(
+                    f"pulling {kind}", total=job.state.total, completed=job.state.items
+                )
+                for state in job.run(page_size):
+                    progress.update(task, completed=state.items, total=state.total)
+                if fmt.name == "parquet":
+                    progress.update(task, description="writing Parquet")
+                return job.finish()
+    except ValueError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    except ClientError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        if not isinstance(exc, PullError) and state_path(output).exists():
+            errors.print("The items so far are kept: run the same command again to resume.")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt as exc:
+        errors.print("interrupted: run the same command again to resume")
+        raise typer.Exit(130) from exc
+
+
+class ItemRateColumn(ProgressColumn):
+    """Items per second, over rich's recent window."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        text = "? items/s" if speed is None else f"{speed:,.0f} items/s"
+        return Text(text, style="progress.data.speed")
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        ItemRateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        disable=quiet or not errors.is_terminal,
+    )
+
+
+def _retrying(notice: RetryNotice) -> None:
+    errors.print(
+        f"try {notice.attempt} failed ({escape(notice.problem)}); retrying in {notice.wait:.1f} s",
+        highlight=False,
+    )
+
+
+def _summary(result: PullResult, kind: str, json: bool) -> None:
+    if json:
+        emit_json(
+            {
+                "output": str(result.output),
+                "items": result.items,
+                "resumed_from": result.resumed_from,
+                "total": result.total,
+            }
+        )
+        return
+    earlier = f" ({result.resumed_from} by an earlier run)" if result.resumed_from else ""
+    console.print(
+        f"wrote {result.items} {kind} to {result.output}{earlier}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,  # never break the path
+    )
+    if result.total is not None and result.total != result.items:
+        console.print(
+            f"note: the server now counts {result.total} matching items; "
+            "the data changed during the pull"
+        )

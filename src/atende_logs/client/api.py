@@ -1,0 +1,260 @@
+"""``LogsClient``: every item of a query, page by page, through the documented GET endpoints.
+
+Only what the published contract promises is used: the three GET paths, the ``x-api-key``
+header, ``size`` up to 1000, and ``after`` passed back unchanged until a page comes back
+empty. So the client works against any server that implements the contract.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from atende_logs import __version__
+from atende_logs.client.errors import ApiError, ClientError, ProtocolError, RetriesExhaustedError
+from atende_logs.client.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after_seconds
+from atende_logs.kinds import KINDS
+
+MAX_PAGE_SIZE = 1000
+"""The contract's largest page."""
+
+After = int | str
+"""A page's ``after``: epoch milliseconds or an opaque token. Pass it back unchanged."""
+
+# Failures that say nothing about the request itself: the same request may well succeed
+# later. (httpx's other transport errors, a bad scheme or a proxy refusing, will not.)
+_PASSING_FAILURES = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One non-empty page of a query."""
+
+    total: int
+    """Items matching the query when the page was served, ignoring ``after``."""
+    after: After
+    """Where this page ends: give it as ``after`` to continue right after it."""
+    items: list[dict[str, Any]]
+    """The documents, keys in the order the server sent them."""
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A failed try that will be retried: told to ``on_retry`` before the wait."""
+
+    attempt: int
+    """The try that failed, 1 for the first."""
+    wait: float
+    """Seconds until the next try."""
+    problem: str
+    """What went wrong, for people (``503 query_timeout``, ``ConnectError``, …)."""
+
+
+def query_parameters(kind: str) -> list[str]:
+    """The parameters a query of ``kind`` may set (``after`` and ``size`` are the client's)."""
+    found = KINDS.get(kind)
+    if found is None:
+        raise ValueError(f"unknown kind {kind!r}; one of: {', '.join(KINDS)}")
+    token = ["token"] if found.has_dialer else []
+    return [*token, "start_at", "end_at", "tz", *(spec.param for spec in found.filters)]
+
+
+def check_params(kind: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``params`` as query pairs, after checking every name is one ``kind`` accepts.
+
+    A misspelt filter is refused here rather than sent: a server that ignored it would
+    return everything. Raises ValueError.
+    """
+    accepted = query_parameters(kind)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{kind} has no parameter {', '.join(map(repr, unknown))}; "
+            f"accepted: {', '.join(accepted)}"
+        )
+    if "token" in accepted and not params.get("token"):
+        raise ValueError(f"{kind} needs the dialer's token")
+    return list(params.items())
+
+
+class LogsClient:
+    """A customer's view of a logs server: ``items`` and ``pages`` of a query.
+
+    Requests that fail for a passing reason are retried as ``retry`` says; other errors
+    raise ``ApiError`` at once. Use it as a context manager, or call ``close``::
+
+        with LogsClient("https://api.example.com", key) as client:
+            for cdr in client.items("cdrs", {"start_at": "2026-11-01"}):
+                print(cdr["callid"])
+
+    ``sleep`` and ``rng`` are there for tests; ``transport`` swaps the HTTP transport.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        on_retry: Callable[[RetryNotice], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"the URL must start with http:// or https://: {url!r}")
+        self.url = url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._on_retry = on_retry
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"x-api-key": key, "user-agent": f"atende-logs/{__version__}"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            # A redirect could carry the key to another host: it is reported, not followed.
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> LogsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def items(
+        self,
+        kind: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        after: After | None = None,
+        size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of the query, in the server's order, each once. See ``pages``."""
+        for page in self.pages(kind, params, after=after, size=size):
+            yield from page.items
+
+    def pages(
+        self,
+        kind: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        after: After | None = None,
+        size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Page]:
+        """The query's non-empty pages in order, from the start or from right after ``after``.
+
+        ``kind`` is ``attendant-logs``, ``cdrs`` or ``cards``; ``params`` are the query's
+        filters by their contract names (``start_at``, ``end_at``, ``token`` for cards, …).
+        To resume an interrupted listing, pass the ``after`` of the last page you kept.
+        Raises ValueError for an unknown kind or parameter, ``ApiError``,
+        ``RetriesExhaustedError`` or ``ProtocolError`` when the server does not deliver.
+        """
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
+        pairs = check_params(kind, params or {})
+        path = KINDS[kind].path
+        while True:
+            query = [*pairs, ("size", str(size))]
+            if after is not None:
+                query.append(("after", str(after)))
+            page = _page(self._get(path, query))
+            if page is None:
+                return
+            if page.after == after:
+                raise ProtocolError(f"the server sent the same after twice ({after!r})")
+            yield page
+            after = page.after
+
+    def _get(self, path: str, query: list[tuple[str, str]]) -> httpx.Response:
+        """One GET, tried again while it fails for a passing reason and the policy allows."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.get(path, params=tuple(query))
+            except _PASSING_FAILURES as exc:
+                problem, asked = _describe(exc), None
+            except httpx.TransportError as exc:
+                raise ClientError(f"cannot reach {self.url}: {_describe(exc)}") from exc
+            else:
+                if response.is_success:
+                    return response
+                if response.status_code not in TRANSIENT_STATUSES:
+                    raise _refusal(response)
+                problem = _status_text(response)
+                asked = retry_after_seconds(response.headers.get("retry-after"))
+            wait = self.retry.wait(attempt, self._rng) if asked is None else asked
+            spent = time.monotonic() - started
+            if attempt == self.retry.attempts:
+                raise RetriesExhaustedError(
+                    f"giving up after {attempt} tries in {spent:.1f} s; the last: {problem}"
+                )
+            if spent + wait > self.retry.give_up_after:
+                raise RetriesExhaustedError(
+                    f"giving up after {attempt} tries in {spent:.1f} s: waiting {wait:.1f} s "
+                    f"more would pass the {self.retry.give_up_after:g} s allowed; "
+                    f"the last: {problem}"
+                )
+            if self._on_retry is not None:
+                self._on_retry(RetryNotice(attempt, wait, problem))
+            self._sleep(wait)
+
+
+def _page(response: httpx.Response) -> Page | None:
+    """The page a 2xx answer holds, None for the empty page that ends a listing."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"the server's answer is not JSON: {exc}") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise ProtocolError("the server's answer is not a page: no list of items")
+    items, after, total = body["items"], body.get("after"), body.get("total")
+    if not items:
+        return None
+    if not all(isinstance(item, dict) for item in items):
+        raise ProtocolError("the server's page holds items that are not JSON objects")
+    if isinstance(after, bool) or not isinstance(after, int | str) or after == "":
+        raise ProtocolError(f"the server's page has items but no usable after: {after!r}")
+    if isinstance(total, bool) or not isinstance(total, int):
+        raise ProtocolError(f"the server's page has no whole-number total: {total!r}")
+    return Page(total, after, items)
+
+
+def _refusal(response: httpx.Response) -> ApiError:
+    """An ``ApiError`` from the contract's error body, or from whatever the server sent."""
+    status = response.status_code
+    if response.is_redirect:
+        where = response.headers.get("location", "?")
+        return ApiError(status, f"the server redirects to {where}; use that URL instead")
+    try:
+        error = orjson.loads(response.content)["error"]
+        return ApiError(status, str(error["message"]), error.get("code"), error.get("parameter"))
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        text = " ".join(response.text.split())[:200]
+        return ApiError(status, text or response.reason_phrase or "no explanation")
+
+
+def _status_text(response: httpx.Response) -> str:
+    """``503 query_timeout``: the status and, when the body has one, the error code."""
+    try:
+        code = orjson.loads(response.content)["error"]["code"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return f"{response.status_code} {response.reason_phrase}".strip()
+    return f"{response.status_code} {code}"
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    detail = str(exc)
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

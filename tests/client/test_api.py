@@ -1,0 +1,200 @@
+"""``LogsClient`` against a real server: the same items as paging by hand, resumable from
+any page's ``after``; what it refuses to send; answers that are not pages of the contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _remote import ODD, PLAN, Doc, Remote
+from atende_logs.client import (
+    MAX_PAGE_SIZE,
+    ApiError,
+    ClientError,
+    LogsClient,
+    ProtocolError,
+    RetryPolicy,
+)
+from atende_logs.client.api import check_params, query_parameters
+from atende_logs.kinds import KINDS
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("size", [1000, 37])
+def test_items_are_the_pages_by_hand(
+    remote: Remote, reference: dict[str, list[Doc]], kind: str, size: int
+) -> None:
+    with LogsClient(remote.url, remote.key) as client:
+        items = list(client.items(kind, remote.params(kind), size=size))
+    assert items == reference[kind]
+    assert [list(item) for item in items] == [list(item) for item in reference[kind]]  # key order
+    generated = {"attendant-logs": PLAN.attendant_logs, "cdrs": PLAN.cdrs, "cards": PLAN.cards}
+    assert len(items) == generated[kind] + len(ODD[kind])
+
+
+@settings(max_examples=6)
+@given(size=st.integers(1, 60), stop=st.integers(0, 100))
+def test_pages_resume_from_any_after(
+    remote: Remote, reference: dict[str, list[Doc]], size: int, stop: int
+) -> None:
+    """A listing broken off after any page and resumed from that page's ``after`` gives
+    every item once: cards share timestamps, so their cursors are opaque tokens."""
+    with LogsClient(remote.url, remote.key) as client:
+        first: list[Doc] = []
+        after = None
+        for number, page in enumerate(client.pages("cards", remote.params("cards"), size=size)):
+            first += page.items
+            after = page.after
+            assert page.total == len(reference["cards"])
+            if number == stop:
+                break
+        rest = list(client.items("cards", remote.params("cards"), after=after, size=size))
+    assert first + rest == reference["cards"]
+
+
+def test_filters_go_to_the_server(remote: Remote, reference: dict[str, list[Doc]]) -> None:
+    params = {"start_at": "2024-03-05", "end_at": "2024-03-05", "call_status": "answered"}
+    with LogsClient(remote.url + "/", remote.key) as client:
+        items = list(client.items("cdrs", params))
+    assert items and all(item["call_status"] == "answered" for item in items)
+    assert all(item["ori_start_time"].startswith("2024-03-05") for item in items)
+    assert len(items) < len(reference["cdrs"])
+
+
+def test_parameters_are_checked_before_sending() -> None:
+    assert query_parameters("cards")[:3] == ["token", "start_at", "end_at"]
+    assert "call_status" in query_parameters("cdrs")
+    with pytest.raises(ValueError, match="unknown kind"):
+        query_parameters("calls")
+    with pytest.raises(ValueError, match="no parameter 'callstatus'"):
+        check_params("cdrs", {"callstatus": "answered"})
+    with pytest.raises(ValueError, match="token"):
+        check_params("cards", {"start_at": "2024-01-01"})
+    with pytest.raises(ValueError, match="no parameter 'after'"):
+        check_params("cdrs", {"after": "1"})  # the client's own
+    client = LogsClient("http://127.0.0.1:9", "k")
+    with pytest.raises(ValueError, match="size"):
+        next(client.pages("cdrs", size=MAX_PAGE_SIZE + 1))
+    with pytest.raises(ValueError, match="http"):
+        LogsClient("127.0.0.1:8000", "k")
+
+
+def test_refusals_carry_the_error_body(remote: Remote) -> None:
+    with LogsClient(remote.url, remote.key) as client:
+        with pytest.raises(ApiError) as caught:
+            list(client.items("cdrs", {"start_at": "2024-03-06", "end_at": "2024-03-05"}))
+        with pytest.raises(ApiError) as missing:
+            list(client.items("cards", {"token": "atl_dlr_nobody"}))
+    assert (caught.value.status, caught.value.code) == (400, "invalid_range")
+    assert caught.value.parameter == "start_at"
+    assert "(400 invalid_range, parameter start_at)" in str(caught.value)
+    assert missing.value.status == 404 and missing.value.code == "not_found"
+    with LogsClient(remote.url, "atl_live_wrong") as client, pytest.raises(ApiError) as denied:
+        list(client.items("cdrs"))
+    assert denied.value.status == 401 and "401 unauthorized" in str(denied.value)
+
+
+def test_odd_documents_come_back_whole(remote: Remote) -> None:
+    with LogsClient(remote.url, remote.key) as client:
+        odd = [item for item in client.items("attendant-logs") if item.get("id") == "odd-1"]
+    assert odd == ODD["attendant-logs"]
+
+
+# Answers no server of the contract gives: produced by an httpx transport, the network edge.
+
+
+def _serving(*bodies: Any, status: int = 200, headers: dict[str, str] | None = None) -> LogsClient:
+    answers = iter(bodies)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = next(answers)
+        if isinstance(body, bytes):
+            return httpx.Response(status, headers=headers, content=body)
+        return httpx.Response(status, headers=headers, json=body)
+
+    return LogsClient(
+        "http://logs.test", "k", transport=httpx.MockTransport(handle), sleep=lambda _: None
+    )
+
+
+@pytest.mark.parametrize(
+    ("bodies", "message"),
+    [
+        ((b"<html>oops</html>",), "not JSON"),
+        (([1, 2],), "no list of items"),
+        (({"total": 1, "after": 1},), "no list of items"),
+        (({"total": 1, "after": 5, "items": [1]},), "not JSON objects"),
+        (({"total": 1, "after": None, "items": [{}]},), "no usable after"),
+        (({"total": 1, "after": True, "items": [{}]},), "no usable after"),
+        (({"total": 1, "after": "", "items": [{}]},), "no usable after"),
+        (({"total": "1", "after": 5, "items": [{}]},), "whole-number total"),
+        (
+            ({"total": 2, "after": 5, "items": [{}]}, {"total": 2, "after": 5, "items": [{}]}),
+            "same after twice",
+        ),
+    ],
+)
+def test_answers_that_are_not_pages(bodies: tuple[Any, ...], message: str) -> None:
+    with _serving(*bodies) as client, pytest.raises(ProtocolError, match=message):
+        list(client.items("cdrs"))
+
+
+def test_a_redirect_is_reported_not_followed() -> None:
+    client = _serving(b"", status=308, headers={"location": "https://elsewhere.test/"})
+    with client, pytest.raises(ApiError, match="redirects to https://elsewhere.test/"):
+        list(client.items("cdrs"))
+
+
+def test_a_refusal_without_the_error_shape() -> None:
+    with _serving(b"<h1>Forbidden</h1>\n  by the gateway", status=403) as client:
+        with pytest.raises(ApiError, match="<h1>Forbidden</h1> by the gateway"):
+            list(client.items("cdrs"))
+    with _serving(b"", status=418) as client, pytest.raises(ApiError, match="teapot"):
+        list(client.items("cdrs"))
+
+
+def test_a_transport_that_cannot_work_is_not_retried() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.UnsupportedProtocol("no such scheme")
+
+    client = LogsClient("http://logs.test", "k", transport=httpx.MockTransport(handle))
+    with client, pytest.raises(ClientError, match="cannot reach"):
+        list(client.items("cdrs"))
+
+
+def test_the_key_travels_in_the_header_only() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"total": 0, "after": None, "items": []})
+
+    client = LogsClient(
+        "http://logs.test/base", "atl_live_secret", transport=httpx.MockTransport(handle)
+    )
+    with client:
+        assert list(client.items("cards", {"token": "t", "tz": "America/Manaus"})) == []
+    (request,) = seen
+    assert request.headers["x-api-key"] == "atl_live_secret"
+    assert "atl_live_secret" not in str(request.url)
+    assert request.url.path == "/base/customers/dialer-queue/cards"
+    assert dict(request.url.params) == {"token": "t", "tz": "America/Manaus", "size": "1000"}
+    assert RetryPolicy().attempts == 8
+
+
+def test_the_readme_example_runs(
+    remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Pulling logs into a file", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("http://127.0.0.1:8000", remote.url).replace("atl_live_…", remote.key)
+    code = code.replace("2026-11-01", "2024-03-04").replace("2026-11-30", "2024-03-04")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "cdrs.csv").read_text(encoding="utf-8").startswith("callid,")

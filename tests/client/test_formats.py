@@ -1,0 +1,233 @@
+"""The pieces of a pull that need no server: output formats, Parquet column types, the
+state file and the fingerprint that tells one pull from another."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import atende_logs.client as client_package
+from atende_logs.client import OutputFormat, parquet
+from atende_logs.client.api import Page
+from atende_logs.client.formats import CsvEncoder, NdjsonEncoder, encoder_for
+from atende_logs.client.parquet import (
+    COLUMN_TYPES,
+    ColumnType,
+    _converters,
+    column_types,
+    typed_row,
+)
+from atende_logs.client.state import PullSpec, PullState, fsync_directory
+from atende_logs.export.columns import COLUMNS, header
+from atende_logs.http.openapi import example_page
+from atende_logs.kinds import KINDS
+
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+MANAUS = ZoneInfo("America/Manaus")
+
+
+def test_every_public_name_is_there() -> None:
+    for name in client_package.__all__:
+        assert getattr(client_package, name) is not None, name
+
+
+def test_output_formats() -> None:
+    assert OutputFormat.for_path("x/a.CSV", ";", True) == OutputFormat("csv", ";", True)
+    assert OutputFormat.for_path("a.parquet").name == "parquet"
+    assert OutputFormat.for_path("a.pq").name == "parquet"
+    assert OutputFormat.for_path("a.ndjson").name == "ndjson"
+    assert OutputFormat.for_path("noext").name == "ndjson"
+    with pytest.raises(ValueError, match="unknown format"):
+        OutputFormat("xlsx")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="delimiter"):
+        OutputFormat("csv", "|")
+    assert isinstance(encoder_for(OutputFormat("parquet"), "cdrs"), NdjsonEncoder)
+
+
+def test_encoders_write_whole_lines() -> None:
+    items: list[dict[str, Any]] = [{"b": 1, "a": "Almoço"}, {"z": None}]
+    assert NdjsonEncoder().page(items) == '{"b":1,"a":"Almoço"}\n{"z":null}\n'.encode()
+    assert NdjsonEncoder().head() == b""
+    encoder = CsvEncoder("cards", "\t", bom=True)
+    assert encoder.head() == ("\ufeff" + "\t".join(header("cards")) + "\r\n").encode()
+    row = encoder.page([{"number": "55", "card_info_3": "NÃO\tSIM", "novo": 1}])
+    cells = ["", "55", "", "", "", "", "", '"NÃO\tSIM"', "", "", '"{""novo"":1}"\r\n']
+    assert row == "\t".join(cells).encode()
+
+
+def _expected_type(value: Any) -> ColumnType:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, str) and ISO_TIME.match(value):
+        return "time"
+    return "text"
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_column_types_are_those_of_the_spec_examples(kind: str) -> None:
+    example = example_page(KINDS[kind])["items"][0]
+    values = dict(zip(header(kind), typed_row(kind, example, _converters(kind, UTC)), strict=True))
+    flat: dict[str, Any] = {}
+
+    def walk(doc: dict[str, Any], prefix: str) -> None:
+        for key, value in doc.items():
+            if isinstance(value, dict) and value:
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[prefix + key] = value
+
+    walk(example, "")
+    expected = {column: _expected_type(flat[column]) for column in COLUMNS[kind]}
+    if kind == "cards":
+        expected["schedule"] = "time"  # null in the example; a call-back time in real cards
+    assert dict(zip(COLUMNS[kind], column_types(kind), strict=False)) == expected
+    assert set(COLUMN_TYPES[kind]) <= set(COLUMNS[kind])
+    assert column_types(kind)[-1] == "text"  # extra
+    assert values["extra"] is None  # every example value fits its column
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "typed"),
+    [
+        ("duration", 30, 30),
+        ("duration", 30.0, 30),
+        ("duration", 2**63, None),
+        ("duration", 1.5, None),
+        ("duration", True, None),
+        ("duration", "30", None),
+        ("allow_save", False, False),
+        ("allow_save", 0, None),
+        ("timestamp", "2024-03-05T10:00:00Z", datetime(2024, 3, 5, 10, tzinfo=UTC)),
+        ("timestamp", "2024-03-05T10:00:00", datetime(2024, 3, 5, 10, tzinfo=MANAUS)),
+        ("timestamp", " 2024-03-05T07:00:00.5-03:00", datetime(2024, 3, 5, 10, 0, 0, 500_000, UTC)),
+        ("timestamp", 1_709_632_800_000, datetime(2024, 3, 5, 10, tzinfo=UTC)),
+        ("timestamp", 1e300, None),
+        ("timestamp", "ontem", None),
+        ("timestamp", False, None),
+        ("timestamp", ["2024-03-05"], None),
+        ("screen", "pause", "pause"),
+        ("screen", 7, "7"),
+        ("screen", {"a": [1]}, '{"a":[1]}'),
+    ],
+)  # fmt: skip
+def test_values_that_do_not_fit_move_to_extra(column: str, value: Any, typed: Any) -> None:
+    kind = "attendant-logs"
+    row = dict(
+        zip(
+            header(kind),
+            typed_row(kind, {column: value, "novo": 1}, _converters(kind, MANAUS)),
+            strict=True,
+        )
+    )
+    assert row[column] == typed
+    extra = orjson.loads(row["extra"])
+    assert extra == ({"novo": 1} if typed is not None else {"novo": 1, column: value})
+
+
+def _spec(**changes: Any) -> PullSpec:
+    fields: dict[str, Any] = {
+        "url": "https://api.example.com",
+        "kind": "cards",
+        "params": (("token", "secret-token"), ("start_at", "2024-01-01")),
+        "fmt": OutputFormat("csv", ";", True),
+    }
+    return PullSpec(**(fields | changes))
+
+
+def test_the_fingerprint_tells_pulls_apart() -> None:
+    same = [
+        _spec(),
+        _spec(url="https://api.example.com/"),
+        _spec(params=(("start_at", "2024-01-01"), ("token", "secret-token"))),
+    ]
+    assert len({spec.fingerprint() for spec in same}) == 1
+    different = [
+        _spec(),
+        _spec(url="https://other.example.com"),
+        _spec(kind="cdrs"),
+        _spec(params=(("token", "other-token"), ("start_at", "2024-01-01"))),
+        _spec(params=(("token", "secret-token"),)),
+        _spec(fmt=OutputFormat("csv", ",", True)),
+        _spec(fmt=OutputFormat("csv", ";", False)),
+        _spec(fmt=OutputFormat("ndjson")),
+        _spec(fmt=OutputFormat("parquet")),
+    ]
+    assert len({spec.fingerprint() for spec in different}) == len(different)
+    # Delimiter and BOM shape only CSV.
+    assert (
+        _spec(fmt=OutputFormat("ndjson", ";", True)).fingerprint()
+        == _spec(fmt=OutputFormat("ndjson")).fingerprint()
+    )
+    assert "secret-token" not in orjson.dumps(_spec().described()).decode()
+
+
+@given(
+    after=st.none() | st.integers(0, 2**53) | st.text(min_size=1),
+    items=st.integers(0, 10**9),
+    length=st.integers(0, 10**12),
+    total=st.none() | st.integers(0, 10**9),
+)
+def test_a_state_reads_back(after: Any, items: int, length: int, total: int | None) -> None:
+    state = PullState("f" * 64, _spec().described(), after, items, length, total)
+    assert PullState.from_json(state.to_json()) == state
+
+
+def test_a_state_advances_by_a_page() -> None:
+    state = PullState.fresh(_spec(), 10)
+    assert (state.after, state.items, state.length, state.total) == (None, 0, 10, None)
+    page = Page(total=7, after="token", items=[{}, {}])
+    assert PullState.from_json(state.advanced(page, 5).to_json()).advanced(page, 5) == PullState(
+        state.fingerprint, state.pull, "token", 4, 20, 7
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"[]",
+        b'{"version": 2}',
+        b'{"version": 1, "fingerprint": "x"}',
+        b'{"version":1,"fingerprint":"x","pull":{},"after":null,"items":-1,"bytes":0,"total":null}',
+        b'{"version":1,"fingerprint":"x","pull":{},"after":null,"items":1,"bytes":1.5,"total":0}',
+        b'{"version":1,"fingerprint":"x","pull":{},"after":[1],"items":1,"bytes":1,"total":0}',
+        b'{"version":1,"fingerprint":1,"pull":{},"after":null,"items":1,"bytes":1,"total":0}',
+    ],
+)
+def test_states_this_version_did_not_write(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        PullState.from_json(body)
+
+
+def test_epoch_times_are_milliseconds() -> None:
+    converters = dict(zip(header("cards"), _converters("cards", UTC), strict=False))
+    assert converters["timestamp"](1500) == datetime(1970, 1, 1, 0, 0, 1, 500_000, UTC)
+
+
+def test_a_directory_that_cannot_be_opened_is_not_fsynced(tmp_path: Path) -> None:
+    fsync_directory(tmp_path)
+    fsync_directory(tmp_path / "missing")  # as on Windows, where directories cannot be opened
+
+
+def test_parquet_is_written_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 2)
+    cards = [{"number": str(n), "timestamp": f"2024-03-0{n}T10:00:00Z"} for n in range(1, 6)]
+    lines = [orjson.dumps(card) + b"\n" for card in cards]
+    path = tmp_path / "c.parquet"
+    rows = parquet.write_parquet([*lines[:2], b"\n", *lines[2:]], path, "cards", UTC)
+    table = pq.read_table(path)
+    assert rows == table.num_rows == 5
+    assert table.column("number").to_pylist() == ["1", "2", "3", "4", "5"]
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
