@@ -11,6 +11,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from atende_logs.storage.sqlite import set_page_size
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -59,6 +61,11 @@ def pending(database_url: str) -> list[str]:
 
 def _run(database_url: str, action: Callable[[Config], None]) -> None:
     engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=sa.NullPool)
+    if engine.dialect.name == "sqlite":
+        # The first migration creates the file: it must get the store's page size.
+        sa.event.listen(
+            engine, "connect", lambda dbapi_connection, _: set_page_size(dbapi_connection)
+        )
     try:
         with engine.begin() as connection:
             config = _config()
