@@ -30,6 +30,7 @@ from atende_logs.storage.sqlite import sqlite_path
 from bench.common import child_env, cli_path, console, mb
 from bench.data import DataFile, batches
 from bench.database import Target
+from bench.server import rss_mb
 
 Write = Callable[[Sequence[tuple[Any, ...]]], None]
 
@@ -51,15 +52,12 @@ def run_import(db: Target, source: DataFile, customer_id: int) -> dict[str, Any]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         began = time.perf_counter()
         process = subprocess.Popen(command, env=child_env(db.url), stdout=out, stderr=err)
-        peaks: dict[int, int] = {}
-        # VmHWM, the peak RSS of each process since its exec, polled until the import exits,
-        # for the import and its parsing workers. (ru_maxrss would also count the parent's
-        # RSS at fork time.) Their sum bounds the peak of the whole tree from above.
+        # The anonymous RSS of the import and its parsing workers together, polled until it
+        # exits (bench/server.py says why not VmRSS: mapped database pages are page cache).
+        peak_mb = 0.0
         while not _exited(process.pid):
-            for pid in (process.pid, *_children(process.pid)):
-                peaks[pid] = max(peaks.get(pid, 0), _hwm_kb(pid))
+            peak_mb = max(peak_mb, rss_mb([process.pid, *_children(process.pid)]))
             time.sleep(0.05)
-        peak_kb = sum(peaks.values())
         # wait4, not wait: it hands back this child's own CPU time.
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - began
@@ -76,7 +74,7 @@ def run_import(db: Target, source: DataFile, customer_id: int) -> dict[str, Any]
         "stored": summary["stored"],
         "replaced": summary["replaced"],
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": peak_kb * 1024 / 1e6,
+        "peak_rss_mb": peak_mb,
     }
 
 
@@ -94,16 +92,6 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(child) for child in text.split()]
-
-
-def _hwm_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def import_all(db: Target, loads: list[tuple[int, DataFile]]) -> dict[str, Any]:

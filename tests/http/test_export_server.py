@@ -86,7 +86,11 @@ def _free_port() -> int:
 
 
 def _rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its descendants, in MB."""
+    """Anonymous resident memory of ``pid`` and its descendants, in MB.
+
+    Not VmRSS: SQLite memory-maps the database for reads, and the mapped pages an export
+    touches count in VmRSS although they are the kernel's page cache, not the server's.
+    """
     total_kb, pending = 0, [pid]
     while pending:
         current = pending.pop()
@@ -96,7 +100,7 @@ def _rss_mb(pid: int) -> float:
                 pending += [int(child) for child in (task / "children").read_text().split()]
         except OSError:
             continue  # it exited meanwhile
-        total_kb += next(int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line)
+        total_kb += next(int(line.split()[1]) for line in status.splitlines() if "RssAnon" in line)
     return total_kb / 1024
 
 
