@@ -70,12 +70,14 @@ def version_key(value: Any) -> str | None:
     match = _VERSION.search(text)
     if match is None:
         return None
-    parts = [int(part) for part in match.group().split(".")]
-    while len(parts) > 1 and parts[-1] == 0:
+    # Leading zeros go first and the width is checked on the text: int() of a run of more
+    # than 4,300 digits raises instead of answering (Python's guard against slow parsing).
+    parts = [part.lstrip("0") or "0" for part in match.group().split(".")]
+    while len(parts) > 1 and parts[-1] == "0":
         parts.pop()
-    if any(len(str(part)) > _VERSION_PART_WIDTH for part in parts):
+    if any(len(part) > _VERSION_PART_WIDTH for part in parts):
         return None
-    return ".".join(str(part).zfill(_VERSION_PART_WIDTH) for part in parts)
+    return ".".join(part.zfill(_VERSION_PART_WIDTH) for part in parts)
 
 
 def decimal_key(value: Any) -> str | None:
