@@ -124,18 +124,20 @@ def test_passing_failures_are_retried(
 
 
 def test_a_retry_after_date_is_honoured(remote: Remote) -> None:
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
+    # Far enough ahead that a busy machine cannot eat the margin (sleep is not real here).
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
     waits: list[float] = []
     with FaultProxy(remote.url, {1: Fault(429, when)}) as proxy:
         with LogsClient(proxy.url, remote.key, sleep=waits.append) as client:
             assert list(client.items("cdrs", {"call_id": "odd-cdr"}))
-    assert len(waits) == 1 and 1 < waits[0] <= 3
+    assert len(waits) == 1 and 30 < waits[0] <= 60
 
 
 def test_a_slow_answer_times_out_and_is_retried(remote: Remote) -> None:
     waits: list[float] = []
-    with FaultProxy(remote.url, {1: Fault(delay=1.0)}) as proxy:
-        with LogsClient(proxy.url, remote.key, timeout=0.2, sleep=waits.append) as client:
+    # A timeout well above a real answer's time on a loaded machine, a delay well above it.
+    with FaultProxy(remote.url, {1: Fault(delay=3.0)}) as proxy:
+        with LogsClient(proxy.url, remote.key, timeout=1.0, sleep=waits.append) as client:
             assert [item["callid"] for item in client.items("cdrs", {"call_id": "odd-cdr"})] == [
                 "odd-cdr"
             ]
