@@ -2,7 +2,8 @@
 
 PostgreSQL runs where ATENDE_TEST_DATABASE_URL names one; each test session gets a schema
 of its own, dropped at the end. Without the variable the PostgreSQL half is skipped, with
-the reason shown, except where ATENDE_REQUIRE_POSTGRES=1 (CI): there it fails.
+the reason shown, except where ATENDE_REQUIRE_POSTGRES=1 (CI): there it fails. Redis, for
+the rate-limit tests, works the same way: ATENDE_TEST_REDIS_URL and ATENDE_REQUIRE_REDIS=1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
@@ -55,6 +57,49 @@ def postgres_url(worker_id: str) -> Iterator[str]:
     yield scoped
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _redis_or_skip() -> str:
+    url = os.environ.get("ATENDE_TEST_REDIS_URL")
+    if url:
+        return url
+    if os.environ.get("ATENDE_REQUIRE_REDIS") == "1":
+        pytest.fail("ATENDE_REQUIRE_REDIS=1 but ATENDE_TEST_REDIS_URL is not set")
+    pytest.skip("Redis not configured: set ATENDE_TEST_REDIS_URL to run these")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis named by ATENDE_TEST_REDIS_URL, checked to answer."""
+    url = _redis_or_skip()
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=5) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at ATENDE_TEST_REDIS_URL is unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_url: str, worker_id: str) -> Iterator[str]:
+    """A key prefix of this session's own; its keys are deleted at the end."""
+    prefix = f"atende_test:{worker_id}:{os.getpid()}:"
+    yield prefix
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rate_limits_out_of_reach() -> Iterator[None]:
+    """The suite makes far more requests per key than the default quotas allow: every app
+    and server it starts (servers inherit the environment) gets quotas it cannot reach,
+    unless a test sets its own (tests/http/test_ratelimit.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ATENDE_RATE_LIMIT_QUOTA", "1000000")
+        patch.setenv("ATENDE_INGEST_RATE_LIMIT_QUOTA", "1000000")
+        patch.setenv("ATENDE_CONCURRENT_REQUESTS_PER_KEY", "1000")
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///atende-logs.db"
@@ -50,6 +50,73 @@ class Settings(BaseSettings):
     )
     ingest_batch_size: int = Field(
         1_000, ge=1, le=10_000, description="Records written per database transaction on ingest."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token GET /metrics requires (`Authorization: Bearer …`, as "
+        "Prometheus' `authorization` scrape setting sends it). Unset, /metrics answers anyone "
+        "who reaches the server: it shows request and ingest volumes, never customer data.",
+    )
+    retention_days: int = Field(
+        1_825,
+        ge=1,
+        description="Days `atende-logs purge` keeps a customer's logs when the customer has no "
+        "retention of its own (`atende-logs customers retention`). Five years: the time a "
+        "consumer has to claim for damages (CDC art. 27), while call records are evidence.",
+    )
+    rate_limit_enabled: bool = Field(
+        True,
+        description="False turns off the per-key rate limits and concurrency cap (behind a "
+        "gateway that limits already, or to benchmark the server itself).",
+    )
+    rate_limit_quota: int = Field(
+        100,
+        ge=1,
+        description="Requests one customer key may make at once on the search endpoints (a "
+        "token bucket's size); spent, they come back over ATENDE_RATE_LIMIT_WINDOW_S. A "
+        "request without a well-formed key counts against its client address instead.",
+    )
+    rate_limit_window_s: int = Field(
+        10,
+        ge=1,
+        le=86_400,
+        description="Seconds in which a customer key's spent quota comes back in full.",
+    )
+    ingest_rate_limit_quota: int = Field(
+        60,
+        ge=1,
+        description="Batches one ingest key may send at once (a token bucket's size); spent, "
+        "they come back over ATENDE_INGEST_RATE_LIMIT_WINDOW_S.",
+    )
+    ingest_rate_limit_window_s: int = Field(
+        10,
+        ge=1,
+        le=86_400,
+        description="Seconds in which an ingest key's spent quota comes back in full.",
+    )
+    rate_limit_refusal_delay_ms: int = Field(
+        1_000,
+        ge=0,
+        le=60_000,
+        description="How long a refused request waits before its 429 goes out (never past its "
+        "Retry-After), so a client retrying at once costs a request per second per connection, "
+        "not thousands. 0 answers at once.",
+    )
+    concurrent_requests_per_key: int = Field(
+        4,
+        ge=1,
+        le=1_000,
+        description="Requests of one key (without one, of one client address) that one server "
+        "process runs at the same time; more get 429. An export counts while it streams.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="redis://HOST:PORT/DB whose rate-limit buckets every server process "
+        "shares; unset, each process keeps its own (quotas then hold per process).",
+    )
+    redis_key_prefix: str = Field(
+        "atende:ratelimit:",
+        description="Prefix of the bucket keys in Redis, so environments can share one Redis.",
     )
 
     @field_validator("timezone")

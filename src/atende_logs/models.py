@@ -158,3 +158,20 @@ class KeyInfo:
     prefix: str
     created_at_ms: int
     revoked_at_ms: int | None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """One erasure of a phone number, as audited: never the number, only its last digits."""
+
+    id: int
+    customer_id: int
+    requested_by: str
+    erased_at_ms: int
+    phone_last_digits: str
+    attendant_logs: int
+    """Attendant logs that held the number, now redacted."""
+    cdrs: int
+    """CDRs that held the number, now redacted."""
+    cards: int
+    """Cards that held the number, now deleted."""

@@ -53,9 +53,17 @@ def portuguese(message: Any) -> bool:
 
 
 def assert_error_shape(body: Any, status: int) -> None:
-    """``{"error": {"status", "code", "message"}}``: code stable English, message Portuguese."""
+    """``{"error": {"status", "code", "message", "request_id"}}``: code stable English,
+    message Portuguese."""
     error = body["error"]
-    assert body == {"error": {"status": status, "code": error["code"], "message": error["message"]}}
+    assert body == {
+        "error": {
+            "status": status,
+            "code": error["code"],
+            "message": error["message"],
+            "request_id": error["request_id"],
+        }
+    }
     assert re.fullmatch(r"[a-z]+(_[a-z]+)*", error["code"]), error
     assert portuguese(error["message"]), error
 
@@ -139,7 +147,13 @@ def test_bad_request_gets_400_naming_the_parameter(
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["error"]
     assert response.json() == {
-        "error": {"status": 400, "code": code, "parameter": parameter, "message": error["message"]}
+        "error": {
+            "status": 400,
+            "code": code,
+            "parameter": parameter,
+            "message": error["message"],
+            "request_id": response.headers["x-request-id"],
+        }
     }
     assert portuguese(error["message"]), error["message"]
 
@@ -233,7 +247,8 @@ def test_every_bad_key_gets_the_same_401(
         headers = {} if key is None else {"x-api-key": key}
         response = client.get(path, params=query, headers=headers)
         assert response.status_code == 401, (key, response.text)
-        answers.append(response.content)
+        # Each answer has a request id of its own: compare the rest.
+        answers.append(response.content.replace(response.headers["x-request-id"].encode(), b""))
     assert len(set(answers)) == 1
     assert_error_shape(client.get(path, params=query).json(), 401)
 

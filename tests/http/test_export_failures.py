@@ -156,5 +156,6 @@ def test_a_failure_before_the_first_byte_is_a_json_error(
             "status": 503,
             "code": "query_timeout",
             "message": "a consulta excedeu o tempo limite",
+            "request_id": response.headers["x-request-id"],
         }
     }

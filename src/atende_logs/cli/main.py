@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -11,6 +14,7 @@ import typer
 from rich.table import Table
 
 from atende_logs.cli import demo as demo_command
+from atende_logs.cli import lgpd as lgpd_commands
 from atende_logs.cli.importing import import_file
 from atende_logs.cli.options import (
     JsonOption,
@@ -49,6 +53,10 @@ app.add_typer(ingest_keys_app, name="ingest-keys")
 app.command("import")(import_file)
 app.command("demo")(demo_command.demo)
 app.command("pull")(pull)
+app.command("purge")(lgpd_commands.purge)
+app.command("erase")(lgpd_commands.erase)
+app.command("erasures")(lgpd_commands.erasures)
+customers_app.command("retention")(lgpd_commands.retention)
 
 
 @db_app.command("upgrade")
@@ -247,15 +255,36 @@ def serve(
 
     # Our own access log masks tokens and phone numbers; uvicorn's would print them. The
     # logging set-up goes through uvicorn so that every worker process gets it.
-    uvicorn.run(
-        "atende_logs.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=_log_config(),
-        access_log=False,
-    )
+    # One process counts in its own memory; several share their counts through files.
+    with _metrics_directory() if workers > 1 else nullcontext():
+        uvicorn.run(
+            "atende_logs.http.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=_log_config(),
+            access_log=False,
+        )
+
+
+@contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """A fresh private directory in which the workers keep their metrics, removed at exit.
+
+    /metrics must add up every worker's counts: prometheus_client's multiprocess mode, which
+    each worker enters when it imports prometheus_client with this variable set (hence set
+    here, before any worker starts). Fresh at every start, so no count of an earlier run
+    leaks in; private (mode 0700), because a worker trusts what the files hold. Only with
+    several workers: uvicorn's supervisor returns after stopping them, but a single
+    in-process server re-raises SIGTERM once it has stopped, which would leave this behind.
+    """
+    with tempfile.TemporaryDirectory(prefix="atende-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def _log_config() -> dict[str, Any]:

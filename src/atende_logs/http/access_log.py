@@ -1,17 +1,23 @@
 """A JSON access log that never records a secret or a whole phone number.
 
 uvicorn's own access log prints the raw query string, which holds dialer tokens (cards'
-``token`` parameter) and customers' phone numbers; this one masks them.
+``token`` parameter) and customers' phone numbers; this one masks them, and any secret
+(``atl_live_…``, ``atl_ing_…``, ``atl_dlr_…``) sent by mistake in the query or the path.
+Headers, where keys belong, are never logged. Each line carries the request's id
+(``http.request_id``), the same as its response's ``X-Request-Id``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atende_logs.http.request_id import current_request_id
 
 logger = logging.getLogger("atende_logs.access")
 
@@ -22,7 +28,16 @@ PHONE_PARAMETERS = frozenset({"ani", "alt_dnis", "number"})
 _MASKED_NAMES = SECRET_PARAMETERS | PHONE_PARAMETERS
 # after=card:<number>@<timestamp> (issue 4) carries a card's whole phone number.
 _CARD_AFTER = "card:"
-_TRIGGERS = (*_MASKED_NAMES, _CARD_AFTER)
+# Every secret starts "atl_" (atende_logs.credentials); its type prefix is safe to show.
+_SECRET_START = "atl_"
+# Lookbehinds, not a group: "atl_dlr_atl_live_…" must lose both random parts.
+_SECRET = re.compile(r"(?:(?<=atl_live_)|(?<=atl_ing_)|(?<=atl_dlr_))[0-9A-Za-z]+")
+_TRIGGERS = (*_MASKED_NAMES, _CARD_AFTER, _SECRET_START)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the random part of every secret in it replaced by ``***``."""
+    return _SECRET.sub("***", text) if _SECRET_START in text else text
 
 
 def redact_query(query: str) -> str:
@@ -39,9 +54,10 @@ def redact_query(query: str) -> str:
             value = "***"
         elif name in PHONE_PARAMETERS:
             value = "***" + value[-4:] if len(value) > 4 else "***"
-        elif name == "after" and value.startswith(_CARD_AFTER):
-            value = _CARD_AFTER + "***@" + value.rpartition("@")[2]
-        pairs.append((name, value))
+        elif name == "after" and _CARD_AFTER in value:
+            # Only the timestamp, after the last "@", is kept (nothing when there is none).
+            value = _CARD_AFTER + "***@" + (value.rpartition("@")[2] if "@" in value else "")
+        pairs.append((redact_secrets(name), redact_secrets(value)))
     return urlencode(pairs, safe="*")
 
 
@@ -69,9 +85,10 @@ class AccessLogMiddleware:
         finally:
             entry = {
                 "method": scope["method"],
-                "path": scope["path"],
+                "path": redact_secrets(scope["path"]),
                 "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": current_request_id(),
             }
             logger.info(orjson.dumps(entry).decode())

@@ -9,13 +9,20 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp
 
 from atende_logs import __version__
 from atende_logs.config import Settings, get_settings
 from atende_logs.http.access_log import AccessLogMiddleware
 from atende_logs.http.errors import install_error_handlers
-from atende_logs.http.routes import ingest, logs
+from atende_logs.http.metrics import MetricsMiddleware, sampling
+from atende_logs.http.ratelimit import RateLimitMiddleware, document_limits
+from atende_logs.http.request_id import RequestIdMiddleware
+from atende_logs.http.routes import health, ingest, logs
+from atende_logs.http.routes.health import Readiness
+from atende_logs.ratelimit import open_buckets
 from atende_logs.storage import Store, open_store
+from atende_logs.storage.durability import warn_unless_durable
 from atende_logs.storage.migrate import pending
 
 DESCRIPTION = """API de busca de logs para clientes da Atende Simples.
@@ -23,6 +30,10 @@ DESCRIPTION = """API de busca de logs para clientes da Atende Simples.
 Authenticate with your key in the `x-api-key` header. Pages come in ascending time order
 (ties by id); pass each page's `after` back to get the next one, until a page comes back
 empty (`"after": null`). See the README for the full pagination contract.
+
+Each key has a request quota and a cap on requests in flight at once; every answer says what
+is left in its `RateLimit-Policy` and `RateLimit` fields, and a request over either gets 429
+with `Retry-After` (the seconds after which the next one goes through).
 """
 
 DEFAULT_DB_THREADS = {"sqlite": 2, "postgresql": 4}
@@ -40,12 +51,22 @@ class SearchPage(BaseModel):
     items: list[dict[str, Any]] = Field(description="The documents, as ingested.")
 
 
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # The request id goes around everything, Starlette's error middleware included, so
+        # that every response has one: the 500 of an unexpected exception, and the answers
+        # of any middleware added with add_middleware (they all sit inside).
+        return RequestIdMiddleware(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """The app. Without ``store`` it opens the configured database at start-up.
 
-    Start-up fails when the database has migrations pending: run ``atende-logs db upgrade``.
+    Start-up fails when the database has migrations pending: run ``atende-logs db upgrade``,
+    and warns when PostgreSQL may lose acknowledged commits (``storage.durability``).
     """
     settings = settings or get_settings()
+    buckets = open_buckets(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,28 +77,37 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 raise RuntimeError(
                     f"database has pending migrations {waiting}: run `atende-logs db upgrade`"
                 )
+            warn_unless_durable(settings.database_url)
         app.state.store = open_store(settings) if store is None else store
         # Every blocking call (database work) runs on anyio's default thread pool; bounding it
         # keeps a burst of clients from piling up threads that only contend for the GIL.
         threads = settings.db_threads or DEFAULT_DB_THREADS[app.state.store.backend]
         to_thread.current_default_thread_limiter().total_tokens = threads
         app.state.settings = settings
+        app.state.readiness = Readiness(app.state.store, settings)
         try:
-            yield
+            async with sampling(app.state.store):  # the database gauges of /metrics
+                yield
         finally:
+            await buckets.aclose()
             if owned:
                 app.state.store.close()
 
-    app = FastAPI(
+    app = _App(
         title="API de Clientes — Atende Simples",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    if settings.rate_limit_enabled:  # inside the access log, which records its 429s too
+        app.add_middleware(RateLimitMiddleware, settings=settings, buckets=buckets)
+        document_limits(app, settings)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outermost: times and counts the others' answers
     app.include_router(logs.router)
     app.include_router(ingest.router)
+    app.include_router(health.router)
     _add_page_schema(app)
     return app
 

@@ -1,8 +1,9 @@
 """One JSON error shape for every failure, and the map from our errors to HTTP statuses.
 
-Every error body is ``{"error": {"status", "code", "message", "parameter"?}}``: ``code``
-is stable English for programs, ``message`` Portuguese for people, ``parameter`` names the
-query parameter at fault when there is one.
+Every error body is ``{"error": {"status", "code", "message", "parameter"?, "request_id"}}``:
+``code`` is stable English for programs, ``message`` Portuguese for people, ``parameter``
+names the query parameter at fault when there is one, ``request_id`` is the request's id
+(also in its ``X-Request-Id`` header and access log line; see ``http.request_id``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from atende_logs.errors import (
     StoreUnavailableError,
     UnsupportedMediaTypeError,
 )
+from atende_logs.http.request_id import current_request_id
 from atende_logs.http.responses import JSONResponse
 
 logger = logging.getLogger("atende_logs.http")
@@ -45,12 +47,19 @@ _HTTP_ERRORS = {
 
 
 def error_body(
-    status: int, code: str, message: str, parameter: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    parameter: str | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """The one JSON error shape."""
+    """The one JSON error shape; ``request_id`` defaults to the request being served's."""
     error: dict[str, Any] = {"status": status, "code": code, "message": message}
     if parameter is not None:
         error["parameter"] = parameter
+    request_id = request_id or current_request_id()
+    if request_id is not None:
+        error["request_id"] = request_id
     return {"error": error}
 
 
@@ -69,7 +78,12 @@ async def _atende_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AtendeError)
     status = status_of(exc)
     if status == 500:
-        logger.error("storage error on %s: %s", request.url.path, exc.message)
+        logger.error(
+            "storage error on %s (request %s): %s",
+            request.url.path,
+            current_request_id(),
+            exc.message,
+        )
         return error_response(500, "internal_error", "erro interno")
     return error_response(status, exc.code, exc.message, getattr(exc, "parameter", None))
 
@@ -92,7 +106,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Never let a stack trace, SQL or an internal name reach a client; it goes to the log.
-    logger.exception("unexpected error on %s", request.url.path)
+    logger.exception("unexpected error on %s (request %s)", request.url.path, current_request_id())
     return error_response(500, "internal_error", "erro interno")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from atende_logs.kinds import Kind
-from atende_logs.models import Chunk, Customer, Dialer, KeyInfo, Page, Row, SearchQuery
+from atende_logs.models import Chunk, Customer, Dialer, Erasure, KeyInfo, Page, Row, SearchQuery
 
 
 class Store(Protocol):
@@ -72,6 +72,43 @@ class Store(Protocol):
 
     def refresh_statistics(self, kind: Kind) -> None:
         """Let the query planner learn the table's new contents after a large import."""
+        ...
+
+    # LGPD: retention and erasure (docs/lgpd.md).
+    def set_retention(self, customer_id: int, days: int | None) -> None:
+        """Keep the customer's logs ``days`` days; None returns it to ATENDE_RETENTION_DAYS.
+
+        Raises NotFoundError when the customer does not exist.
+        """
+        ...
+
+    def retention_days(self) -> dict[int, int]:
+        """Each customer's own retention in days; customers absent use the default."""
+        ...
+
+    def count_before(self, customer_id: int, kind: Kind, before_ms: int) -> int:
+        """How many of the customer's documents of ``kind`` are older than ``before_ms``."""
+        ...
+
+    def delete_before(self, customer_id: int, kind: Kind, before_ms: int, limit: int) -> int:
+        """Delete up to ``limit`` of those documents, oldest first, in one short transaction.
+
+        Returns how many were deleted; fewer than ``limit`` means none is left. Totals stay
+        exact: the hourly counts follow by trigger, and the data version is bumped.
+        """
+        ...
+
+    def erase_phone(self, customer_id: int, phone: str, requested_by: str) -> Erasure:
+        """Take one person's phone number (any spelling) out of the customer's logs.
+
+        Attendant logs and CDRs holding it are redacted, cards holding it deleted, and the
+        audit row written, all in one transaction. Raises NotFoundError for an unknown
+        customer, ParameterError (``phone``) when ``phone`` is not a phone number.
+        """
+        ...
+
+    def list_erasures(self, customer_id: int) -> list[Erasure]:
+        """The customer's audited erasures, oldest first."""
         ...
 
     def close(self) -> None: ...

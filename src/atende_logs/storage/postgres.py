@@ -20,8 +20,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
 from atende_logs.kinds import Kind
 from atende_logs.models import Row
-from atende_logs.storage._common import DocRow, SqlStore, insert_columns, quote, upsert_sql
+from atende_logs.storage._common import DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._counts import CountCache
+from atende_logs.storage._lgpd import LgpdStore
 
 
 class _BytesLoader(Loader):
@@ -43,7 +44,7 @@ def _placeholders(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(LgpdStore):
     backend = "postgresql"
 
     def __init__(

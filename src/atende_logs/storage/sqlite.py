@@ -18,8 +18,9 @@ from typing import Any
 from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
 from atende_logs.kinds import Kind
 from atende_logs.models import Row
-from atende_logs.storage._common import DocRow, SqlStore, insert_columns, quote, upsert_sql
+from atende_logs.storage._common import DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._counts import CountCache
+from atende_logs.storage._lgpd import LgpdStore
 
 _PROGRESS_STEPS = 10_000
 # SQLite's default limit on ? parameters in one statement is 32766; stay well under it.
@@ -55,7 +56,7 @@ def sqlite_path(database_url: str) -> str:
     return database_url[len("sqlite:///") :]
 
 
-class SQLiteStore(SqlStore):
+class SQLiteStore(LgpdStore):
     backend = "sqlite"
 
     def __init__(self, database_url: str, statement_timeout_ms: int = 10_000) -> None:

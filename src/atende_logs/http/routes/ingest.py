@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from atende_logs.config import Settings
 from atende_logs.errors import NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from atende_logs.http.deps import IngestKeyDep, SettingsDep, StoreDep
+from atende_logs.http.metrics import count_ingest
 from atende_logs.http.responses import JSONResponse
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.readers import Format, Record, read_records
@@ -116,6 +117,7 @@ async def _ingest(
     result = await run_in_threadpool(
         _store_batch, store, settings, kind, customer_id, dialer_id, body, fmt
     )
+    count_ingest(kind.name, result)
     return JSONResponse(result.as_dict())
 
 

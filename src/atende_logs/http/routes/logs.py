@@ -15,6 +15,7 @@ from atende_logs.http.errors import error_body
 from atende_logs.http.export import VARY, OpenedExport, export_response, open_export
 from atende_logs.http.negotiation import preferred_format
 from atende_logs.http.openapi import search_operation
+from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.http.responses import page_body
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import ExportFormat, Page
@@ -31,7 +32,18 @@ _SUMMARIES = {
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {
         "description": description,
-        "content": {"application/json": {"example": error_body(status, code, message, param)}},
+        "content": {
+            "application/json": {
+                "example": error_body(status, code, message, param, EXAMPLE_REQUEST_ID)
+            }
+        },
+        "headers": {
+            REQUEST_ID_HEADER: {
+                "description": "O id da requisição, o mesmo de `error.request_id` (também "
+                "em toda resposta de sucesso).",
+                "schema": {"type": "string"},
+            }
+        },
     }
     for status, description, code, message, param in [
         (

@@ -1,0 +1,128 @@
+"""LGPD commands: ``purge`` past retention, ``erase`` a phone number, set a retention."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from atende_logs import lgpd
+from atende_logs.cli.options import JsonOption, console, emit_json, errors, iso, store_session
+from atende_logs.config import get_settings
+from atende_logs.errors import ParameterError
+from atende_logs.redaction import erasure_key
+
+
+def purge(
+    customer: Annotated[
+        int | None, typer.Option("--customer", help="Only this customer. Default: every one.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=1, max=10_000, help="Documents deleted per transaction."),
+    ] = lgpd.DEFAULT_BATCH_SIZE,
+    json: JsonOption = False,
+) -> None:
+    """Delete logs older than their customer's retention, in short batches."""
+    with store_session() as store:
+        done = lgpd.purge(
+            store,
+            default_days=get_settings().retention_days,
+            customer_id=customer,
+            batch_size=batch_size,
+            dry_run=dry_run,
+        )
+    if json:
+        emit_json({"dry_run": dry_run, "purged": [asdict(item) for item in done]})
+        return
+    table = Table(
+        "customer",
+        "kind",
+        "retention (days)",
+        "older than",
+        "would delete" if dry_run else "deleted",
+    )
+    for item in done:
+        table.add_row(
+            str(item.customer_id),
+            item.kind,
+            str(item.retention_days),
+            iso(item.before_ms),
+            str(item.deleted),
+        )
+    console.print(table)
+
+
+def erase(
+    customer: Annotated[int, typer.Option("--customer", help="Customer whose logs hold it.")],
+    phone: Annotated[
+        str, typer.Option("--phone", help="The number, in any spelling: +55 (11) 98765-4321.")
+    ],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Who asked (a name, a ticket); recorded in the audit."),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Erase one person's phone number from a customer's logs; the erasure is audited."""
+    try:
+        erasure_key(phone)
+    except ParameterError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    with store_session() as store:
+        erasure = store.erase_phone(customer, phone, by or getpass.getuser())
+    if json:
+        emit_json(asdict(erasure))
+        return
+    console.print(
+        f"erasure {erasure.id}: number ending {erasure.phone_last_digits} taken out of "
+        f"{erasure.attendant_logs} attendant log(s) and {erasure.cdrs} CDR(s); "
+        f"{erasure.cards} card(s) deleted"
+    )
+
+
+def erasures(customer_id: int, json: JsonOption = False) -> None:
+    """List a customer's audited erasures (last digits of each number only)."""
+    with store_session() as store:
+        audited = store.list_erasures(customer_id)
+    if json:
+        emit_json([asdict(erasure) for erasure in audited])
+        return
+    table = Table("id", "when", "requested by", "ends in", "attendant logs", "cdrs", "cards")
+    for item in audited:
+        table.add_row(
+            str(item.id),
+            iso(item.erased_at_ms),
+            item.requested_by,
+            item.phone_last_digits,
+            str(item.attendant_logs),
+            str(item.cdrs),
+            str(item.cards),
+        )
+    console.print(table)
+
+
+def retention(
+    customer_id: int,
+    days: Annotated[
+        int | None,
+        typer.Argument(min=1, help="Days to keep its logs; leave out to use the default."),
+    ] = None,
+) -> None:
+    """Set how many days a customer's logs are kept; without DAYS, back to the default."""
+    with store_session() as store:
+        store.set_retention(customer_id, days)
+    if days is None:
+        console.print(
+            f"customer {customer_id} keeps logs {get_settings().retention_days} days "
+            "(ATENDE_RETENTION_DAYS)"
+        )
+    else:
+        console.print(f"customer {customer_id} keeps logs {days} days")

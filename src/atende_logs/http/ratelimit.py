@@ -1,0 +1,267 @@
+"""Who may make how many requests: per-key token buckets and a per-key concurrency cap.
+
+It runs as ASGI middleware, before routing and before any database work, so a flood is
+turned away at the cost of a hash and a bucket update. The key is recognised by its form
+and checksum only (``credentials.is_well_formed``) and bucketed by its SHA-256 digest, the
+form the store keeps: no secret is held in memory or Redis. A request without a
+well-formed key is bucketed by its client address instead, so garbage keys cannot dodge
+the limit. (The checksum is not secret: a forged key of the right form gets a bucket of
+its own, but each such request still costs only one indexed lookup and a 401.)
+
+Every response of a limited route carries the IETF ``RateLimit-Policy`` and ``RateLimit``
+fields (draft-ietf-httpapi-ratelimit-headers-11), e.g.::
+
+    RateLimit-Policy: "api";q=100;w=10, "api-concurrent";q=4;qu="concurrent-requests"
+    RateLimit: "api";r=42;t=1, "api-concurrent";r=3
+
+``r`` is what the key may still spend now, ``t`` the seconds until one more request comes
+back. A refused request gets 429 in the one error shape with ``Retry-After``: waiting that
+long lets the next request through (unless the key spends it elsewhere meanwhile).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atende_logs import credentials
+from atende_logs.config import Settings
+from atende_logs.credentials import CUSTOMER_KEY, INGEST_KEY, SecretType
+from atende_logs.http.errors import error_body, error_response
+from atende_logs.http.metrics import count_rate_limited
+from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
+from atende_logs.kinds import KINDS
+from atende_logs.ratelimit import Buckets, InFlight, Policy, Verdict
+
+CONCURRENCY_RETRY_AFTER_S = 1
+"""A slot frees when some request of the key ends, which no one can foretell: ask for 1 s."""
+MAX_DELAYED_REFUSALS = 1_000
+"""Refusals held back at once per process (a sleeping coroutine each); past it, at once."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one group of routes, and the header that carries their key."""
+
+    rate: Policy
+    concurrency: int
+    key_header: bytes
+    key_type: SecretType
+
+    @property
+    def policy_field(self) -> str:
+        return (
+            f'"{self.rate.name}";q={self.rate.quota};w={self.rate.window_s}, '
+            f'"{self.rate.name}-concurrent";q={self.concurrency};qu="concurrent-requests"'
+        )
+
+    def limit_field(self, verdict: Verdict, free_slots: int) -> str:
+        return (
+            f'"{self.rate.name}";r={verdict.remaining};t={verdict.wait_s}, '
+            f'"{self.rate.name}-concurrent";r={max(0, free_slots)}'
+        )
+
+
+def search_limits(settings: Settings) -> Limits:
+    """Customer keys on the three search endpoints."""
+    rate = Policy("api", settings.rate_limit_quota, settings.rate_limit_window_s)
+    return Limits(rate, settings.concurrent_requests_per_key, b"x-api-key", CUSTOMER_KEY)
+
+
+def ingest_limits(settings: Settings) -> Limits:
+    """Ingest keys on the batch endpoints."""
+    rate = Policy("ingest", settings.ingest_rate_limit_quota, settings.ingest_rate_limit_window_s)
+    return Limits(rate, settings.concurrent_requests_per_key, b"x-ingest-key", INGEST_KEY)
+
+
+_SEARCH_PATHS = frozenset(kind.path for kind in KINDS.values())
+_INGEST_PREFIX = "/ingest/"
+
+
+@dataclass(frozen=True)
+class RouteLimits:
+    """Which routes are limited, and how."""
+
+    search: Limits
+    ingest: Limits
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RouteLimits:
+        return cls(search_limits(settings), ingest_limits(settings))
+
+    def of(self, path: str) -> Limits | None:
+        """The limits of a request path (or an OpenAPI path template); None: unlimited."""
+        if path in _SEARCH_PATHS:
+            return self.search
+        if path.startswith(_INGEST_PREFIX):
+            return self.ingest
+        return None
+
+
+def partition_key(scope: Scope, limits: Limits) -> str:
+    """Whose quota a request spends: its key's digest, or its client address."""
+    for name, value in scope["headers"]:
+        if name == limits.key_header:
+            key = value.decode("latin-1")
+            if credentials.is_well_formed(key, limits.key_type):
+                return "key:" + credentials.digest(key)
+            break
+    client = scope.get("client")
+    return "addr:" + (client[0] if client else "unknown")
+
+
+class RateLimitMiddleware:
+    """Answers 429 to a key over its quota or its concurrency cap; labels every answer."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, buckets: Buckets) -> None:
+        self.app = app
+        self.buckets = buckets
+        self.in_flight = InFlight()
+        self.routes = RouteLimits.from_settings(settings)
+        self.refusal_delay_s = settings.rate_limit_refusal_delay_ms / 1000
+        self.max_delayed = MAX_DELAYED_REFUSALS
+        self.delayed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limits = self.routes.of(scope["path"]) if scope["type"] == "http" else None
+        if limits is None:
+            await self.app(scope, receive, send)
+            return
+        key = partition_key(scope, limits)
+        verdict = await self.buckets.consume(key, limits.rate)
+        if not verdict.allowed:
+            await self._refuse(scope, receive, send, limits, verdict, key)
+            return
+        if not self.in_flight.try_enter(key, limits.concurrency):
+            await self._refuse(scope, receive, send, limits, verdict, key)
+            return
+        fields = [
+            (b"ratelimit-policy", limits.policy_field.encode()),
+            (b"ratelimit", limits.limit_field(verdict, self._free(key, limits)).encode()),
+        ]
+
+        async def send_labelled(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *fields]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_labelled)
+        finally:
+            # Also when the handler raised or the client went away mid-stream: ASGI returns
+            # from the app (or raises through here) in every case, so the slot comes back.
+            self.in_flight.leave(key)
+
+    def _free(self, key: str, limits: Limits) -> int:
+        return limits.concurrency - self.in_flight.running(key)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limits: Limits,
+        verdict: Verdict,
+        key: str,
+    ) -> None:
+        if not verdict.allowed:
+            wait = verdict.wait_s
+            code, message = "rate_limited", f"limite de requisições excedido; tente em {wait} s"
+            count_rate_limited(limits.rate.name)
+        else:
+            wait = CONCURRENCY_RETRY_AFTER_S
+            code = "concurrency_limited"
+            message = f"mais de {limits.concurrency} requisições simultâneas com esta chave"
+            count_rate_limited(f"{limits.rate.name}-concurrent")
+        await self._hold_back(min(self.refusal_delay_s, wait))
+        response = error_response(429, code, message)
+        response.headers.update(
+            {
+                "Retry-After": str(wait),
+                "RateLimit-Policy": limits.policy_field,
+                "RateLimit": limits.limit_field(verdict, self._free(key, limits)),
+            }
+        )
+        await response(scope, receive, send)
+
+    async def _hold_back(self, seconds: float) -> None:
+        """Sleep before refusing: an answer at once invites a client looping on 429s to
+        spend the server's CPU on nothing but refusals (see docs/benchmarks.md)."""
+        if seconds <= 0 or self.delayed >= self.max_delayed:
+            return
+        self.delayed += 1
+        try:
+            await anyio.sleep(seconds)
+        finally:
+            self.delayed -= 1
+
+
+def document_limits(app: FastAPI, settings: Settings) -> None:
+    """Describe the limits in the OpenAPI document: the fields on every answer of a limited
+    route, and its 429."""
+    build = app.openapi
+    routes = RouteLimits.from_settings(settings)
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = build()
+        if fresh:
+            for path, operations in schema.get("paths", {}).items():
+                limits = routes.of(path)
+                if limits is not None:
+                    for operation in operations.values():
+                        _describe(operation, limits, settings.rate_limit_refusal_delay_ms)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe(operation: dict[str, Any], limits: Limits, delay_ms: int) -> None:
+    rate = limits.rate
+    fields = {
+        "RateLimit-Policy": {
+            "description": "The key's quotas (IETF draft-ietf-httpapi-ratelimit-headers): "
+            "`q` requests at once, refilled over `w` seconds; `q` concurrent requests.",
+            "schema": {"type": "string", "example": limits.policy_field},
+        },
+        "RateLimit": {
+            "description": "What the key may still spend: `r` requests now, one more after "
+            "`t` seconds; `r` more concurrent requests.",
+            "schema": {
+                "type": "string",
+                "example": f'"{rate.name}";r=42;t=1, '
+                f'"{rate.name}-concurrent";r={limits.concurrency - 1}',
+            },
+        },
+    }
+    for answer in operation.get("responses", {}).values():
+        answer.setdefault("headers", {}).update(fields)
+    wait = math.ceil(rate.window_s / rate.quota)
+    example = error_body(
+        429,
+        "rate_limited",
+        f"limite de requisições excedido; tente em {wait} s",
+        None,
+        EXAMPLE_REQUEST_ID,
+    )
+    operation.setdefault("responses", {})["429"] = {
+        "description": f"Over the key's quota ({rate.quota} requests, refilled over "
+        f"{rate.window_s} s; code `rate_limited`) or over {limits.concurrency} requests in "
+        "flight at once (code `concurrency_limited`). Requests without a well-formed key "
+        "count against the client address. The answer is held back up to "
+        f"{delay_ms} ms, never past its Retry-After.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds after which the next request goes through.",
+                "schema": {"type": "integer"},
+            },
+            REQUEST_ID_HEADER: {"description": "The request's id.", "schema": {"type": "string"}},
+            **fields,
+        },
+        "content": {"application/json": {"example": example}},
+    }

@@ -1,0 +1,42 @@
+"""Per-key rate limits: token buckets in this process or in Redis, and a concurrency cap.
+
+Nothing here knows HTTP: ``atende_logs.http.ratelimit`` decides which requests are
+limited, under which key, and what the answers say.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from atende_logs.config import Settings
+from atende_logs.ratelimit.bucket import Policy, Verdict
+from atende_logs.ratelimit.inflight import InFlight
+from atende_logs.ratelimit.memory import MemoryBuckets
+from atende_logs.ratelimit.shared import RedisBuckets
+
+__all__ = [
+    "Buckets",
+    "InFlight",
+    "MemoryBuckets",
+    "Policy",
+    "RedisBuckets",
+    "Verdict",
+    "open_buckets",
+]
+
+
+class Buckets(Protocol):
+    """Where the buckets live."""
+
+    async def consume(self, key: str, policy: Policy) -> Verdict:
+        """Take one token from ``key``'s bucket under ``policy``."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def open_buckets(settings: Settings) -> Buckets:
+    """Redis when ``ATENDE_REDIS_URL`` is set (quotas shared by every process), else memory."""
+    if settings.redis_url:
+        return RedisBuckets(settings.redis_url, settings.redis_key_prefix)
+    return MemoryBuckets()

@@ -1,0 +1,132 @@
+"""Finding one person's phone number in stored documents, and taking it out (LGPD erasure).
+
+A number reaches us in many spellings ("+55 (11) 98765-4321", "011987654321",
+"5511987654321", 5511987654321 as a JSON number). All of them contain the same national
+digits (area code and subscriber number, "11987654321") once separators are dropped, so
+that is the key erasure searches for, in every string and number of a document, not only
+in the filter fields: a number copied into a note is the same personal data. No I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from atende_logs import normalize
+from atende_logs.errors import ParameterError
+
+SEPARATORS = " ()-.+"
+"""Characters a phone number is written with besides digits. Dropping them from a stored
+document's text leaves every spelling of the number as one run of its national digits,
+which lets the database pre-select candidate documents with a plain LIKE."""
+
+_RUN = re.compile(r"(?:[+(] ?)*[0-9](?:[0-9 ().+\-]*[0-9])?")
+_ALNUM = re.compile(r"\w")
+_PREFIXES = ("0055", "055", "55", "00", "0")
+"""What may precede the national digits: international, trunk and country prefixes. They
+are erased with the number, so no spelling leaves a telling fragment behind."""
+_MIN_FOREIGN_DIGITS = 8
+MASK = "[apagado]"
+"""What replaces the number inside a longer text ("ligar 11 98765-4321 às 14h")."""
+AUDIT_DIGITS = 4
+"""Trailing digits of an erased number kept in the audit: see migration 0006."""
+
+
+def erasure_key(number: str) -> str:
+    """The digits every spelling of ``number`` contains: a Brazilian number's area code and
+    subscriber number (10 or 11 digits), or a foreign number's country code and number.
+
+    Raises ParameterError (``phone``) when ``number`` is not a phone number with an area code.
+    """
+    found = normalize.digits(number) or ""
+    international = number.strip().startswith("+") or found.startswith("00")
+    if international:
+        found = found.removeprefix("00")
+        if not found.startswith("55"):
+            if len(found) >= _MIN_FOREIGN_DIGITS:
+                return found
+            raise _invalid(number)
+        found = found[2:]
+    elif len(found) in (12, 13) and found.startswith("55"):
+        found = found[2:]  # country code without "+"
+    elif len(found) in (11, 12) and found.startswith("0"):
+        found = found[1:]  # trunk prefix: "0 11 98765-4321"
+    if len(found) in (10, 11) and "0" not in found[:2]:
+        return found
+    raise _invalid(number)
+
+
+def _invalid(number: str) -> ParameterError:
+    return ParameterError(
+        "phone",
+        f"{number!r} não é um número de telefone com DDD (ex.: +55 11 98765-4321)",
+    )
+
+
+def audit_hint(key: str) -> str:
+    """What the audit keeps of an erased number: its last digits only."""
+    return key[-AUDIT_DIGITS:]
+
+
+def redact(doc: dict[str, Any], key: str, keep: tuple[str, ...] = ()) -> bool:
+    """Take every occurrence of the number ``key`` out of ``doc``, in place.
+
+    A value that is only the number becomes null (the contract's "no number"); a longer
+    text keeps its words and gets ``MASK`` where the number was. Keys never change, so the
+    document keeps its shape. Top-level fields named in ``keep`` (the id and the time, which
+    ingest needs) are left alone. Returns whether anything changed.
+    """
+    changed = False
+    for name, value in doc.items():
+        if name not in keep:
+            doc[name], found = _redacted(value, key)
+            changed = changed or found
+    return changed
+
+
+def _redacted(value: Any, key: str) -> tuple[Any, bool]:
+    """``value`` without the number, and whether it held it."""
+    if isinstance(value, dict):
+        return value, redact(value, key)
+    if isinstance(value, list):
+        pairs = [_redacted(item, key) for item in value]
+        return [item for item, _ in pairs], any(found for _, found in pairs)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return value, False
+    if isinstance(value, int | float):
+        return (None, True) if key in str(value) else (value, False)
+    text = _redacted_text(value, key)
+    return text, text != value
+
+
+def _redacted_text(text: str, key: str) -> str | None:
+    parts: list[str] = []
+    position = 0
+    for run in _RUN.finditer(text):
+        for start, end in _number_spans(run.group(), key):
+            parts += [text[position : run.start() + start], MASK]
+            position = run.start() + end
+    if not parts:
+        return text
+    parts.append(text[position:])
+    result = "".join(parts)
+    return None if not _ALNUM.search(result.replace(MASK, "")) else result
+
+
+def _number_spans(run: str, key: str) -> list[tuple[int, int]]:
+    """Where in ``run`` (digits and separators) the number is, each with its prefix."""
+    places = [index for index, char in enumerate(run) if char.isdigit()]
+    digits = "".join(run[index] for index in places)
+    places[0] = 0  # a span from the first digit takes the "+" or "(" before it too
+    spans: list[tuple[int, int]] = []
+    found, done = digits.find(key), 0
+    while found >= 0:
+        first = found
+        for prefix in _PREFIXES:
+            if digits[done:found].endswith(prefix):
+                first = found - len(prefix)
+                break
+        spans.append((places[first], places[found + len(key) - 1] + 1))
+        done = found + len(key)
+        found = digits.find(key, done)
+    return spans
