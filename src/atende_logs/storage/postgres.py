@@ -32,11 +32,19 @@ class _BytesLoader(Loader):
         return bytes(data)
 
 
-def _with_timeout(database_url: str, statement_timeout_ms: int) -> str:
-    """The connection string plus a server-side statement timeout, keeping other options."""
+APPLICATION_NAME = "atende-logs"
+"""How the server's connections appear in pg_stat_activity unless the URL names them."""
+
+
+def _conninfo(database_url: str, statement_timeout_ms: int) -> str:
+    """The connection string plus a server-side statement timeout and an application name,
+    keeping other options."""
     params = conninfo_to_dict(database_url)
     options = f"{params.get('options') or ''} -c statement_timeout={statement_timeout_ms}"
-    return make_conninfo(database_url, options=options.strip())
+    # Named, the server's connections can be told from others' in pg_stat_activity: to
+    # count them, or to end them (pg_terminate_backend) without guessing by address.
+    name = params.get("application_name") or APPLICATION_NAME
+    return make_conninfo(database_url, options=options.strip(), application_name=name)
 
 
 @lru_cache(maxsize=256)
@@ -52,11 +60,11 @@ class PostgresStore(LgpdStore):
     ) -> None:
         self.counts = CountCache()
         self._pool = psycopg_pool.ConnectionPool(
-            _with_timeout(database_url, statement_timeout_ms),
+            _conninfo(database_url, statement_timeout_ms),
             min_size=1,
             max_size=pool_size,
             # A connection the server dropped is replaced before anyone gets it.
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=self._check,
             timeout=max(statement_timeout_ms / 1000, 1.0),
             open=False,
         )
@@ -65,6 +73,20 @@ class PostgresStore(LgpdStore):
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
             raise StoreUnavailableError("o PostgreSQL não está acessível") from exc
+
+    def _check(self, connection: psycopg.Connection[Any]) -> None:
+        """The pool's test of a connection before handing it out.
+
+        Connections die together (PostgreSQL restarted, a failover, pg_terminate_backend),
+        and psycopg_pool's own loop finds them one by one, sleeping 1, 2, 4 s… in between:
+        a request could wait out the whole pool timeout behind dead connections (seen in
+        tests/faults). So the first dead one sweeps the pool of the others at once.
+        """
+        try:
+            psycopg_pool.ConnectionPool.check_connection(connection)
+        except psycopg.Error:
+            self._pool.check()  # tests every idle connection, replacing the dead ones
+            raise
 
     def _sql(self, sql: str) -> str:
         return _placeholders(sql)
