@@ -1,5 +1,7 @@
-"""OpenAPI descriptions of the search endpoints, generated from the kinds' filter specs and
-the export encoders (so the documented NDJSON and CSV examples are what an export sends)."""
+"""OpenAPI descriptions: the search endpoints' parameters and examples, generated from the
+kinds' filter specs and the export encoders (so the documented NDJSON and CSV examples are
+what an export sends), and the schemas of the error and ingest answers, which the handlers
+build by hand and Schemathesis holds them to (tests/http/test_schemathesis.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ from importlib import resources
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, Field
 
 from atende_logs.export.encoders import encoder_for
+from atende_logs.http.errors import error_body
+from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.models import Output
 from atende_logs.query.output import OUTPUT_PARAMETERS
@@ -135,3 +140,116 @@ def _export_contents(kind: Kind) -> dict[str, Any]:
             "example": (encoder.head() + encoder.encode(items)).decode(),
         }
     return contents
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong (``http.errors.error_body``)."""
+
+    status: int = Field(description="The answer's HTTP status.")
+    code: str = Field(description="Stable English code for programs, e.g. `invalid_parameter`.")
+    message: str = Field(description="What went wrong, in Portuguese, for people.")
+    parameter: str | None = Field(None, description="The parameter at fault, when there is one.")
+    request_id: str = Field(
+        description="The request's id, as in its `X-Request-Id` header and access log line."
+    )
+
+
+class ErrorBody(BaseModel):
+    """The one JSON shape of every error answer."""
+
+    error: ErrorDetail
+
+
+_REQUEST_ID = {
+    REQUEST_ID_HEADER: {
+        "description": "O id da requisição, o mesmo de `error.request_id` (também em toda "
+        "resposta de sucesso).",
+        "schema": {"type": "string"},
+    }
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Segundos a esperar antes de tentar de novo.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def other_client_errors() -> dict[int | str, dict[str, Any]]:
+    """A ``responses=`` entry for the shape of every other 4xx answer. It also keeps FastAPI
+    from documenting its default 422, which this app never sends (validation errors are
+    400). A fresh one per route group: ``document_limits`` adds headers to it in place."""
+    return {
+        "4XX": {
+            "model": ErrorBody,
+            "description": "Qualquer outro erro do cliente (rota ou método inexistente, "
+            "query string longa demais), no mesmo formato.",
+            "content": {
+                "application/json": {
+                    "example": error_body(
+                        405, "method_not_allowed", "método não permitido", None, EXAMPLE_REQUEST_ID
+                    )
+                }
+            },
+            "headers": dict(_REQUEST_ID),
+        }
+    }
+
+
+def error_answer(
+    status: int, description: str, code: str, message: str, parameter: str | None = None
+) -> dict[str, Any]:
+    """A ``responses=`` entry: an error answer in the one shape, with an example."""
+    example = error_body(status, code, message, parameter, EXAMPLE_REQUEST_ID)
+    return {
+        "model": ErrorBody,
+        "description": description,
+        "content": {"application/json": {"example": example}},
+        "headers": {**_REQUEST_ID, **(_RETRY_AFTER if status == 503 else {})},
+    }
+
+
+class IngestRejection(BaseModel):
+    position: int = Field(
+        description="The record's line number (NDJSON, CSV) or element number (JSON array), from 1."
+    )
+    reason: str = Field(description="Why it was rejected, in Portuguese.")
+
+
+class IngestSummary(BaseModel):
+    """What one ingest batch did."""
+
+    stored: int = Field(description="New documents stored.")
+    replaced: int = Field(description="Documents that replaced one with the same id.")
+    rejected: int = Field(description="Records rejected; the others were stored.")
+    rejections: list[IngestRejection] = Field(
+        description="Each rejection's position and reason (the first ones, when many)."
+    )
+
+
+def ingest_body(kind: Kind) -> dict[str, Any]:
+    """``openapi_extra`` of an ingest route: the body media types ``kind`` takes."""
+    media_types = ["application/x-ndjson", "application/json"]
+    if kind.has_dialer:
+        media_types.append("text/csv")  # only cards have a flat, fixed set of columns
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "NDJSON (one document per line) or a JSON array of documents"
+            + ("; CSV with a header row" if kind.has_dialer else "")
+            + ". Each record is checked on its own: one that is not a document or lacks "
+            "its id is listed in `rejections` with its position, and the rest are stored.",
+            "content": {media: {"schema": _BODY_SCHEMAS[media]} for media in media_types},
+        }
+    }
+
+
+_BODY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "application/x-ndjson": {"type": "string"},
+    # Any JSON value: an array of documents, or one document (NDJSON of one line); anything
+    # else is a record rejected with its position, in a 200, like a bad line of NDJSON.
+    "application/json": {},
+    # Any text, not `type: string`: every value a client can send is text, and Schemathesis
+    # (4.32) counts an integer sent as CSV text as a request that breaks `type: string`.
+    "text/csv": {"description": "CSV com uma linha de cabeçalho."},
+}

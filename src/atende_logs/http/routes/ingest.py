@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from atende_logs.config import Settings
 from atende_logs.errors import NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from atende_logs.http.deps import IngestKeyDep, SettingsDep, StoreDep
 from atende_logs.http.metrics import count_ingest
+from atende_logs.http.openapi import (
+    IngestSummary,
+    error_answer,
+    ingest_body,
+    other_client_errors,
+)
 from atende_logs.http.responses import JSONResponse
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.readers import Format, Record, read_records
@@ -27,6 +33,10 @@ from atende_logs.storage.base import Store
 
 router = APIRouter(prefix="/ingest", tags=["Ingestão"])
 
+# Ids are PostgreSQL `integer` serials: one outside 1..2**31-1 names no row, and would
+# overflow the driver's parameter (a 500) before the lookup could answer 404.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
 _FORMATS: dict[str, Format] = {
     "": "auto",
     "application/json": "auto",
@@ -35,17 +45,6 @@ _FORMATS: dict[str, Format] = {
     "application/jsonl": "ndjson",
     "application/x-jsonlines": "ndjson",
     "text/csv": "csv",
-}
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": "NDJSON (one document per line) or a JSON array of documents; "
-        "CSV with a header row for cards.",
-        "content": {
-            media: {"schema": {"type": "string"}}
-            for media in ("application/x-ndjson", "application/json", "text/csv")
-        },
-    }
 }
 
 
@@ -123,35 +122,77 @@ async def _ingest(
 
 _RESULT: dict[int | str, dict[str, Any]] = {
     200: {
+        "model": IngestSummary,
         "description": "Counts of stored, replaced and rejected records, with each "
-        "rejection's position (line number, or element number in a JSON array) and reason."
-    }
+        "rejection's position (line number, or element number in a JSON array) and reason.",
+    },
+    400: error_answer(
+        400,
+        "Id no caminho que não é um inteiro de 1 a 2147483647",
+        "invalid_parameter",
+        "customer_id inválido",
+        "customer_id",
+    ),
+    401: error_answer(
+        401,
+        "Chave de ingestão ausente, inválida ou revogada",
+        "unauthorized",
+        "chave de ingestão ausente, inválida ou revogada",
+    ),
+    404: error_answer(
+        404, "Cliente (ou discador) inexistente", "not_found", "cliente 7 não existe"
+    ),
+    413: error_answer(
+        413,
+        "Corpo acima de `ATENDE_INGEST_MAX_BYTES` ou lote acima de `ATENDE_INGEST_MAX_RECORDS`",
+        "payload_too_large",
+        "o lote tem mais de 10000 registros",
+    ),
+    415: error_answer(
+        415,
+        "Tipo de conteúdo não aceito (CSV só para fichas)",
+        "unsupported_media_type",
+        "tipo de conteúdo não aceito: 'text/plain'",
+    ),
+    503: error_answer(
+        503,
+        "Banco de dados indisponível",
+        "database_unavailable",
+        "o banco de dados está indisponível",
+    ),
+    **other_client_errors(),
 }
 
 
-@router.post("/customers/{customer_id}/attendant-logs", openapi_extra=_BODY, responses=_RESULT)
+@router.post(
+    "/customers/{customer_id}/attendant-logs",
+    openapi_extra=ingest_body(ATTENDANT_LOGS),
+    responses=_RESULT,
+)
 async def ingest_attendant_logs(
-    request: Request, customer_id: int, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
+    request: Request, customer_id: RowId, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
 ) -> JSONResponse:
     """Store attendant logs (identified by `id`, ordered by `timestamp`)."""
     return await _ingest(request, store, settings, ATTENDANT_LOGS, customer_id)
 
 
-@router.post("/customers/{customer_id}/cdrs", openapi_extra=_BODY, responses=_RESULT)
+@router.post("/customers/{customer_id}/cdrs", openapi_extra=ingest_body(CDRS), responses=_RESULT)
 async def ingest_cdrs(
-    request: Request, customer_id: int, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
+    request: Request, customer_id: RowId, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
 ) -> JSONResponse:
     """Store CDRs (identified by `callid`, ordered by `ori_start_time`)."""
     return await _ingest(request, store, settings, CDRS, customer_id)
 
 
 @router.post(
-    "/customers/{customer_id}/dialers/{dialer_id}/cards", openapi_extra=_BODY, responses=_RESULT
+    "/customers/{customer_id}/dialers/{dialer_id}/cards",
+    openapi_extra=ingest_body(CARDS),
+    responses=_RESULT,
 )
 async def ingest_cards(
     request: Request,
-    customer_id: int,
-    dialer_id: int,
+    customer_id: RowId,
+    dialer_id: RowId,
     _: IngestKeyDep,
     store: StoreDep,
     settings: SettingsDep,

@@ -11,11 +11,9 @@ from starlette.responses import Response
 
 from atende_logs.config import Settings
 from atende_logs.http.deps import CustomerKey, SettingsDep, StoreDep, customer_of
-from atende_logs.http.errors import error_body
 from atende_logs.http.export import VARY, OpenedExport, export_response, open_export
 from atende_logs.http.negotiation import preferred_format
-from atende_logs.http.openapi import search_operation
-from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
+from atende_logs.http.openapi import error_answer, other_client_errors, search_operation
 from atende_logs.http.responses import page_body
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import ExportFormat, Page
@@ -29,22 +27,8 @@ _SUMMARIES = {
     "cdrs": ("Logs de CDRs", "API de consulta de logs dos cdrs"),
     "cards": ("Logs de fichas", "API de consulta de logs das fichas"),
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": description,
-        "content": {
-            "application/json": {
-                "example": error_body(status, code, message, param, EXAMPLE_REQUEST_ID)
-            }
-        },
-        "headers": {
-            REQUEST_ID_HEADER: {
-                "description": "O id da requisição, o mesmo de `error.request_id` (também "
-                "em toda resposta de sucesso).",
-                "schema": {"type": "string"},
-            }
-        },
-    }
+_ERRORS: dict[int | str, dict[str, Any]] = other_client_errors() | {
+    status: error_answer(status, description, code, message, param)
     for status, description, code, message, param in [
         (
             400,
