@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         1_000, ge=1, le=10_000, description="Records written per database transaction on ingest."
     )
+    max_query_bytes: int = Field(
+        8 * 1024,
+        ge=1024,
+        description="Longest query string (bytes, as sent) a request may have; a longer one "
+        "gets 414 before any parsing or database work. Legitimate queries stay under 1 KB.",
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token GET /metrics requires (`Authorization: Bearer …`, as "

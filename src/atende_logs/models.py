@@ -158,6 +158,8 @@ class KeyInfo:
     prefix: str
     created_at_ms: int
     revoked_at_ms: int | None
+    last_used_at_ms: int | None = None
+    """When a request last used it, to about a minute (``storage._key_use``); None: never."""
 
 
 @dataclass(frozen=True)

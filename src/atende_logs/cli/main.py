@@ -128,13 +128,14 @@ def _print_keys(keys: list[KeyInfo], owner: str, json: bool) -> None:
             [{owner if k == "owner" else k: v for k, v in asdict(key).items()} for key in keys]
         )
         return
-    table = Table("id", owner, "prefix", "created", "revoked")
+    table = Table("id", owner, "prefix", "created", "last used", "revoked")
     for key in keys:
         table.add_row(
             str(key.id),
             str(key.owner),
             key.prefix + "…",
             iso(key.created_at_ms),
+            iso(key.last_used_at_ms),
             iso(key.revoked_at_ms),
         )
     console.print(table)
@@ -150,7 +151,7 @@ def keys_create(customer_id: int, json: JsonOption = False) -> None:
 
 @keys_app.command("list")
 def keys_list(customer_id: int, json: JsonOption = False) -> None:
-    """List a customer's keys (prefixes only, never the secret)."""
+    """List a customer's keys: prefix, creation, last use (to a minute), revocation."""
     with store_session() as store:
         _print_keys(store.list_api_keys(customer_id), "customer_id", json)
 
@@ -174,7 +175,7 @@ def ingest_keys_create(name: str, json: JsonOption = False) -> None:
 
 @ingest_keys_app.command("list")
 def ingest_keys_list(json: JsonOption = False) -> None:
-    """List ingest keys (prefixes only)."""
+    """List ingest keys: prefix, creation, last use (to a minute), revocation."""
     with store_session() as store:
         _print_keys(store.list_ingest_keys(), "name", json)
 

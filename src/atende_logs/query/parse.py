@@ -159,8 +159,9 @@ def _bound(raw: str | None, param: str, tz: ZoneInfo) -> int | None:
 def _size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_SIZE
-    text = raw.strip()
-    if not ASCII_DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_SIZE:
+    text = raw.strip().lstrip("0") or "0"
+    # The length first: int() of more than 4,300 digits raises instead of answering.
+    if not ASCII_DIGITS.fullmatch(text) or len(text) > 4 or not 1 <= int(text) <= MAX_SIZE:
         raise ParameterError("size", f"size deve ser um inteiro entre 1 e {MAX_SIZE}: {raw!r}")
     return int(text)
 

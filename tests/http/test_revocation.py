@@ -1,0 +1,147 @@
+"""Revocation takes effect on the next request in every server process (issue 5).
+
+A real ``atende-logs serve --workers 2``: the key works in both workers, ``atende-logs keys
+revoke`` runs in another process, and from then on every request gets 401, in both workers.
+Which worker answered is read from the kernel, not guessed: the worker that holds the
+server end of the connection (``/proc/net/tcp`` and ``/proc/<pid>/fd``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from _remote import cli, free_port
+from atende_logs.models import Customer
+from atende_logs.storage import Store
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc to tell the workers apart"
+)
+
+WORKERS = 2
+PATIENCE_S = 30.0
+"""How long fresh connections are tried until every worker has answered one (each lands on
+either; the second worker may still be starting)."""
+
+
+@contextmanager
+def serving(database_url: str, log: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """``atende-logs serve --workers 2`` on a free port, until it answers."""
+    port = free_port()
+    env = {**os.environ, "ATENDE_DATABASE_URL": database_url}
+    command = [cli(), "serve", "--port", str(port), "--workers", str(WORKERS)]
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=output)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(process.pid)) < WORKERS or not _answers(port):
+            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.1)
+        yield port, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        if int(stat.rpartition(")")[2].split()[1]) == pid:  # the 4th field, after the name
+            found.add(int(entry))
+    return found
+
+
+def _server_socket_inode(server_port: int, client_port: int) -> str:
+    """The inode of the server end of the connection from ``client_port``."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        remote_port = int(fields[2].split(":")[1], 16)
+        if (local_port, remote_port) == (server_port, client_port):
+            return fields[9]
+    raise AssertionError(f"no server end for client port {client_port}")
+
+
+def _owner(inode: str, pids: set[int]) -> int:
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return pid
+            except OSError:
+                continue
+    raise AssertionError(f"no worker holds {target}")
+
+
+def statuses_by_worker(port: int, key: str, candidates: set[int]) -> dict[int, set[int]]:
+    """Requests on fresh connections until ``WORKERS`` of the ``candidates`` processes have
+    answered: the statuses each worker answered."""
+    seen: dict[int, set[int]] = {}
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", "/customers/cdrs/logs?size=1", headers={"x-api-key": key})
+            client_port = connection.sock.getsockname()[1]
+            status = connection.getresponse()
+            status.read()
+            # Kept alive: the worker still holds the server end of this connection.
+            worker = _owner(_server_socket_inode(port, client_port), candidates)
+        finally:
+            connection.close()
+        seen.setdefault(worker, set()).add(status.status)
+        if len(seen) == WORKERS:
+            return seen
+    raise AssertionError(f"only {sorted(seen)} of {sorted(candidates)} answered")
+
+
+def test_revocation_reaches_every_worker(
+    database_url: str, store: Store, customer: Customer, tmp_path: Path
+) -> None:
+    info, key = store.create_api_key(customer.id)
+    with serving(database_url, tmp_path / "server.log") as (port, process):
+        # Children of the supervisor; the spawn machinery may add a helper that serves none.
+        before = statuses_by_worker(port, key, _children(process.pid))
+        assert all(statuses == {200} for statuses in before.values()), before
+
+        revoke = subprocess.run(
+            [cli(), "keys", "revoke", str(info.id)],
+            env={**os.environ, "ATENDE_DATABASE_URL": database_url},
+            capture_output=True,
+            timeout=60,
+        )
+        assert revoke.returncode == 0, revoke.stderr
+
+        after = statuses_by_worker(port, key, set(before))
+        assert after == {worker: {401} for worker in before}
