@@ -15,7 +15,7 @@ from atende_logs.config import Settings
 from atende_logs.storage import open_store
 from bench import database, export, ingest
 from bench.common import BIG, HTTP_LOADED, KINDS, Options, console
-from bench.data import CustomerData, ensure_data, head
+from bench.data import CustomerData, drop_data, ensure_data, head, recipes
 from bench.load import Budget, FloorPool, api_latency, api_throughput, floor_latency, wrk_path
 from bench.queries import ORDER, build
 from bench.report import meta, save, show, src_state, targets
@@ -57,6 +57,17 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help=f"comma-separated subset of {','.join(ORDER)}; 'none' for ingest only; "
         f"{','.join(export.EXPORTS)} (exports) run only when named",
     )
+    parser.add_argument(
+        "--drop-data",
+        action="store_true",
+        help="delete each kind's generated files once loaded (the 10M run does not fit "
+        "on disk with both kinds' files and the database)",
+    )
+    parser.add_argument(
+        "--floor-docs",
+        type=int,
+        help="measure the ingest floor on at most this many documents per kind (default all)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--floor-workers", type=int, default=8, help="floor processes (8)")
@@ -82,6 +93,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         requests=args.requests or (50 if quick else 200),
         latency_budget=args.latency_budget or (5.0 if quick else 20.0),
         keep=args.keep,
+        drop_data=args.drop_data,
+        floor_docs=args.floor_docs,
         queries=wanted,
         markdown=args.markdown,
         wrk_threads=args.wrk_threads,
@@ -92,23 +105,26 @@ def parse_args(argv: list[str] | None = None) -> Options:
 
 def load(options: Options, db: database.Target) -> database.State:
     """Generate the data set, load it through the project's import path, time all of it."""
-    data = ensure_data(options.workdir, options.rows)
     database.reset(db)
     store = open_store(Settings(database_url=db.url))
     try:
-        customers = {c.name: store.create_customer(c.name).id for c in data}
+        customers = {r.name: store.create_customer(r.name).id for r in recipes(options.rows)}
     finally:
         store.close()
     figures: dict[str, Any] = {"kinds": {}}
     for kind in KINDS:
+        data = ensure_data(options.workdir, options.rows, kind)
         loads = [(customers[c.name], c.files[kind]) for c in data if (c.name, kind) != HTTP_LOADED]
         imported = ingest.import_all(db, loads)
         figures["kinds"][kind] = {
             "import": imported,
             "reimport": _reimport(options, db, data[0], customers[BIG], kind),
-            "floor": ingest.floor(db, kind, loads),
+            "floor": ingest.floor(db, kind, loads, options.floor_docs),
         }
-    figures["http"] = _http_ingest(options, db, data, customers)
+        if kind == HTTP_LOADED[1]:
+            figures["http"] = _http_ingest(options, db, data, customers)
+        if options.drop_data:
+            drop_data(options.workdir, options.rows, kind)
     settled = database.settle(db)
     figures["database_mb"] = database.size_mb(db)
     state = database.State(options.db, options.rows, customers, {**figures, "settle": settled})

@@ -60,6 +60,9 @@ class Options:
     requests: int
     latency_budget: float
     keep: bool
+    drop_data: bool
+    floor_docs: int | None
+    """The ingest floor's sample per kind; None for every document."""
     queries: tuple[str, ...] | None
     markdown: bool
     wrk_threads: int

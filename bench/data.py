@@ -19,7 +19,6 @@ from atende_logs import demo
 from bench.common import (
     BIG,
     DAYS,
-    KINDS,
     SMALL,
     SMALL_ATTENDANTS,
     SMALL_SHARE,
@@ -29,7 +28,7 @@ from bench.common import (
     mb,
 )
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 """Bump when the files a recipe gives change, so old directories are not reused."""
 
 
@@ -98,12 +97,17 @@ def _write(path: Path, docs: Iterator[dict[str, Any]]) -> tuple[int, int]:
     return count, size
 
 
-def ensure_data(workdir: Path, rows: int) -> list[CustomerData]:
-    """The data set for ``rows``, generated unless a matching one is on disk."""
+def ensure_data(workdir: Path, rows: int, kind: str) -> list[CustomerData]:
+    """The files of ``kind`` for ``rows``, generated unless matching ones are on disk.
+
+    Each kind has its own manifest, so a run that deletes one kind's files after loading
+    them (``--drop-data``) never holds both kinds on disk at once.
+    """
     folder = workdir / f"data-{rows}"
-    manifest = folder / "manifest.json"
+    manifest = folder / f"manifest-{kind}.json"
     wanted = {
         "version": RECIPE_VERSION,
+        "kind": kind,
         "start": START.isoformat(),
         "days": DAYS,
         "recipes": [asdict(r) for r in recipes(rows)],
@@ -111,22 +115,29 @@ def ensure_data(workdir: Path, rows: int) -> list[CustomerData]:
     if manifest.exists():
         stored = json.loads(manifest.read_text())
         if stored["recipe"] == wanted:
-            console.print(f"data: reusing {folder}")
+            console.print(f"data: reusing the {kind} files of {folder}")
             return _from_manifest(folder, stored["customers"])
     folder.mkdir(parents=True, exist_ok=True)
     manifest.unlink(missing_ok=True)
     customers: list[dict[str, Any]] = []
     for recipe in recipes(rows):
-        files: dict[str, Any] = {}
-        for kind in KINDS:
-            name = f"{recipe.name.replace(' ', '-')}-{kind}.ndjson"
-            with console.status(f"data: generating {name} ({recipe.rows:,} documents)"):
-                count, size = _write(folder / name, _documents(recipe, kind))
-            console.print(f"data: wrote {name}: {count:,} documents, {mb(size):,.1f} MB")
-            files[kind] = {"file": name, "docs": count, "bytes": size}
+        name = f"{recipe.name.replace(' ', '-')}-{kind}.ndjson"
+        with console.status(f"data: generating {name} ({recipe.rows:,} documents)"):
+            count, size = _write(folder / name, _documents(recipe, kind))
+        console.print(f"data: wrote {name}: {count:,} documents, {mb(size):,.1f} MB")
+        files = {kind: {"file": name, "docs": count, "bytes": size}}
         customers.append({"name": recipe.name, "files": files})
     manifest.write_text(json.dumps({"recipe": wanted, "customers": customers}, indent=2))
     return _from_manifest(folder, customers)
+
+
+def drop_data(workdir: Path, rows: int, kind: str) -> None:
+    """Delete the files of ``kind`` (and the slices cut from them) once they are loaded."""
+    folder = workdir / f"data-{rows}"
+    (folder / f"manifest-{kind}.json").unlink(missing_ok=True)
+    for path in folder.glob(f"*{kind}*.ndjson"):
+        path.unlink()
+    console.print(f"data: deleted the {kind} files of {folder} (--drop-data)")
 
 
 def _from_manifest(folder: Path, customers: list[dict[str, Any]]) -> list[CustomerData]:

@@ -140,8 +140,11 @@ def http_ingest(base_url: str, key: str, customer_id: int, source: DataFile) -> 
     return {**rates(source.docs, source.bytes, seconds), **counts}
 
 
-def floor(db: Target, kind_name: str, loads: list[tuple[int, DataFile]]) -> dict[str, Any]:
-    """The raw write rate of the rows of ``loads``, prepared beforehand (untimed)."""
+def floor(
+    db: Target, kind_name: str, loads: list[tuple[int, DataFile]], limit: int | None = None
+) -> dict[str, Any]:
+    """The raw write rate of the rows of ``loads`` (the first ``limit`` of them, if given),
+    prepared beforehand (untimed)."""
     settings = Settings(database_url=db.url)
     kind, zone, batch = KINDS[kind_name], ZoneInfo(settings.timezone), settings.ingest_batch_size
     docs = size = 0
@@ -156,8 +159,12 @@ def floor(db: Target, kind_name: str, loads: list[tuple[int, DataFile]]) -> dict
                     seconds += time.perf_counter() - began
                     docs += len(rows)
                     size += chunk_bytes
+                    if limit is not None and docs >= limit:
+                        break
+            if limit is not None and docs >= limit:
+                break
     method = "executemany INSERT" if db.schema is None else "COPY"
-    return {**rates(docs, size, seconds), "method": method, "batch": batch}
+    return {**rates(docs, size, seconds), "method": method, "batch": batch, "limit": limit}
 
 
 def _prepared(
