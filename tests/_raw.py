@@ -35,3 +35,22 @@ def sqlite_files_hold(database_url: str, needle: str) -> bool:
         "sys.exit(0 if any(f.exists() and needle in f.read_bytes() for f in files) else 1)\n"
     )
     return subprocess.run([sys.executable, "-c", script, path, needle]).returncode == 0
+
+
+def sqlite_dump(database_url: str) -> bytes:
+    """An SQLite database's ``iterdump()`` followed by the raw bytes of its file and WAL,
+    read by another process for the reason ``sqlite_files_hold`` gives."""
+    path = database_url[len("sqlite:///") :]
+    script = (
+        "import pathlib, sqlite3, sys\n"
+        "path = pathlib.Path(sys.argv[1])\n"
+        "connection = sqlite3.connect(path)\n"
+        "sys.stdout.buffer.write('\\n'.join(connection.iterdump()).encode())\n"
+        "connection.close()\n"
+        "for f in (path, pathlib.Path(sys.argv[1] + '-wal')):\n"
+        "    if f.exists():\n"
+        "        sys.stdout.buffer.write(f.read_bytes())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, path], check=True, capture_output=True
+    ).stdout

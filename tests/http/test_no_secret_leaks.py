@@ -6,7 +6,8 @@ are ingested over HTTP (NDJSON and CSV, and one the server rejects); every route
 OpenAPI document is called with them, the cards listing with the token as its query
 parameter, in every format. Then each secret, whole and by its random part alone, is
 searched for in a dump of the database (SQLite: ``iterdump()`` and the raw bytes of the
-file and its WAL; PostgreSQL: every column of every row of every table, as text), in what
+file and its WAL, read by another process; PostgreSQL: every column of every row of every
+table, as text), in what
 the real server process wrote to stdout and stderr, and in every response's status line,
 headers and body. None is found. The same search finds a secret planted in each place on
 purpose, so a search that could not find anything would fail here.
@@ -14,20 +15,18 @@ purpose, so a search that could not find anything would fail here.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from contextlib import closing
 from pathlib import Path
 
 import httpx
 import orjson
 import psycopg
 
+from _raw import sqlite_dump
 from _remote import Server
 from atende_logs import credentials
 from atende_logs.models import Customer
 from atende_logs.storage import Store
-from atende_logs.storage.sqlite import sqlite_path
 
 CARD_TIME = "2024-03-05T15:00:00.500-03:00"
 
@@ -46,15 +45,7 @@ def found(haystack: bytes, secret: str) -> list[str]:
 
 def database_dump(database_url: str) -> bytes:
     if database_url.startswith("sqlite"):
-        path = Path(sqlite_path(database_url))
-        with closing(sqlite3.connect(path)) as connection:
-            dumped = "\n".join(connection.iterdump()).encode()
-        raw = b"".join(
-            candidate.read_bytes()
-            for candidate in (path, path.with_name(path.name + "-wal"))
-            if candidate.exists()
-        )
-        return dumped + raw
+        return sqlite_dump(database_url)
     rows: list[bytes] = []
     with psycopg.connect(database_url) as connection:
         tables = connection.execute(
