@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "Prometheus' `authorization` scrape setting sends it). Unset, /metrics answers anyone "
         "who reaches the server: it shows request and ingest volumes, never customer data.",
     )
+    access_log_probes: bool = Field(
+        False,
+        description="True logs every answer of /healthz, /readyz and /metrics in the access "
+        "log. By default only their failures (non-2xx) are: orchestrators and Prometheus ask "
+        "every few seconds, and their successes would drown the requests of customers.",
+    )
     retention_days: int = Field(
         1_825,
         ge=1,

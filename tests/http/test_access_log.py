@@ -1,8 +1,10 @@
-"""The access log: one JSON line per request, with no secret or whole phone number in it."""
+"""The access log: one JSON line per request, with no secret or whole phone number in it;
+the probes' successes left out unless ATENDE_ACCESS_LOG_PROBES asks for them."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode
 
 import orjson
@@ -10,8 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
+from atende_logs.config import Settings
+from atende_logs.http import create_app
 from atende_logs.http.access_log import PHONE_PARAMETERS, SECRET_PARAMETERS, redact_query
+from atende_logs.storage import open_store
 
 NAMES = sorted(SECRET_PARAMETERS | PHONE_PARAMETERS) + ["start_at", "size", "call_id", "x"]
 values = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
@@ -73,3 +79,62 @@ def test_a_card_after_never_logs_the_card_number(query, logged):
         assert redact_query(query) == query
     else:
         assert parse_qsl(redact_query(query)) == logged
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
+    return [
+        (entry["path"], entry["status"])
+        for entry in (
+            orjson.loads(r.getMessage()) for r in caplog.records if r.name == "atende_logs.access"
+        )
+    ]
+
+
+def _ask_every_probe(settings: Settings, caplog: pytest.LogCaptureFixture) -> list[int]:
+    """The probes answering 2xx and failing (/readyz fails: the database is an unmigrated
+    file), then one request that is no probe; the statuses, in that order."""
+    store = open_store(settings)
+    token = {"authorization": "Bearer scrape-token"}
+    try:
+        with TestClient(create_app(settings, store=store)) as client:
+            with caplog.at_level(logging.INFO, logger="atende_logs.access"):
+                return [
+                    client.get("/healthz").status_code,
+                    client.get("/metrics", headers=token).status_code,
+                    client.get("/metrics").status_code,  # no token
+                    client.get("/readyz").status_code,  # unmigrated
+                    client.get("/openapi.json").status_code,
+                ]
+    finally:
+        store.close()
+
+
+def test_probes_are_logged_only_when_they_fail(tmp_path: Path, caplog) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'unmigrated.db'}",
+        metrics_token=SecretStr("scrape-token"),
+    )
+
+    statuses = _ask_every_probe(settings, caplog)
+
+    assert statuses == [200, 200, 401, 503, 200]
+    assert _logged(caplog) == [("/metrics", 401), ("/readyz", 503), ("/openapi.json", 200)]
+
+
+def test_every_probe_is_logged_when_the_setting_asks(
+    tmp_path: Path, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATENDE_ACCESS_LOG_PROBES", "true")
+    monkeypatch.setenv("ATENDE_DATABASE_URL", f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    monkeypatch.setenv("ATENDE_METRICS_TOKEN", "scrape-token")
+
+    statuses = _ask_every_probe(Settings(), caplog)
+
+    assert statuses == [200, 200, 401, 503, 200]
+    assert _logged(caplog) == [
+        ("/healthz", 200),
+        ("/metrics", 200),
+        ("/metrics", 401),
+        ("/readyz", 503),
+        ("/openapi.json", 200),
+    ]

@@ -65,7 +65,13 @@ def db_upgrade() -> None:
     from atende_logs.storage import migrate  # Alembic is slow to import; only db needs it
 
     url = get_settings().database_url
-    waiting = migrate.pending(url)
+    at = migrate.current(url)
+    if migrate.is_ahead(at):
+        # A newer release migrated first (a rollout, or a rollback of the code): Alembic
+        # cannot place a revision it does not know, and there is nothing of ours to apply.
+        console.print(f"the database is at {at}, newer than this release: nothing to apply")
+        return
+    waiting = migrate.pending_after(at)
     migrate.upgrade(url)
     console.print(f"applied {len(waiting)} migration(s); at {migrate.current(url)}")
 

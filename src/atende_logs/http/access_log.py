@@ -5,6 +5,10 @@ uvicorn's own access log prints the raw query string, which holds dialer tokens 
 (``atl_live_…``, ``atl_ing_…``, ``atl_dlr_…``) sent by mistake in the query or the path.
 Headers, where keys belong, are never logged. Each line carries the request's id
 (``http.request_id``), the same as its response's ``X-Request-Id``.
+
+The probes (``/healthz``, ``/readyz``, ``/metrics``) are asked every few seconds by each
+orchestrator and Prometheus: their successes are left out unless ``ATENDE_ACCESS_LOG_PROBES``
+is true, their failures always logged.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from atende_logs.config import Settings
 from atende_logs.http.request_id import current_request_id
 
 logger = logging.getLogger("atende_logs.access")
 
 SECRET_PARAMETERS = frozenset({"token"})
 PHONE_PARAMETERS = frozenset({"ani", "alt_dnis", "number"})
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 _MASKED_NAMES = SECRET_PARAMETERS | PHONE_PARAMETERS
@@ -61,8 +67,18 @@ def redact_query(query: str) -> str:
     return urlencode(pairs, safe="*")
 
 
+def _unlogged(scope: Scope, status: int) -> bool:
+    """Whether the request is a probe's success, which is logged only on request."""
+    if scope["path"] not in PROBE_PATHS or not 200 <= status < 300:
+        return False
+    # The settings the app's lifespan stored, as the request dependencies read them.
+    settings: Settings | None = getattr(scope["app"].state, "settings", None)
+    return settings is None or not settings.access_log_probes
+
+
 class AccessLogMiddleware:
-    """Logs one JSON line per HTTP request: method, path, redacted query, status, time."""
+    """Logs one JSON line per HTTP request: method, path, redacted query, status, time;
+    probes only when they fail (unless ``ATENDE_ACCESS_LOG_PROBES``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -83,12 +99,17 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            entry = {
-                "method": scope["method"],
-                "path": redact_secrets(scope["path"]),
-                "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "request_id": current_request_id(),
-            }
-            logger.info(orjson.dumps(entry).decode())
+            if not _unlogged(scope, status):
+                _log(scope, status, started)
+
+
+def _log(scope: Scope, status: int, started: float) -> None:
+    entry = {
+        "method": scope["method"],
+        "path": redact_secrets(scope["path"]),
+        "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "request_id": current_request_id(),
+    }
+    logger.info(orjson.dumps(entry).decode())

@@ -20,10 +20,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
-import psycopg_pool
 from anyio import to_thread
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -211,30 +209,23 @@ async def sampling(store: Store) -> AsyncIterator[None]:
     every request.
     """
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_sample_forever, _pool_of(store))
+        tasks.start_soon(_sample_forever, store)
         try:
             yield
         finally:
             tasks.cancel_scope.cancel()
 
 
-async def _sample_forever(pool: psycopg_pool.ConnectionPool[Any] | None) -> None:
+async def _sample_forever(store: Store) -> None:
     limiter = to_thread.current_default_thread_limiter()
     while True:
         DB_THREADS_IN_USE.set(limiter.borrowed_tokens)
         DB_THREADS_LIMIT.set(limiter.total_tokens)
         DB_THREADS_WAITING.set(limiter.statistics().tasks_waiting)
+        pool = store.pool_stats()  # None on SQLite: its threads are the measure
         if pool is not None:
-            stats = pool.get_stats()
-            DB_POOL_CONNECTIONS.labels("open").set(stats["pool_size"])
-            DB_POOL_CONNECTIONS.labels("in_use").set(stats["pool_size"] - stats["pool_available"])
-            DB_POOL_CONNECTIONS.labels("max").set(stats["pool_max"])
-            DB_POOL_WAITING.set(stats["requests_waiting"])
+            DB_POOL_CONNECTIONS.labels("open").set(pool.size)
+            DB_POOL_CONNECTIONS.labels("in_use").set(pool.in_use)
+            DB_POOL_CONNECTIONS.labels("max").set(pool.max_size)
+            DB_POOL_WAITING.set(pool.waiting)
         await anyio.sleep(SAMPLE_INTERVAL_S)
-
-
-def _pool_of(store: Store) -> psycopg_pool.ConnectionPool[Any] | None:
-    # The Store protocol has no statistics method yet; the PostgreSQL store's pool is read
-    # directly until it grows one. SQLite has no pool: its threads are the measure.
-    pool = getattr(store, "_pool", None)
-    return pool if isinstance(pool, psycopg_pool.ConnectionPool) else None

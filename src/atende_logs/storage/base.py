@@ -8,10 +8,30 @@ first, so tenant scoping is part of each call, never an afterthought.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from atende_logs.kinds import Kind
 from atende_logs.models import Chunk, Customer, Dialer, Erasure, KeyInfo, Page, Row, SearchQuery
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A moment of a connection pool, as psycopg_pool's ``get_stats`` counts it."""
+
+    size: int
+    """Connections open, idle or lent out."""
+    available: int
+    """Open connections idle in the pool."""
+    max_size: int
+    """Connections the pool may open at most (``ATENDE_POOL_SIZE``)."""
+    waiting: int
+    """Requests queued for a connection."""
+
+    @property
+    def in_use(self) -> int:
+        """Connections lent out now."""
+        return self.size - self.available
 
 
 class Store(Protocol):
@@ -118,6 +138,20 @@ class Store(Protocol):
 
     def list_erasures(self, customer_id: int) -> list[Erasure]:
         """The customer's audited erasures, oldest first."""
+        ...
+
+    # Operation: what /readyz and /metrics ask.
+    def schema_revision(self) -> str | None:
+        """The migration revision recorded in the database (Alembic's ``alembic_version``),
+        None when no migration was ever applied. The history is linear: one revision.
+
+        Raises StorageError (StoreUnavailableError, QueryTimeoutError) as reads do.
+        """
+        ...
+
+    def pool_stats(self) -> PoolStats | None:
+        """The connection pool's state now, None for a store without a pool (SQLite's
+        connections are one per thread). No I/O: call it anywhere."""
         ...
 
     def close(self) -> None: ...

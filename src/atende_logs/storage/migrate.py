@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,13 +51,36 @@ def current(database_url: str) -> str | None:
         engine.dispose()
 
 
-def pending(database_url: str) -> list[str]:
-    """Revisions not yet applied, oldest first."""
+@cache
+def revisions() -> tuple[str, ...]:
+    """The revisions this release ships, oldest first: the last is its head."""
     script = ScriptDirectory.from_config(_config())
-    at = current(database_url)
-    revisions = [rev.revision for rev in script.walk_revisions("base", "heads")]
-    revisions.reverse()
-    return revisions[revisions.index(at) + 1 :] if at in revisions else revisions
+    return tuple(reversed([rev.revision for rev in script.walk_revisions("base", "heads")]))
+
+
+def pending_after(revision: str | None) -> list[str]:
+    """This release's revisions a database at ``revision`` (None: unmigrated) still lacks.
+
+    A revision this release does not know was written by a newer one, which migrated first
+    during a rolling deploy: nothing is pending, and the older code keeps working on that
+    schema because every migration is additive (docs/cli.md).
+    """
+    known = revisions()
+    if revision is None:
+        return list(known)
+    if revision not in known:
+        return []
+    return list(known[known.index(revision) + 1 :])
+
+
+def pending(database_url: str) -> list[str]:
+    """Revisions of this release not yet applied to the database, oldest first."""
+    return pending_after(current(database_url))
+
+
+def is_ahead(revision: str | None) -> bool:
+    """Whether ``revision`` comes from a release newer than this one."""
+    return revision is not None and revision not in revisions()
 
 
 def _run(database_url: str, action: Callable[[Config], None]) -> None:

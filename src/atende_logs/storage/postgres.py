@@ -23,6 +23,7 @@ from atende_logs.models import Row
 from atende_logs.storage._common import DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._counts import CountCache
 from atende_logs.storage._lgpd import LgpdStore
+from atende_logs.storage.base import PoolStats
 
 
 class _BytesLoader(Loader):
@@ -150,6 +151,27 @@ class PostgresStore(LgpdStore):
         # its time range. Autovacuum waits for a tenth of the table to change; we don't.
         with self._connection(IsolationLevel.READ_COMMITTED) as connection:
             connection.execute(f"ANALYZE {quote(kind.table)}")
+
+    def schema_revision(self) -> str | None:
+        try:
+            with self._connection(IsolationLevel.READ_COMMITTED) as connection:
+                row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except StorageError as exc:
+            # Asked every second by /readyz: one statement, and the rare unmigrated schema
+            # pays for the exception rather than every check for a catalog look-up.
+            if isinstance(exc.__cause__, psycopg.errors.UndefinedTable):
+                return None
+            raise
+        return str(row[0]) if row else None
+
+    def pool_stats(self) -> PoolStats:
+        stats = self._pool.get_stats()
+        return PoolStats(
+            size=stats["pool_size"],
+            available=stats["pool_available"],
+            max_size=stats["pool_max"],
+            waiting=stats["requests_waiting"],
+        )
 
     def close(self) -> None:
         self._pool.close()

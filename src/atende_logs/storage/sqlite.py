@@ -21,10 +21,14 @@ from atende_logs.models import Row
 from atende_logs.storage._common import DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._counts import CountCache
 from atende_logs.storage._lgpd import LgpdStore
+from atende_logs.storage.base import PoolStats
 
 _PROGRESS_STEPS = 10_000
 # SQLite's default limit on ? parameters in one statement is 32766; stay well under it.
 _MAX_PARAMETERS = 30_000
+_ALEMBIC_VERSION_TABLE = (
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+)
 
 PAGE_SIZE = 16_384
 """Page size of a new database file (an existing file keeps its own).
@@ -161,6 +165,17 @@ class SQLiteStore(LgpdStore):
     def refresh_statistics(self, kind: Kind) -> None:
         """Nothing to do: without ANALYZE, SQLite plans from the indexes' shapes alone, and
         the indexes are shaped for the queries (migration 0004)."""
+
+    def schema_revision(self) -> str | None:
+        with self._reading() as connection:
+            if connection.execute(_ALEMBIC_VERSION_TABLE).fetchone() is None:
+                return None  # never migrated
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        return str(row[0]) if row else None
+
+    def pool_stats(self) -> PoolStats | None:
+        """None: no pool, a connection per thread; the thread gauges of /metrics measure it."""
+        return None
 
     def close(self) -> None:
         with self._guard:

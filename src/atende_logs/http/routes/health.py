@@ -3,6 +3,12 @@
 None needs a customer key. ``/readyz`` is polled every second or so by each load balancer,
 so its answer is cached for a second (the database is asked at most once a second per
 process) and it never waits longer than the statement timeout.
+
+Readiness and rolling deploys: a newer release runs ``atende-logs db upgrade`` before its
+processes replace the old ones, which keep serving meanwhile. So a database at a revision
+this code does not know is newer, not broken, and the process stays ready; only a database
+behind this code's head takes it out of service. That is safe because migrations are
+additive (docs/cli.md): the old code finds every table and column it uses.
 """
 
 from __future__ import annotations
@@ -13,14 +19,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from atende_logs.config import Settings
@@ -35,9 +40,7 @@ from atende_logs.storage import Store, migrate
 router = APIRouter(tags=["Operação"])
 
 DATABASE_TTL_S = 1.0
-MIGRATIONS_TTL_S = 30.0
-"""Migrations change only when someone runs ``atende-logs db``, and checking them opens a
-connection of its own (about 20 ms on PostgreSQL): twice a minute is enough."""
+"""How long an answer of the database (its schema revision: one row) is reused."""
 
 
 @dataclass(frozen=True)
@@ -56,35 +59,47 @@ PENDING = Problem(
 )
 
 
-class CachedCheck:
-    """A blocking check run on a worker thread of its own: at most once per ``ttl_s`` however
-    often it is asked, given up after ``timeout_s``, and never twice at once."""
+@dataclass(frozen=True)
+class Ready:
+    """The process may get traffic. ``migrations`` is "current" when the database is at this
+    code's head, "ahead" when a newer release migrated it (a rolling deploy under way)."""
 
-    def __init__(self, check: Callable[[], Problem | None], ttl_s: float, timeout_s: float) -> None:
+    migrations: Literal["current", "ahead"]
+
+
+Answer = TypeVar("Answer")
+
+
+class CachedCheck(Generic[Answer]):
+    """A blocking check run on a worker thread of its own: at most once per ``ttl_s`` however
+    often it is asked, given up after ``timeout_s`` (answering ``TOO_SLOW``), and never twice
+    at once."""
+
+    def __init__(self, check: Callable[[], Answer], ttl_s: float, timeout_s: float) -> None:
         self._check = check
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
-        self._answer: Problem | None = None
+        self._answer: Answer | Problem = TOO_SLOW  # never seen: the first call checks
         self._expires = -math.inf
         self._asking = anyio.Lock()  # callers arriving during a check wait for its answer
         self._limiter = anyio.CapacityLimiter(1)  # not the request threads' limiter
         self._running = threading.Lock()
 
-    async def __call__(self) -> Problem | None:
+    async def __call__(self) -> Answer | Problem:
         async with self._asking:
             if anyio.current_time() >= self._expires:
                 self._answer = await self._within_timeout()
                 self._expires = anyio.current_time() + self._ttl_s
         return self._answer
 
-    async def _within_timeout(self) -> Problem | None:
+    async def _within_timeout(self) -> Answer | Problem:
         with anyio.move_on_after(self._timeout_s):
             return await to_thread.run_sync(
                 self._run_alone, abandon_on_cancel=True, limiter=self._limiter
             )
         return TOO_SLOW
 
-    def _run_alone(self) -> Problem | None:
+    def _run_alone(self) -> Answer | Problem:
         # A check given up at its deadline may still be waiting on the database: until it
         # returns, the next ones answer as it did instead of piling up threads behind it.
         if not self._running.acquire(blocking=False):
@@ -95,36 +110,33 @@ class CachedCheck:
             self._running.release()
 
 
-def _database_problem(store: Store) -> Problem | None:
+def schema_state(revision: str | None) -> Ready | Problem:
+    """Whether a database at ``revision`` (None: unmigrated) can serve this release."""
+    if migrate.pending_after(revision):
+        return PENDING  # behind: this code would miss tables or columns
+    return Ready("ahead" if migrate.is_ahead(revision) else "current")
+
+
+def _schema_check(store: Store) -> Ready | Problem:
     try:
-        store.get_customer(0)  # a primary-key lookup that finds nothing: the cheapest query
+        revision = store.schema_revision()  # one row: the cheapest query there is
     except StorageError:
         return UNREACHABLE
-    return None
-
-
-def _migrations_problem(database_url: str) -> Problem | None:
-    try:
-        waiting = migrate.pending(database_url)
-    except SQLAlchemyError:  # migrate hands the driver's errors through untranslated
-        return UNREACHABLE
-    return PENDING if waiting else None
+    return schema_state(revision)
 
 
 class Readiness:
-    """Whether this process should get traffic: the database answers and its schema is the
-    one this code expects (the same check start-up makes)."""
+    """Whether this process should get traffic: the database answers, and its schema is this
+    code's or a newer release's (see the module's docstring)."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         timeout_s = settings.statement_timeout_ms / 1000
-        self._database = CachedCheck(partial(_database_problem, store), DATABASE_TTL_S, timeout_s)
-        self._migrations = CachedCheck(
-            partial(_migrations_problem, settings.database_url), MIGRATIONS_TTL_S, timeout_s
-        )
+        check = partial(_schema_check, store)
+        self._check = CachedCheck(check, DATABASE_TTL_S, timeout_s)
 
-    async def problem(self) -> Problem | None:
-        """What is wrong, or None when ready."""
-        return await self._database() or await self._migrations()
+    async def state(self) -> Ready | Problem:
+        """Ready, or what is wrong."""
+        return await self._check()
 
 
 def _json(description: str, example: dict[str, Any]) -> dict[str, Any]:
@@ -146,11 +158,17 @@ async def healthz() -> JSONResponse:
     "/readyz",
     summary="Pronto para receber tráfego",
     responses={
-        200: _json("O banco responde e não há migração pendente.", {"status": "ok"}),
+        200: _json(
+            "O banco responde e seu esquema é o desta versão (`migrations`: `current`) ou o "
+            "de uma versão mais nova, já migrado durante uma implantação gradual (`ahead`). "
+            "Seguro porque as migrações só acrescentam: a versão anterior continua servindo "
+            "sobre o esquema novo.",
+            {"status": "ok", "migrations": "current"},
+        ),
         503: {
             **_json(
-                "Banco inacessível (`database_unavailable`) ou migrações pendentes "
-                "(`migrations_pending`).",
+                "Banco inacessível (`database_unavailable`) ou atrás desta versão, sem "
+                "nenhuma migração ou numa anterior (`migrations_pending`).",
                 error_body(503, UNREACHABLE.code, UNREACHABLE.message, None, EXAMPLE_REQUEST_ID),
             ),
             "headers": {
@@ -163,15 +181,20 @@ async def healthz() -> JSONResponse:
     },
 )
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: 200 when the database answers a trivial query and no migration is
-    pending, else 503 naming what is wrong. Each process asks the database at most once a
-    second (migrations twice a minute) however often it is polled, and answers within
+    """Readiness: 200 when the database answers and its schema revision is this release's
+    head (`"migrations": "current"`) or one this release does not know, written by a newer
+    release that migrated first (`"migrations": "ahead"`): during a rolling deploy the old
+    processes keep serving. That is safe only because every migration is additive (adds
+    tables, columns, indexes; never drops or renames what an older release reads). A
+    database behind this release, unmigrated or at an older revision, answers 503
+    `migrations_pending`; one that does not answer, 503 `database_unavailable`. Each process
+    asks the database at most once a second however often it is polled, and answers within
     `ATENDE_STATEMENT_TIMEOUT_MS`. No key needed."""
     readiness: Readiness = request.app.state.readiness
-    problem = await readiness.problem()
-    if problem is not None:
-        return error_response(503, problem.code, problem.message)
-    return JSONResponse({"status": "ok"})
+    state = await readiness.state()
+    if isinstance(state, Problem):
+        return error_response(503, state.code, state.message)
+    return JSONResponse({"status": "ok", "migrations": state.migrations})
 
 
 _BAD_TOKEN = "token de métricas ausente ou inválido"
