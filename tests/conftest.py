@@ -100,6 +100,7 @@ def _rate_limits_out_of_reach() -> Iterator[None]:
         patch.setenv("ATENDE_RATE_LIMIT_QUOTA", "1000000")
         patch.setenv("ATENDE_INGEST_RATE_LIMIT_QUOTA", "1000000")
         patch.setenv("ATENDE_CONCURRENT_REQUESTS_PER_KEY", "1000")
+        patch.setenv("ATENDE_AUTH_FAILURE_QUOTA", "1000000")
         yield
 
 

@@ -106,6 +106,21 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds in which an ingest key's spent quota comes back in full.",
     )
+    auth_failure_quota: int = Field(
+        20,
+        ge=1,
+        description="401s to a well-formed but unknown or revoked key one client address may "
+        "get at once (a token bucket's size; they come back over "
+        "ATENDE_AUTH_FAILURE_WINDOW_S). Past it, the address's requests get 429 before any "
+        "database work, except those whose key authenticated lately in the same process.",
+    )
+    auth_failure_window_s: int = Field(
+        60,
+        ge=1,
+        le=86_400,
+        description="Seconds in which a client address's spent failed-authentication quota "
+        "comes back in full.",
+    )
     rate_limit_refusal_delay_ms: int = Field(
         1_000,
         ge=0,

@@ -383,8 +383,13 @@ def test_a_cancelled_request_gives_its_slot_back():
 
 def test_the_openapi_document_describes_the_limits(limited):
     with limited(rate_limit_quota=7, rate_limit_window_s=70) as client:
-        paths = client.get("/openapi.json").json()["paths"]
+        document = client.get("/openapi.json").json()
+    paths = document["paths"]
     search = paths[SEARCH]["get"]["responses"]
+    assert search["429"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+    assert "ErrorBody" in document["components"]["schemas"]
     assert search["429"]["headers"]["RateLimit-Policy"]["schema"]["example"] == (
         '"api";q=7;w=70, "api-concurrent";q=4;qu="concurrent-requests"'
     )

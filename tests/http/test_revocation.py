@@ -1,7 +1,8 @@
 """Revocation takes effect on the next request in every server process (issue 5).
 
 A real ``atende-logs serve --workers 2``: the key works in both workers, ``atende-logs keys
-revoke`` runs in another process, and from then on every request gets 401, in both workers.
+revoke`` (or ``ingest-keys revoke``, for a producer's key) runs in another process, and
+from then on every request gets 401, in both workers.
 Which worker answered is read from the kernel, not guessed: the worker that holds the
 server end of the connection (``/proc/net/tcp`` and ``/proc/<pid>/fd``).
 """
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -104,15 +106,41 @@ def _owner(inode: str, pids: set[int]) -> int:
     raise AssertionError(f"no worker holds {target}")
 
 
-def statuses_by_worker(port: int, key: str, candidates: set[int]) -> dict[int, set[int]]:
-    """Requests on fresh connections until ``WORKERS`` of the ``candidates`` processes have
+@dataclass(frozen=True)
+class Probe:
+    """The request sent again and again: by default a search with a customer key."""
+
+    key: str
+    method: str = "GET"
+    path: str = "/customers/cdrs/logs?size=1"
+    key_header: str = "x-api-key"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+def ingest_probe(key: str, customer_id: int) -> Probe:
+    """One CDR sent with an ingest key: the same each time, so it is stored once, replaced
+    after."""
+    return Probe(
+        key,
+        "POST",
+        f"/ingest/customers/{customer_id}/cdrs",
+        "x-ingest-key",
+        {"content-type": "application/x-ndjson"},
+        b'{"callid": "revocation-probe", "ori_start_time": "2026-11-01T10:00:00-03:00"}',
+    )
+
+
+def statuses_by_worker(port: int, probe: Probe, candidates: set[int]) -> dict[int, set[int]]:
+    """``probe`` on fresh connections until ``WORKERS`` of the ``candidates`` processes have
     answered: the statuses each worker answered."""
     seen: dict[int, set[int]] = {}
     deadline = time.monotonic() + PATIENCE_S
+    headers = {**probe.headers, probe.key_header: probe.key}
     while time.monotonic() < deadline:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            connection.request("GET", "/customers/cdrs/logs?size=1", headers={"x-api-key": key})
+            connection.request(probe.method, probe.path, body=probe.body, headers=headers)
             client_port = connection.sock.getsockname()[1]
             status = connection.getresponse()
             status.read()
@@ -132,7 +160,7 @@ def test_revocation_reaches_every_worker(
     info, key = store.create_api_key(customer.id)
     with serving(database_url, tmp_path / "server.log") as (port, process):
         # Children of the supervisor; the spawn machinery may add a helper that serves none.
-        before = statuses_by_worker(port, key, _children(process.pid))
+        before = statuses_by_worker(port, Probe(key), _children(process.pid))
         assert all(statuses == {200} for statuses in before.values()), before
 
         revoke = subprocess.run(
@@ -143,5 +171,28 @@ def test_revocation_reaches_every_worker(
         )
         assert revoke.returncode == 0, revoke.stderr
 
-        after = statuses_by_worker(port, key, set(before))
+        after = statuses_by_worker(port, Probe(key), set(before))
         assert after == {worker: {401} for worker in before}
+
+
+def test_ingest_key_revocation_reaches_every_worker(
+    database_url: str, store: Store, customer: Customer, tmp_path: Path
+) -> None:
+    info, key = store.create_ingest_key(f"revocation {customer.id}")
+    probe = ingest_probe(key, customer.id)
+    with serving(database_url, tmp_path / "server.log") as (port, process):
+        before = statuses_by_worker(port, probe, _children(process.pid))
+        assert all(statuses == {200} for statuses in before.values()), before
+
+        revoke = subprocess.run(
+            [cli(), "ingest-keys", "revoke", str(info.id)],
+            env={**os.environ, "ATENDE_DATABASE_URL": database_url},
+            capture_output=True,
+            timeout=60,
+        )
+        assert revoke.returncode == 0, revoke.stderr
+
+        after = statuses_by_worker(port, probe, set(before))
+        assert after == {worker: {401} for worker in before}
+    listed = {k.id: k for k in store.list_ingest_keys()}
+    assert listed[info.id].revoked_at_ms is not None

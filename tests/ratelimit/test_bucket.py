@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atende_logs.ratelimit.bucket import Policy, consume, refill
+from atende_logs.ratelimit.bucket import Policy, consume, peek, refill
 
 policies = st.builds(Policy, st.just("p"), st.integers(1, 10_000), st.integers(1, 86_400))
 # Gaps between requests, in seconds: bursts (0), typical spacing, and long idle spells.
@@ -74,3 +74,15 @@ def test_an_idle_bucket_fills_to_the_quota_and_no_further(policy, fraction, elap
     assert level <= policy.quota
     if elapsed >= policy.window_s:
         assert level == policy.quota
+
+
+@given(policies, st.floats(0, 1), st.one_of(st.just(0.0), st.floats(0, 100_000)))
+def test_peeking_answers_as_taking_would_and_takes_nothing(policy, fraction, elapsed):
+    level = fraction * policy.quota
+    peeked = peek(level, elapsed, policy)
+    _, taken = consume(level, elapsed, policy)
+    assert peeked.allowed == taken.allowed
+    if taken.allowed:
+        assert peeked.remaining == taken.remaining + 1  # the token is still there
+    else:
+        assert peeked == taken

@@ -58,6 +58,29 @@ def test_a_dropped_bucket_answers_as_a_kept_one_would():
     assert dropping.consume_now("a", POLICY) == keeping.consume_now("a", POLICY)
 
 
+def test_peeking_takes_nothing_and_tells_what_taking_would():
+    clock = Clock()
+    buckets = MemoryBuckets(clock=clock)
+    assert buckets.peek_now("a", POLICY).allowed and len(buckets) == 0  # no bucket made
+    for _ in range(3):
+        peeked = buckets.peek_now("a", POLICY)
+        assert peeked.allowed == buckets.consume_now("a", POLICY).allowed
+    peeked, refused = buckets.peek_now("a", POLICY), buckets.consume_now("a", POLICY)
+    assert not peeked.allowed and peeked == refused
+    clock.now += refused.wait_s
+    assert buckets.peek_now("a", POLICY).allowed
+    assert buckets.consume_now("a", POLICY).allowed  # the peek left the token there
+
+
+def test_each_policy_has_its_own_buckets():
+    buckets = MemoryBuckets(clock=Clock())
+    other = Policy("ingest", quota=3, window_s=30)
+    for _ in range(3):
+        buckets.consume_now("addr:x", POLICY)
+    assert not buckets.peek_now("addr:x", POLICY).allowed
+    assert buckets.consume_now("addr:x", other).allowed
+
+
 def test_the_number_of_buckets_is_capped():
     buckets = MemoryBuckets(max_buckets=5, clock=Clock())
     for n in range(50):

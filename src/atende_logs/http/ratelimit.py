@@ -1,12 +1,21 @@
-"""Who may make how many requests: per-key token buckets and a per-key concurrency cap.
+"""Who may make how many requests: per-key token buckets, a per-key concurrency cap, and a
+per-address quota of failed authentications.
 
 It runs as ASGI middleware, before routing and before any database work, so a flood is
 turned away at the cost of a hash and a bucket update. The key is recognised by its form
 and checksum only (``credentials.is_well_formed``) and bucketed by its SHA-256 digest, the
 form the store keeps: no secret is held in memory or Redis. A request without a
 well-formed key is bucketed by its client address instead, so garbage keys cannot dodge
-the limit. (The checksum is not secret: a forged key of the right form gets a bucket of
-its own, but each such request still costs only one indexed lookup and a 401.)
+the limit.
+
+The checksum is not secret, so a forged key of the right form gets a bucket of its own and
+costs a database lookup. Hence the third limit (``ratelimit.failures``): each 401 to a
+well-formed key also spends a token of its client address's "auth-failures" bucket, and
+while that bucket is empty the address gets 429 (code ``auth_failures_limited``) before any
+database work, except for keys that got a 2xx answer lately in this process (only a 2xx
+proves the key authenticated: a 405, or a 503 while the database is down, says nothing).
+Customers behind the same address as the forger keep working, and their keys are still
+looked up on every request, so a revocation takes effect on the next one.
 
 Every response of a limited route carries the IETF ``RateLimit-Policy`` and ``RateLimit``
 fields (draft-ietf-httpapi-ratelimit-headers-11), e.g.::
@@ -36,10 +45,12 @@ from atende_logs.http.errors import error_body, error_response
 from atende_logs.http.metrics import count_rate_limited
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import KINDS
-from atende_logs.ratelimit import Buckets, InFlight, Policy, Verdict
+from atende_logs.ratelimit import AuthFailures, Buckets, InFlight, Policy, Verdict
 
 CONCURRENCY_RETRY_AFTER_S = 1
 """A slot frees when some request of the key ends, which no one can foretell: ask for 1 s."""
+KEY_PARTITION = "key:"
+"""How the partition key of a well-formed key starts (that of an address: ``addr:``)."""
 MAX_DELAYED_REFUSALS = 1_000
 """Refusals held back at once per process (a sleeping coroutine each); past it, at once."""
 
@@ -65,6 +76,11 @@ class Limits:
             f'"{self.rate.name}";r={verdict.remaining};t={verdict.wait_s}, '
             f'"{self.rate.name}-concurrent";r={max(0, free_slots)}'
         )
+
+
+def auth_failure_policy(settings: Settings) -> Policy:
+    """401s to well-formed keys, per client address, on every limited route."""
+    return Policy("auth-failures", settings.auth_failure_quota, settings.auth_failure_window_s)
 
 
 def search_limits(settings: Settings) -> Limits:
@@ -109,19 +125,26 @@ def partition_key(scope: Scope, limits: Limits) -> str:
         if name == limits.key_header:
             key = value.decode("latin-1")
             if credentials.is_well_formed(key, limits.key_type):
-                return "key:" + credentials.digest(key)
+                return KEY_PARTITION + credentials.digest(key)
             break
+    return client_address(scope)
+
+
+def client_address(scope: Scope) -> str:
+    """The partition key of the request's client address."""
     client = scope.get("client")
     return "addr:" + (client[0] if client else "unknown")
 
 
 class RateLimitMiddleware:
-    """Answers 429 to a key over its quota or its concurrency cap; labels every answer."""
+    """Answers 429 to a key over its quota or its concurrency cap, and to an address out of
+    failed authentications; labels every answer."""
 
     def __init__(self, app: ASGIApp, settings: Settings, buckets: Buckets) -> None:
         self.app = app
         self.buckets = buckets
         self.in_flight = InFlight()
+        self.failures = AuthFailures(buckets, auth_failure_policy(settings))
         self.routes = RouteLimits.from_settings(settings)
         self.refusal_delay_s = settings.rate_limit_refusal_delay_ms / 1000
         self.max_delayed = MAX_DELAYED_REFUSALS
@@ -133,13 +156,35 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key = partition_key(scope, limits)
+        address = client_address(scope)
+        digest = key if key.startswith(KEY_PARTITION) else None  # None: no lookup to spare
+        blocked = await self.failures.refusal(address, digest)
+        if blocked is not None:
+            await self._refuse_failures(scope, receive, send, blocked)
+            return
         verdict = await self.buckets.consume(key, limits.rate)
-        if not verdict.allowed:
+        if not verdict.allowed or not self.in_flight.try_enter(key, limits.concurrency):
             await self._refuse(scope, receive, send, limits, verdict, key)
             return
-        if not self.in_flight.try_enter(key, limits.concurrency):
-            await self._refuse(scope, receive, send, limits, verdict, key)
-            return
+        try:
+            labelled = self._labelling(send, limits, verdict, key, address, digest)
+            await self.app(scope, receive, labelled)
+        finally:
+            # Also when the handler raised or the client went away mid-stream: ASGI returns
+            # from the app (or raises through here) in every case, so the slot comes back.
+            self.in_flight.leave(key)
+
+    def _labelling(
+        self,
+        send: Send,
+        limits: Limits,
+        verdict: Verdict,
+        key: str,
+        address: str,
+        digest: str | None,
+    ) -> Send:
+        """``send``, adding the limit fields to the answer and noting what it says of a
+        well-formed key: authenticated (2xx) or not (401)."""
         fields = [
             (b"ratelimit-policy", limits.policy_field.encode()),
             (b"ratelimit", limits.limit_field(verdict, self._free(key, limits)).encode()),
@@ -148,14 +193,19 @@ class RateLimitMiddleware:
         async def send_labelled(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), *fields]
+                if digest is not None:
+                    await self._note_authentication(message["status"], address, digest)
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_labelled)
-        finally:
-            # Also when the handler raised or the client went away mid-stream: ASGI returns
-            # from the app (or raises through here) in every case, so the slot comes back.
-            self.in_flight.leave(key)
+        return send_labelled
+
+    async def _note_authentication(self, status: int, address: str, digest: str) -> None:
+        # Noted before the answer goes out, so a client that waits for each answer finds
+        # its address blocked on the very next request.
+        if 200 <= status < 300:
+            self.failures.succeeded(digest)
+        elif status == 401:
+            await self.failures.failed(address, digest)
 
     def _free(self, key: str, limits: Limits) -> int:
         return limits.concurrency - self.in_flight.running(key)
@@ -178,15 +228,41 @@ class RateLimitMiddleware:
             code = "concurrency_limited"
             message = f"mais de {limits.concurrency} requisições simultâneas com esta chave"
             count_rate_limited(f"{limits.rate.name}-concurrent")
+        fields = {
+            "RateLimit-Policy": limits.policy_field,
+            "RateLimit": limits.limit_field(verdict, self._free(key, limits)),
+        }
+        await self._answer_429(scope, receive, send, code, message, wait, fields)
+
+    async def _refuse_failures(
+        self, scope: Scope, receive: Receive, send: Send, verdict: Verdict
+    ) -> None:
+        policy = self.failures.policy
+        count_rate_limited(policy.name)
+        message = (
+            f"autenticações recusadas demais a partir deste endereço; tente em {verdict.wait_s} s"
+        )
+        fields = {
+            "RateLimit-Policy": f'"{policy.name}";q={policy.quota};w={policy.window_s}',
+            "RateLimit": f'"{policy.name}";r={verdict.remaining};t={verdict.wait_s}',
+        }
+        await self._answer_429(
+            scope, receive, send, "auth_failures_limited", message, verdict.wait_s, fields
+        )
+
+    async def _answer_429(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        code: str,
+        message: str,
+        wait: int,
+        fields: dict[str, str],
+    ) -> None:
         await self._hold_back(min(self.refusal_delay_s, wait))
         response = error_response(429, code, message)
-        response.headers.update(
-            {
-                "Retry-After": str(wait),
-                "RateLimit-Policy": limits.policy_field,
-                "RateLimit": limits.limit_field(verdict, self._free(key, limits)),
-            }
-        )
+        response.headers.update({"Retry-After": str(wait), **fields})
         await response(scope, receive, send)
 
     async def _hold_back(self, seconds: float) -> None:
@@ -206,6 +282,7 @@ def document_limits(app: FastAPI, settings: Settings) -> None:
     route, and its 429."""
     build = app.openapi
     routes = RouteLimits.from_settings(settings)
+    failures = auth_failure_policy(settings)
 
     def openapi() -> dict[str, Any]:
         fresh = app.openapi_schema is None
@@ -215,13 +292,13 @@ def document_limits(app: FastAPI, settings: Settings) -> None:
                 limits = routes.of(path)
                 if limits is not None:
                     for operation in operations.values():
-                        _describe(operation, limits, settings.rate_limit_refusal_delay_ms)
+                        _describe(operation, limits, failures, settings.rate_limit_refusal_delay_ms)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _describe(operation: dict[str, Any], limits: Limits, delay_ms: int) -> None:
+def _describe(operation: dict[str, Any], limits: Limits, failures: Policy, delay_ms: int) -> None:
     rate = limits.rate
     fields = {
         "RateLimit-Policy": {
@@ -253,8 +330,12 @@ def _describe(operation: dict[str, Any], limits: Limits, delay_ms: int) -> None:
         "description": f"Over the key's quota ({rate.quota} requests, refilled over "
         f"{rate.window_s} s; code `rate_limited`) or over {limits.concurrency} requests in "
         "flight at once (code `concurrency_limited`). Requests without a well-formed key "
-        "count against the client address. The answer is held back up to "
-        f"{delay_ms} ms, never past its Retry-After.",
+        "count against the client address. Each 401 to a well-formed key also spends one of "
+        f"its client address's {failures.quota} failed authentications (refilled over "
+        f"{failures.window_s} s); with none left, the address's requests get 429 (code "
+        f'`auth_failures_limited`, the RateLimit fields naming the "{failures.name}" policy) '
+        "before their key is looked up, except those whose key got a 2xx answer lately. The "
+        f"answer is held back up to {delay_ms} ms, never past its Retry-After.",
         "headers": {
             "Retry-After": {
                 "description": "Seconds after which the next request goes through.",
@@ -263,5 +344,10 @@ def _describe(operation: dict[str, Any], limits: Limits, delay_ms: int) -> None:
             REQUEST_ID_HEADER: {"description": "The request's id.", "schema": {"type": "string"}},
             **fields,
         },
-        "content": {"application/json": {"example": example}},
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/ErrorBody"},
+                "example": example,
+            }
+        },
     }

@@ -1,4 +1,5 @@
-"""Per-key rate limits: token buckets in this process or in Redis, and a concurrency cap.
+"""Per-key rate limits: token buckets in this process or in Redis, a concurrency cap, and a
+quota of failed authentications per client address.
 
 Nothing here knows HTTP: ``atende_logs.http.ratelimit`` decides which requests are
 limited, under which key, and what the answers say.
@@ -10,15 +11,18 @@ from typing import Protocol
 
 from atende_logs.config import Settings
 from atende_logs.ratelimit.bucket import Policy, Verdict
+from atende_logs.ratelimit.failures import AuthFailures, RecentKeys
 from atende_logs.ratelimit.inflight import InFlight
 from atende_logs.ratelimit.memory import MemoryBuckets
 from atende_logs.ratelimit.shared import RedisBuckets
 
 __all__ = [
+    "AuthFailures",
     "Buckets",
     "InFlight",
     "MemoryBuckets",
     "Policy",
+    "RecentKeys",
     "RedisBuckets",
     "Verdict",
     "open_buckets",
@@ -30,6 +34,11 @@ class Buckets(Protocol):
 
     async def consume(self, key: str, policy: Policy) -> Verdict:
         """Take one token from ``key``'s bucket under ``policy``."""
+        ...
+
+    async def peek(self, key: str, policy: Policy) -> Verdict:
+        """What ``consume`` would answer now, taking nothing: ``allowed`` when a token is
+        there."""
         ...
 
     async def aclose(self) -> None: ...

@@ -69,6 +69,13 @@ def consume(level: float, elapsed_s: float, policy: Policy) -> tuple[float, Verd
     return level, verdict(level, allowed, policy)
 
 
+def peek(level: float, elapsed_s: float, policy: Policy) -> Verdict:
+    """What ``consume`` would answer a bucket last touched ``elapsed_s`` ago, taking nothing:
+    ``allowed`` says a token is there, ``wait_s`` when one more will be."""
+    level = refill(level, elapsed_s, policy)
+    return verdict(level, level >= 1 - EPSILON, policy)
+
+
 def seconds_to_full(level: float, policy: Policy) -> float:
     """How long until an idle bucket at ``level`` is full, i.e. the same as a new one."""
     return (policy.quota - level) / policy.rate

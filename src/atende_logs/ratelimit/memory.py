@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from atende_logs.ratelimit.bucket import Policy, Verdict, consume, seconds_to_full
+from atende_logs.ratelimit.bucket import Policy, Verdict, consume, peek, seconds_to_full
 
 MAX_BUCKETS = 100_000
 """Buckets kept at most (about 30 MB with their keys). Past it the least recently used one
@@ -22,8 +22,15 @@ class _Bucket:
     """When, left idle, it holds ``quota`` again: from then on it equals a new bucket."""
 
 
+def _bucket_key(key: str, policy: Policy) -> str:
+    # Per policy, as in Redis: an address spends its search, ingest and failed-authentication
+    # quotas in buckets of their own.
+    return f"{policy.name}:{key}"
+
+
 class MemoryBuckets:
-    """One token bucket per partition key, in a dict kept in least-recently-used order.
+    """One token bucket per policy and partition key, in a dict kept in least-recently-used
+    order.
 
     An idle bucket that has filled up again is indistinguishable from a missing one, so
     those are dropped as they reach the front: memory follows the keys active in the last
@@ -47,6 +54,7 @@ class MemoryBuckets:
     def consume_now(self, key: str, policy: Policy) -> Verdict:
         """Take a token from ``key``'s bucket (the same call, without a coroutine)."""
         now = self._clock()
+        key = _bucket_key(key, policy)
         bucket = self._buckets.pop(key, None)
         if bucket is None:
             level, elapsed = float(policy.quota), 0.0
@@ -56,6 +64,16 @@ class MemoryBuckets:
         self._buckets[key] = _Bucket(level, now, now + seconds_to_full(level, policy))
         self._drop_idle(now)
         return answer
+
+    async def peek(self, key: str, policy: Policy) -> Verdict:
+        return self.peek_now(key, policy)
+
+    def peek_now(self, key: str, policy: Policy) -> Verdict:
+        """What taking a token from ``key``'s bucket would answer, without taking it."""
+        bucket = self._buckets.get(_bucket_key(key, policy))
+        if bucket is None:
+            return peek(float(policy.quota), 0.0, policy)
+        return peek(bucket.level, self._clock() - bucket.touched_at, policy)
 
     def _drop_idle(self, now: float) -> None:
         buckets = self._buckets

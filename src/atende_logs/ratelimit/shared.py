@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from atende_logs.ratelimit.bucket import EPSILON, Policy, Verdict, verdict
+from atende_logs.ratelimit.bucket import EPSILON, Policy, Verdict, peek, verdict
 from atende_logs.ratelimit.memory import MemoryBuckets
 
 logger = logging.getLogger("atende_logs.ratelimit")
@@ -55,6 +55,18 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((quota - level) / rate * 1000) + 1000)
 return {{allowed, string.format('%.17g', level)}}
 """
 
+# The same refill, read only: the level the bucket would have now, without taking or writing.
+_PEEK = """
+local quota = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'level', 'at')
+local level = tonumber(state[1]) or quota
+local at = tonumber(state[2]) or now
+return string.format('%.17g', math.min(quota, level + math.max(0, now - at) * rate))
+"""
+
 
 class RedisBuckets:
     """Token buckets in Redis under ``prefix``, with ``fallback`` for when Redis fails."""
@@ -74,7 +86,8 @@ class RedisBuckets:
             socket_timeout=TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
         )
-        self._script = self._redis.register_script(_CONSUME)
+        self._consume = self._redis.register_script(_CONSUME)
+        self._peek = self._redis.register_script(_PEEK)
         self._prefix = prefix
         self._fallback = fallback or MemoryBuckets()
         self._clock = clock
@@ -84,18 +97,36 @@ class RedisBuckets:
         if self._clock() < self._paused_until:
             return self._fallback.consume_now(key, policy)
         try:
-            allowed, level = await self._script(
-                keys=[f"{self._prefix}{policy.name}:{key}"], args=[policy.quota, policy.rate]
+            allowed, level = await self._consume(
+                keys=[self._key(key, policy)], args=[policy.quota, policy.rate]
             )
         except (RedisError, OSError) as exc:
-            self._paused_until = self._clock() + PAUSE_AFTER_FAILURE_S
-            logger.warning(
-                "Redis failed (%s): rate limits kept per process for %.0f s",
-                exc,
-                PAUSE_AFTER_FAILURE_S,
-            )
+            self._pause(exc)
             return self._fallback.consume_now(key, policy)
         return verdict(float(level), bool(allowed), policy)
+
+    async def peek(self, key: str, policy: Policy) -> Verdict:
+        if self._clock() < self._paused_until:
+            return self._fallback.peek_now(key, policy)
+        try:
+            level = await self._peek(
+                keys=[self._key(key, policy)], args=[policy.quota, policy.rate]
+            )
+        except (RedisError, OSError) as exc:
+            self._pause(exc)
+            return self._fallback.peek_now(key, policy)
+        return peek(float(level), 0.0, policy)
+
+    def _key(self, key: str, policy: Policy) -> str:
+        return f"{self._prefix}{policy.name}:{key}"
+
+    def _pause(self, exc: Exception) -> None:
+        self._paused_until = self._clock() + PAUSE_AFTER_FAILURE_S
+        logger.warning(
+            "Redis failed (%s): rate limits kept per process for %.0f s",
+            exc,
+            PAUSE_AFTER_FAILURE_S,
+        )
 
     async def aclose(self) -> None:
         await self._redis.aclose()
