@@ -529,3 +529,30 @@ def test_control_characters_in_filter_fields(both: Env) -> None:
     plain = attendant(2)
     assert both.send("attendant-logs", ndjson(doc, plain)) == counts(stored=2)
     assert both.list("attendant-logs") == page_of("attendant-logs", [doc, plain])
+
+
+@pytest.mark.parametrize(
+    ("kind", "oversized"),
+    [
+        ("cdrs", {"call_status": "x" * 2_100}),
+        ("cdrs", {"callid": "9" * 2_001}),
+        ("attendant-logs", {"description": "é" * 1_001}),  # 1,001 characters, 2,002 bytes
+    ],
+)
+def test_a_record_too_large_for_the_index_is_refused_alone(
+    both: Env, kind: str, oversized: dict[str, Any]
+) -> None:
+    """Without the check, PostgreSQL's index refuses the entry and the whole batch fails."""
+    make = MAKERS[kind]
+    big = {**make(2), **oversized}
+    near = (
+        make(3, description="ç" * 900)
+        if kind == "attendant-logs"
+        else make(3, alt_dnis="5" * 1_900)
+    )
+    answer = both.send(kind, ndjson(make(1), big, near))
+
+    assert (answer["stored"], answer["rejected"]) == (2, 1)
+    assert answer["rejections"][0]["position"] == 2
+    assert "2000" in answer["rejections"][0]["reason"].replace(".", "").replace(",", "")
+    assert both.list(kind) == page_of(kind, [make(1), near])

@@ -15,6 +15,14 @@ from atende_logs.query.times import MAX_MS
 TOKEN_MASK = "****************"
 """What a card's dialer token reads as, stored and served (as the spec shows)."""
 
+MAX_INDEXED_BYTES = 2_000
+"""Most bytes a record's id and filter values may hold together (UTF-8, numbers as text).
+
+PostgreSQL's time index carries all of them (migration 0008), and an index entry may not
+pass 2,704 bytes: a longer one would fail its whole batch. Real ids, phone numbers, emails
+and statuses take about 150 bytes; what passes this is refused alone, with its reason, on
+both databases alike."""
+
 
 class RecordError(ValueError):
     """A record that cannot be stored; the message is the reason, in Portuguese."""
@@ -40,9 +48,29 @@ def to_row(
         doc = {**doc, "token": TOKEN_MASK}  # a copy: the caller's document stays as it was
     doc_id = _doc_id(kind, doc, time_ms, dialer_id)
     values = tuple(_storable(spec.key(spec.extract(doc))) for spec in kind.stored_filters)
+    _check_indexed_size(kind, doc_id, values)
     if text is None or kind.has_dialer:
         text = orjson.dumps(doc).decode()
     return Row(doc_id, time_ms, text, values)
+
+
+def _check_indexed_size(kind: Kind, doc_id: str, values: tuple[Any, ...]) -> None:
+    # Counted in characters first, on every record: UTF-8 takes at most 4 bytes a character
+    # and an integer at most 20 characters, so most records are done in one pass.
+    chars = len(doc_id) + sum(len(v) if isinstance(v, str) else 20 for v in values if v is not None)
+    if chars * 4 <= MAX_INDEXED_BYTES:
+        return
+    sizes = {kind.id_field: len(doc_id.encode())}
+    for column, value in zip(kind.columns, values, strict=True):
+        if value is not None:
+            sizes[column] = len(str(value).encode())
+    total = sum(sizes.values())
+    if total > MAX_INDEXED_BYTES:
+        largest = max(sizes, key=sizes.__getitem__)
+        raise RecordError(
+            f"o id e os campos filtráveis somam {total} bytes, acima do limite de "
+            f"{MAX_INDEXED_BYTES} (o maior: {largest!r}, {sizes[largest]} bytes)"
+        )
 
 
 def _storable(key: Any) -> Any:
