@@ -178,6 +178,7 @@ def main() -> None:
         script = work / "neighbour.lua"
         script.write_text(_WRK_SCRIPT)
         limits = {
+            "ATENDE_RATE_LIMIT_ENABLED": "true",  # child_env turns them off unless told
             "ATENDE_RATE_LIMIT_QUOTA": str(QUOTA),
             "ATENDE_RATE_LIMIT_WINDOW_S": str(WINDOW_S),
         }
