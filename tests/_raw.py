@@ -9,6 +9,9 @@ from contextlib import closing
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
+
+from atende_logs.storage.migrate import sqlalchemy_url
 
 
 def raw_rows(database_url: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -54,3 +57,15 @@ def sqlite_dump(database_url: str) -> bytes:
     return subprocess.run(
         [sys.executable, "-c", script, path], check=True, capture_output=True
     ).stdout
+
+
+def stamp(database_url: str, revision: str) -> None:
+    """Record ``revision`` as the database's, as a release that has it would migrate it."""
+    engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE alembic_version SET version_num = :v"), {"v": revision}
+            )
+    finally:
+        engine.dispose()

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from _limits import DEFAULT_LIMITS
 from atende_logs import credentials
 from atende_logs.config import Settings
 from atende_logs.http import create_app
@@ -37,21 +38,6 @@ SEARCH = "/customers/cdrs/logs"
 LIMIT = re.compile(
     r'"(?P<name>[a-z]+)";r=(?P<r>\d+);t=(?P<t>\d+), "(?P=name)-concurrent";r=(?P<c>\d+)'
 )
-
-
-# The documented defaults, not the unreachable quotas the suite's environment sets
-# (tests/conftest.py); refusals answered at once unless a test asks otherwise.
-DEFAULT_LIMITS: dict[str, Any] = {
-    name: Settings.model_fields[name].default
-    for name in (
-        "rate_limit_enabled",
-        "rate_limit_quota",
-        "rate_limit_window_s",
-        "ingest_rate_limit_quota",
-        "ingest_rate_limit_window_s",
-        "concurrent_requests_per_key",
-    )
-} | {"rate_limit_refusal_delay_ms": 0}
 
 
 @pytest.fixture(scope="module")

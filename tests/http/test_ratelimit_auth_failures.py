@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from _limits import DEFAULT_LIMITS
 from atende_logs import credentials
 from atende_logs.config import Settings
 from atende_logs.http import create_app
@@ -33,20 +34,7 @@ QUOTA = 3
 WINDOW_S = 60
 """Three failures per address, one back every 20 s: the tests never see one come back."""
 
-# The documented defaults of the other limits, not the unreachable quotas the suite's
-# environment sets (tests/conftest.py); refusals answered at once.
-DEFAULTS: dict[str, Any] = {
-    name: Settings.model_fields[name].default
-    for name in (
-        "rate_limit_enabled",
-        "rate_limit_quota",
-        "rate_limit_window_s",
-        "ingest_rate_limit_quota",
-        "ingest_rate_limit_window_s",
-        "concurrent_requests_per_key",
-    )
-} | {
-    "rate_limit_refusal_delay_ms": 0,
+DEFAULTS: dict[str, Any] = DEFAULT_LIMITS | {
     "auth_failure_quota": QUOTA,
     "auth_failure_window_s": WINDOW_S,
 }

@@ -10,30 +10,18 @@ from __future__ import annotations
 import time
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from _raw import stamp
 from atende_logs.cli.main import app as cli
 from atende_logs.config import Settings, get_settings
 from atende_logs.http import create_app
 from atende_logs.http.routes.health import DATABASE_TTL_S, PENDING, Ready, schema_state
 from atende_logs.storage import open_store
-from atende_logs.storage.migrate import current, pending, revisions, sqlalchemy_url, upgrade
+from atende_logs.storage.migrate import current, pending, revisions, upgrade
 
 NEWER = "9001_from_a_newer_release"
-
-
-def stamp(url: str, revision: str) -> None:
-    """Record ``revision`` as the database's, as a release that has it would migrate it."""
-    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.text("UPDATE alembic_version SET version_num = :v"), {"v": revision}
-            )
-    finally:
-        engine.dispose()
 
 
 class Serving:

@@ -3,12 +3,11 @@ state of its connection pool, on both databases."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
+from _raw import stamp
 from atende_logs.config import Settings
 from atende_logs.storage import open_store
 from atende_logs.storage.base import PoolStats
-from atende_logs.storage.migrate import current, pending, sqlalchemy_url, upgrade
+from atende_logs.storage.migrate import current, pending, upgrade
 
 NEWER = "9001_from_a_newer_release"
 
@@ -19,18 +18,6 @@ def _revision_of(url: str) -> str | None:
         return store.schema_revision()
     finally:
         store.close()
-
-
-def stamp(url: str, revision: str) -> None:
-    """Record ``revision`` in the database as if a release that has it had migrated it."""
-    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.text("UPDATE alembic_version SET version_num = :v"), {"v": revision}
-            )
-    finally:
-        engine.dispose()
 
 
 def test_schema_revision_follows_the_migrations(fresh_url: str) -> None:
