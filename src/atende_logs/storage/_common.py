@@ -155,6 +155,10 @@ class SqlStore(ABC):
     def _reading(self) -> AbstractContextManager[Any]:
         """A connection for reads."""
 
+    def _statement(self) -> AbstractContextManager[Any]:
+        """A connection for one read statement, which needs no transaction of its own."""
+        return self._reading()
+
     @abstractmethod
     def _writing(self) -> AbstractContextManager[Any]:
         """A connection in a transaction that commits when the block succeeds."""
@@ -177,7 +181,7 @@ class SqlStore(ABC):
         return row
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._reading() as connection:
+        with self._statement() as connection:
             return list(connection.execute(self._sql(sql), params).fetchall())
 
     # Customers -------------------------------------------------------------------------

@@ -93,9 +93,12 @@ class PostgresStore(LgpdStore):
         return _placeholders(sql)
 
     @contextmanager
-    def _connection(self, isolation: IsolationLevel) -> Iterator[psycopg.Connection[Any]]:
+    def _connection(self, isolation: IsolationLevel | None) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in a transaction of ``isolation``; None: autocommit."""
         try:
             with self._pool.connection() as connection:
+                # Set on every checkout: the pool hands back what the last borrower left.
+                connection.autocommit = isolation is None
                 connection.isolation_level = isolation
                 yield connection
         except psycopg.errors.QueryCanceled as exc:
@@ -108,6 +111,12 @@ class PostgresStore(LgpdStore):
     def _reading(self) -> Any:
         # One snapshot for a page, its data version and its count.
         return self._connection(IsolationLevel.REPEATABLE_READ)
+
+    def _statement(self) -> Any:
+        # One statement is atomic on its own: autocommit spares the BEGIN and COMMIT round
+        # trips, two of the four a key check paid (0.63 ms of it, against 0.15 ms for the
+        # SELECT alone).
+        return self._connection(None)
 
     def _writing(self) -> Any:
         # Upserts must not fail on concurrent writers: they wait for each other instead.
@@ -154,7 +163,7 @@ class PostgresStore(LgpdStore):
 
     def schema_revision(self) -> str | None:
         try:
-            with self._connection(IsolationLevel.READ_COMMITTED) as connection:
+            with self._statement() as connection:
                 row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         except StorageError as exc:
             # Asked every second by /readyz: one statement, and the rare unmigrated schema
