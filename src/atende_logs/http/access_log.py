@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from atende_logs.config import Settings
 from atende_logs.http.request_id import current_request_id
@@ -76,40 +75,16 @@ def _unlogged(scope: Scope, status: int) -> bool:
     return settings is None or not settings.access_log_probes
 
 
-class AccessLogMiddleware:
-    """Logs one JSON line per HTTP request: method, path, redacted query, status, time;
-    probes only when they fail (unless ``ATENDE_ACCESS_LOG_PROBES``)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            if not _unlogged(scope, status):
-                _log(scope, status, started)
-
-
-def _log(scope: Scope, status: int, started: float) -> None:
+def log_request(scope: Scope, status: int, seconds: float) -> None:
+    """Write the request's line, unless it is a probe's success (``_unlogged``)."""
+    if _unlogged(scope, status):
+        return
     entry = {
         "method": scope["method"],
         "path": redact_secrets(scope["path"]),
         "query": redact_query(scope.get("query_string", b"").decode("latin-1")),
         "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "duration_ms": round(seconds * 1000, 2),
         "request_id": current_request_id(),
     }
     logger.info(orjson.dumps(entry).decode())

@@ -13,11 +13,11 @@ from starlette.types import ASGIApp
 
 from atende_logs import __version__
 from atende_logs.config import Settings, get_settings
-from atende_logs.http.access_log import AccessLogMiddleware
 from atende_logs.http.bounds import QueryBoundMiddleware
 from atende_logs.http.errors import install_error_handlers
 from atende_logs.http.key_use import KeyUseMiddleware
-from atende_logs.http.metrics import MetricsMiddleware, sampling
+from atende_logs.http.metrics import sampling
+from atende_logs.http.observe import ObserveMiddleware
 from atende_logs.http.ratelimit import RateLimitMiddleware, document_limits
 from atende_logs.http.request_id import RequestIdMiddleware
 from atende_logs.http.routes import health, ingest, logs
@@ -107,8 +107,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         document_limits(app, settings)
     # Before the rate limit: an over-long query costs nothing, not even a bucket's look-up.
     app.add_middleware(QueryBoundMiddleware, max_bytes=settings.max_query_bytes)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(MetricsMiddleware)  # times and counts the others' answers
+    app.add_middleware(ObserveMiddleware)  # logs, times and counts the others' answers
     # Outermost: it writes key uses after the response, outside the times measured above.
     app.add_middleware(KeyUseMiddleware)
     app.include_router(logs.router)
