@@ -33,9 +33,8 @@ TIMEOUT_S = 0.25
 PAUSE_AFTER_FAILURE_S = 5.0
 """How long the process uses its own buckets after Redis failed, before trying again."""
 
-# The arithmetic of bucket.consume, in Lua. Floats go out as strings: Redis turns a Lua
-# number in a reply into an integer.
-_CONSUME = f"""
+# The bucket's level now, refilled since its last write: what both scripts start from.
+_REFILL = """
 local quota = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -44,6 +43,13 @@ local state = redis.call('HMGET', KEYS[1], 'level', 'at')
 local level = tonumber(state[1]) or quota
 local at = tonumber(state[2]) or now
 level = math.min(quota, level + math.max(0, now - at) * rate)
+"""
+
+# The arithmetic of bucket.consume, in Lua. Floats go out as strings: Redis turns a Lua
+# number in a reply into an integer.
+_CONSUME = (
+    _REFILL
+    + f"""
 local allowed = 0
 if level >= 1 - {EPSILON!r} then
     level = math.max(0, level - 1)
@@ -54,18 +60,10 @@ redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level),
 redis.call('PEXPIRE', KEYS[1], math.ceil((quota - level) / rate * 1000) + 1000)
 return {{allowed, string.format('%.17g', level)}}
 """
+)
 
-# The same refill, read only: the level the bucket would have now, without taking or writing.
-_PEEK = """
-local quota = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'level', 'at')
-local level = tonumber(state[1]) or quota
-local at = tonumber(state[2]) or now
-return string.format('%.17g', math.min(quota, level + math.max(0, now - at) * rate))
-"""
+# Read only: the level the bucket would have now, without taking or writing.
+_PEEK = _REFILL + "return string.format('%.17g', level)\n"
 
 
 class RedisBuckets:
