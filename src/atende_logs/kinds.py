@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from atende_logs import normalize
@@ -98,12 +99,12 @@ class Kind:
     filters: tuple[FilterSpec, ...]
     has_dialer: bool = False
 
-    @property
+    @cached_property
     def stored_filters(self) -> tuple[FilterSpec, ...]:
         """Filters whose key is stored in a column of its own beside each document."""
         return tuple(spec for spec in self.filters if spec.column != "doc_id")
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         """The filter columns stored beside each document, in insert order."""
         return tuple(spec.column for spec in self.stored_filters)

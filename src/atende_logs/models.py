@@ -96,6 +96,19 @@ class Row:
 
 
 @dataclass(frozen=True)
+class EncodedRows:
+    """Rows of distinct ids in the form one store writes them in (``Store.encode_rows``).
+
+    Built where the rows are parsed, which for an import is another process: PostgreSQL's
+    are the bytes of a binary COPY, passed through to the server as they are; SQLite's are
+    the parameter tuples of its INSERT.
+    """
+
+    payload: Any
+    count: int
+
+
+@dataclass(frozen=True)
 class Rejection:
     """A record that was not stored, with where it was and why (in Portuguese)."""
 

@@ -105,14 +105,19 @@ def decimal_key(value: Any) -> str | None:
     return format(Decimal((sign, digits_[:kept], exponent)), "f")
 
 
+_INTEGER_KEYS = range(-(10**18) + 1, 10**18)
+"""Whole numbers of at most 18 digits, as ``_INTEGER`` reads them from text: they fit the
+databases' 64-bit integers (a larger one in a document failed its whole batch)."""
+
+
 def integer(value: Any) -> int | None:
-    """Whole number from 60, 60.0 or "60"; None for anything else."""
+    """Whole number of up to 18 digits from 60, 60.0 or "60"; None for anything else."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int):
+        return value if value in _INTEGER_KEYS else None
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     return None

@@ -556,3 +556,15 @@ def test_a_record_too_large_for_the_index_is_refused_alone(
     assert answer["rejections"][0]["position"] == 2
     assert "2000" in answer["rejections"][0]["reason"].replace(".", "").replace(",", "")
     assert both.list(kind) == page_of(kind, [make(1), near])
+
+
+def test_a_whole_number_too_large_for_a_filter_leaves_it_unsearchable(both: Env) -> None:
+    """A 64-bit column cannot hold 10**20: stored as a key, it failed the whole batch."""
+    huge = b'{"callid": "1", "ori_start_time": "2020-01-27T19:00:01.000-03:00", '
+    huge += b'"ori_billing_time": 100000000000000000000}\n'
+    plain = cdr(2, ori_billing_time=60)
+    assert both.send("cdrs", huge + ndjson(plain)) == counts(stored=2)
+    listing = both.list("cdrs")
+    assert [item["callid"] for item in listing["items"]] == ["1", plain["callid"]]
+    assert listing["items"][0]["ori_billing_time"] == 10**20  # the document is whole
+    assert both.list("cdrs", ori_billing_time=60)["items"] == [plain]

@@ -1,4 +1,4 @@
-"""The import's parallel parsing gives what the serial path gives, row for row."""
+"""The import's parallel parsing stores what the serial path stores, counts included."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ from datetime import datetime
 import orjson
 
 from atende_logs import demo
-from atende_logs.ingest.batch import prepare
-from atende_logs.ingest.parallel import prepare_in_workers
+from atende_logs.ingest.batch import ingest, store_batches
+from atende_logs.ingest.parallel import batches_in_workers
 from atende_logs.ingest.readers import read_records
 from atende_logs.kinds import CDRS
+from atende_logs.models import SearchQuery
+from atende_logs.storage import Store
 
 ZONE = demo.ZONE
 
 
-def test_workers_prepare_the_same_rows_and_rejections_in_order() -> None:
+def stored(store: Store, customer_id: int) -> list[bytes]:
+    return store.scan(SearchQuery(CDRS, customer_id, size=1000), limit=10_000).items
+
+
+def test_workers_store_the_same_rows_counts_and_rejections(store: Store) -> None:
     start = datetime(2024, 3, 1, tzinfo=ZONE)
     plan = demo.DemoPlan(start=start, days=2, attendants=3, attendant_logs=0, cdrs=300, cards=0)
     lines = [orjson.dumps(doc) for doc in demo.cdrs(plan)]
@@ -24,13 +30,31 @@ def test_workers_prepare_the_same_rows_and_rejections_in_order() -> None:
     lines[20] = b"[1]"  # not an object
     lines[30] = orjson.dumps({"call_id": "no time"})
     lines.insert(40, b"")  # a blank line still counts for the positions after it
-    lines.append(lines[5])  # a repeated document: the store keeps the last one
+    lines.insert(42, lines[41])  # repeated within a block: the batch keeps the last one
+    lines.append(lines[5])  # repeated in another block: the later write replaces it
     data = b"\n".join(lines) + b"\n"
 
-    serial = list(prepare(CDRS, read_records(io.BytesIO(data), "ndjson"), ZONE))
-    # Small blocks, so that rows cross many block boundaries and two workers interleave.
-    parallel = list(prepare_in_workers(io.BytesIO(data), CDRS, ZONE, None, 2, block_bytes=4096))
+    serial_customer = store.create_customer("serial").id
+    serial = ingest(
+        store, serial_customer, CDRS, read_records(io.BytesIO(data), "ndjson"), zone=ZONE
+    )
+    parallel_customer = store.create_customer("parallel").id
+    # Small blocks and batches, so that rows cross many block and batch boundaries and two
+    # workers interleave.
+    batches = batches_in_workers(
+        io.BytesIO(data),
+        CDRS,
+        ZONE,
+        None,
+        workers=2,
+        batch_size=7,
+        encode=store.encode_rows,
+        block_bytes=4096,
+    )
+    parallel = store_batches(store, parallel_customer, CDRS, batches)
 
     assert parallel == serial
-    assert [type(item).__name__ for item in serial].count("Rejection") == 3
-    assert len(serial) == len(lines) - 1  # every line but the blank one
+    assert (serial.stored, serial.replaced, serial.rejected) == (297, 2, 3)
+    assert [item.position for item in serial.rejections] == [11, 21, 31]
+    assert stored(store, parallel_customer) == stored(store, serial_customer)
+    assert len(stored(store, serial_customer)) == 297

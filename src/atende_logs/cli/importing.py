@@ -12,8 +12,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from atende_logs.cli.options import JsonOption, console, emit_json, errors, store_session
 from atende_logs.config import get_settings
-from atende_logs.ingest.batch import prepare, store_prepared
-from atende_logs.ingest.parallel import default_workers, prepare_in_workers
+from atende_logs.ingest.batch import batched, prepare, store_batches
+from atende_logs.ingest.parallel import batches_in_workers, default_workers
 from atende_logs.ingest.readers import Format, detect_format, read_records
 from atende_logs.kinds import KINDS
 from atende_logs.models import IngestResult
@@ -81,18 +81,31 @@ def import_file(
             fmt_read = _format(file, fmt)
             workers = _parse_workers(parse_workers, stream, size, fmt_read)
             tz = zone(settings.timezone)
+            batch_size, encode = settings.ingest_batch_size, store.encode_rows
             items = (
-                prepare_in_workers(stream, target, tz, dialer_id, workers)
+                batches_in_workers(
+                    stream,
+                    target,
+                    tz,
+                    dialer_id,
+                    workers=workers,
+                    batch_size=batch_size,
+                    encode=encode,
+                )
                 if workers
-                else prepare(target, read_records(stream, fmt_read), tz, dialer_id)
+                else batched(
+                    target,
+                    prepare(target, read_records(stream, fmt_read), tz, dialer_id),
+                    batch_size,
+                    encode,
+                )
             )
-            result = store_prepared(
+            result = store_batches(
                 store,
                 customer,
                 target,
                 items,
                 dialer_id=dialer_id,
-                batch_size=settings.ingest_batch_size,
                 on_batch=lambda _: progress.update(task, completed=_tell(stream)),
             )
             if result.stored + result.replaced >= ANALYZE_AFTER:

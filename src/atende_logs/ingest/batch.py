@@ -1,15 +1,38 @@
-"""Streams of records into the store, in transactions of bounded size."""
+"""Streams of records into the store, in transactions of bounded size.
+
+Three steps, each a generator over the one before: ``prepare`` turns records into rows or
+rejections, ``batched`` groups rows into batches of distinct ids in the store's own form,
+``store_batches`` writes them. An import runs the first two in its parsing processes
+(``ingest.parallel``); everything else runs them all here (``ingest``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from atende_logs.ingest.documents import RecordError, to_row
 from atende_logs.ingest.readers import Record
 from atende_logs.kinds import Kind
-from atende_logs.models import IngestResult, Rejection, Row
-from atende_logs.storage.base import Store
+from atende_logs.models import EncodedRows, IngestResult, Rejection, Row
+
+if TYPE_CHECKING:
+    from atende_logs.storage.base import Store
+
+Encoder = Callable[[Kind, Sequence[Row]], EncodedRows]
+"""A store's ``encode_rows``."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows to write in one transaction, ids distinct, in the store's form."""
+
+    rows: EncodedRows
+    replaced: int
+    """Documents left out because a later one of the batch has the same id: each counts as
+    replaced, as it would have been in a batch of its own."""
 
 
 def ingest(
@@ -29,15 +52,8 @@ def ingest(
     last document of an id wins (counted as replacing the earlier one), as it would across
     batches. ``on_batch`` is called after each write, for progress reporting.
     """
-    return store_prepared(
-        store,
-        customer_id,
-        kind,
-        prepare(kind, records, zone, dialer_id),
-        dialer_id=dialer_id,
-        batch_size=batch_size,
-        on_batch=on_batch,
-    )
+    items = batched(kind, prepare(kind, records, zone, dialer_id), batch_size, store.encode_rows)
+    return store_batches(store, customer_id, kind, items, dialer_id=dialer_id, on_batch=on_batch)
 
 
 def prepare(
@@ -54,45 +70,45 @@ def prepare(
             yield Rejection(record.position, str(exc))
 
 
-def store_prepared(
+def batched(
+    kind: Kind, items: Iterable[Row | Rejection], batch_size: int, encode: Encoder
+) -> Iterator[Batch | Rejection]:
+    """Rows in batches of ``batch_size`` distinct ids, encoded; rejections as they come."""
+    pending: dict[str, Row] = {}
+    replaced = 0
+    for item in items:
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        if pending.pop(item.doc_id, None) is not None:
+            replaced += 1
+        pending[item.doc_id] = item
+        if len(pending) >= batch_size:
+            yield Batch(encode(kind, list(pending.values())), replaced)
+            pending.clear()
+            replaced = 0
+    if pending:
+        yield Batch(encode(kind, list(pending.values())), replaced)
+
+
+def store_batches(
     store: Store,
     customer_id: int,
     kind: Kind,
-    items: Iterable[Row | Rejection],
+    items: Iterable[Batch | Rejection],
     *,
     dialer_id: int | None = None,
-    batch_size: int = 1000,
     on_batch: Callable[[IngestResult], None] | None = None,
 ) -> IngestResult:
-    """``ingest`` from rows already prepared (by ``prepare``, here or in another process)."""
+    """Write each batch in a transaction of its own, and count what was done."""
     result = IngestResult()
-    pending: dict[str, Row] = {}
     for item in items:
         if isinstance(item, Rejection):
             result.reject(item.position, item.reason)
             continue
-        if pending.pop(item.doc_id, None) is not None:
-            result.replaced += 1
-        pending[item.doc_id] = item
-        if len(pending) >= batch_size:
-            _flush(store, customer_id, kind, dialer_id, pending, result, on_batch)
-    _flush(store, customer_id, kind, dialer_id, pending, result, on_batch)
-    return result
-
-
-def _flush(
-    store: Store,
-    customer_id: int,
-    kind: Kind,
-    dialer_id: int | None,
-    pending: dict[str, Row],
-    result: IngestResult,
-    on_batch: Callable[[IngestResult], None] | None,
-) -> None:
-    if pending:
-        inserted, replaced = store.write_rows(customer_id, kind, list(pending.values()), dialer_id)
+        inserted, replaced = store.write_rows(customer_id, kind, item.rows, dialer_id)
         result.stored += inserted
-        result.replaced += replaced
-        pending.clear()
-    if on_batch is not None:
-        on_batch(result)
+        result.replaced += replaced + item.replaced
+        if on_batch is not None:
+            on_batch(result)
+    return result

@@ -18,7 +18,16 @@ from typing import Any
 from atende_logs import credentials
 from atende_logs.errors import NotFoundError, ParameterError
 from atende_logs.kinds import Kind
-from atende_logs.models import Chunk, Cursor, Customer, Dialer, KeyInfo, Page, Row, SearchQuery
+from atende_logs.models import (
+    Chunk,
+    Cursor,
+    Customer,
+    Dialer,
+    EncodedRows,
+    KeyInfo,
+    Page,
+    SearchQuery,
+)
 from atende_logs.query.cursor import encode
 from atende_logs.query.resume import candidate_ids
 from atende_logs.storage._counts import CountCache
@@ -169,7 +178,7 @@ class SqlStore(ABC):
 
     @abstractmethod
     def _upsert(
-        self, connection: Any, kind: Kind, scope: list[Any], rows: Sequence[Row]
+        self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
     ) -> tuple[int, int]:
         """Insert or replace rows; (inserted, replaced)."""
 
@@ -364,9 +373,9 @@ class SqlStore(ABC):
     # Logs ------------------------------------------------------------------------------
 
     def write_rows(
-        self, customer_id: int, kind: Kind, rows: Sequence[Row], dialer_id: int | None = None
+        self, customer_id: int, kind: Kind, rows: EncodedRows, dialer_id: int | None = None
     ) -> tuple[int, int]:
-        if not rows:
+        if not rows.count:
             return 0, 0
         scope: list[Any] = [customer_id, dialer_id] if kind.has_dialer else [customer_id]
         with self._writing() as connection:

@@ -7,12 +7,22 @@ first, so tenant scoping is part of each call, never an afterthought.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from atende_logs.kinds import Kind
-from atende_logs.models import Chunk, Customer, Dialer, Erasure, KeyInfo, Page, Row, SearchQuery
+from atende_logs.models import (
+    Chunk,
+    Customer,
+    Dialer,
+    EncodedRows,
+    Erasure,
+    KeyInfo,
+    Page,
+    Row,
+    SearchQuery,
+)
 
 
 @dataclass(frozen=True)
@@ -71,10 +81,19 @@ class Store(Protocol):
     def get_dialer(self, customer_id: int, dialer_id: int) -> Dialer | None: ...
 
     # Logs.
+    @property
+    def encode_rows(self) -> Callable[[Kind, Sequence[Row]], EncodedRows]:
+        """A function giving ``rows`` (distinct doc ids) in the form ``write_rows`` takes.
+
+        A module-level function, which pickles by name: an import calls it in its parsing
+        processes and sends the writer the result.
+        """
+        ...
+
     def write_rows(
-        self, customer_id: int, kind: Kind, rows: Sequence[Row], dialer_id: int | None = None
+        self, customer_id: int, kind: Kind, rows: EncodedRows, dialer_id: int | None = None
     ) -> tuple[int, int]:
-        """Insert or replace ``rows`` (unique doc ids) in one transaction.
+        """Insert or replace ``rows`` (from ``encode_rows``) in one transaction.
 
         Returns (inserted, replaced).
         """

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from atende_logs.config import Settings
-from atende_logs.storage.base import Store
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the type only: importing config costs a parsing process 0.3 s
+    from atende_logs.config import Settings
+    from atende_logs.storage.base import Store
 
 
 def open_store(settings: Settings) -> Store:

@@ -17,7 +17,7 @@ from typing import Any
 
 from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
 from atende_logs.kinds import Kind
-from atende_logs.models import Row
+from atende_logs.models import EncodedRows, Row
 from atende_logs.storage._common import DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._counts import CountCache
 from atende_logs.storage._lgpd import LgpdStore
@@ -58,6 +58,12 @@ def sqlite_path(database_url: str) -> str:
     if not database_url.startswith("sqlite:///"):
         raise ValueError(f"not an SQLite URL: {database_url!r}")
     return database_url[len("sqlite:///") :]
+
+
+def encode_rows(kind: Kind, rows: Sequence[Row]) -> EncodedRows:
+    """``rows`` as the parameters of the upsert's INSERT, scope left out (the writer adds
+    it, as PostgreSQL's binds it)."""
+    return EncodedRows([(row.doc_id, row.time_ms, row.doc, *row.values) for row in rows], len(rows))
 
 
 class SQLiteStore(LgpdStore):
@@ -136,16 +142,18 @@ class SQLiteStore(LgpdStore):
         )
         return connection.execute(sql, params).fetchall()  # type: ignore[no-any-return]
 
+    encode_rows = staticmethod(encode_rows)
+
     def _upsert(
-        self, connection: Any, kind: Kind, scope: list[Any], rows: Sequence[Row]
+        self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
     ) -> tuple[int, int]:
-        existing = self._existing(connection, kind, scope, [row.doc_id for row in rows])
+        existing = self._existing(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
         connection.executemany(
             upsert_sql(kind, f"VALUES ({placeholders})"),
-            [(*scope, row.doc_id, row.time_ms, row.doc, *row.values) for row in rows],
+            [(*scope, *values) for values in rows.payload],
         )
-        return len(rows) - existing, existing
+        return rows.count - existing, existing
 
     def _existing(self, connection: Any, kind: Kind, scope: list[Any], ids: list[str]) -> int:
         where = " AND ".join(
