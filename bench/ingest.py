@@ -176,9 +176,9 @@ def _prepared(
     size = 0
     with source.path.open("rb") as lines:
         for line in lines:
-            text = line.decode().rstrip("\n")
-            row = to_row(kind, orjson.loads(text), zone, None, text)
-            rows.append((customer_id, row.doc_id, row.time_ms, row.doc, *row.values))
+            raw = line.rstrip(b"\n")
+            row = to_row(kind, orjson.loads(raw), zone, None, raw)
+            rows.append((customer_id, row.doc_id, row.time_ms, row.doc.decode(), *row.values))
             size += len(line)
             if len(rows) == chunk:
                 yield rows, size

@@ -109,6 +109,11 @@ class Kind:
         """The filter columns stored beside each document, in insert order."""
         return tuple(spec.column for spec in self.stored_filters)
 
+    @cached_property
+    def stored_keys(self) -> tuple[tuple[Callable[[Doc], Any], Callable[[Any], Any]], ...]:
+        """(extract, key) of each stored filter, in column order: ingest's inner loop."""
+        return tuple((spec.extract, spec.key) for spec in self.stored_filters)
+
     def filter(self, param: str) -> FilterSpec | None:
         return next((spec for spec in self.filters if spec.param == param), None)
 

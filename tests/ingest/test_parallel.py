@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import datetime
 
 import orjson
@@ -58,3 +60,15 @@ def test_workers_store_the_same_rows_counts_and_rejections(store: Store) -> None
     assert [item.position for item in serial.rejections] == [11, 21, 31]
     assert stored(store, parallel_customer) == stored(store, serial_customer)
     assert len(stored(store, serial_customer)) == 297
+
+
+def test_a_parsing_process_loads_only_what_parsing_needs() -> None:
+    """Each parsing process starts by importing the console script's module and the
+    encoder; loading the CLI, the settings or psycopg there cost each one over a second."""
+    script = (
+        "import sys, atende_logs.cli, atende_logs.ingest.parallel, atende_logs.storage._pgcopy\n"
+        "heavy = {'typer', 'rich', 'pydantic', 'pydantic_settings', 'psycopg', 'fastapi'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    assert loaded.stdout.decode().strip() == "[]"

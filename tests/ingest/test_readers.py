@@ -482,17 +482,17 @@ def test_ndjson_records_carry_their_text_as_received() -> None:
     """The text is what gets stored: it must be the line itself, and the same object."""
     data = b'{"b": 1,  "a": [1.50, "x"]}\r\n\n  {"z":null}  \n[1]\n'
     records = read(data, "ndjson")
-    assert [record.text for record in records] == [
-        '{"b": 1,  "a": [1.50, "x"]}',
-        '{"z":null}',
+    assert [record.raw for record in records] == [
+        b'{"b": 1,  "a": [1.50, "x"]}',
+        b'{"z":null}',
         None,
     ]
     for record in records[:2]:
-        assert record.text is not None and orjson.loads(record.text) == record.value
+        assert record.raw is not None and orjson.loads(record.raw) == record.value
 
 
 def test_array_records_carry_no_text() -> None:
-    assert [record.text for record in read(b'[{"a": 1}]', "json")] == [None]
+    assert [record.raw for record in read(b'[{"a": 1}]', "json")] == [None]
 
 
 # --- NDJSON in blocks (the parallel import's reader) ---------------------------------------
@@ -522,5 +522,5 @@ def test_ndjson_blocks_read_as_the_whole_stream(lines, bom, newline, final_newli
     blocks = list(ndjson_blocks(io.BytesIO(data), size))
     by_block = [r for block, first in blocks for r in read_ndjson_block(block, first)]
     assert by_block == whole
-    assert [r.text for r in by_block] == [r.text for r in whole]
+    assert [r.raw for r in by_block] == [r.raw for r in whole]
     assert all(block.endswith(b"\n") for block, _ in blocks[:-1])  # whole lines only

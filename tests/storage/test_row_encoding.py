@@ -34,7 +34,9 @@ def rows_of(kind: Kind) -> st.SearchStrategy[list[Row]]:
         Row,
         doc_id=text.filter(bool),
         time_ms=st.integers(0, MAX_MS),
-        doc=st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=3000),
+        doc=st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=3000).map(
+            str.encode
+        ),
         values=values,
     )
     return st.lists(row, min_size=1, max_size=20, unique_by=lambda r: r.doc_id)
@@ -60,7 +62,8 @@ def test_rows_come_back_as_written(
         f"SELECT {columns} FROM {kind.table} WHERE customer_id = ? ORDER BY doc_id",
         [customer.id],
     )
-    expected = sorted(((r.doc_id, r.time_ms, r.doc, *r.values) for r in rows), key=lambda r: r[0])
+    expected = [(r.doc_id, r.time_ms, r.doc.decode(), *r.values) for r in rows]
+    expected.sort(key=lambda r: r[0])
     assert sorted(back, key=lambda r: r[0]) == expected
     # Written again, every row is a replacement.
     assert store.write_rows(customer.id, kind, encoded) == (0, len(rows))

@@ -1,1 +1,13 @@
 """The ``atende-logs`` command line."""
+
+
+def main() -> None:
+    """The console script's entry point.
+
+    The commands load when it runs, not when this module is imported: an import's parsing
+    processes start (multiprocessing's spawn) by importing the script that started their
+    parent, and that import took each of them 1.2 s when it loaded the whole CLI.
+    """
+    from atende_logs.cli.main import app
+
+    app(prog_name="atende-logs")

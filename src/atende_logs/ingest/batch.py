@@ -65,7 +65,7 @@ def prepare(
             yield Rejection(record.position, record.error or "registro ilegível")
             continue
         try:
-            yield to_row(kind, record.value, zone, dialer_id, record.text)
+            yield to_row(kind, record.value, zone, dialer_id, record.raw)
         except RecordError as exc:
             yield Rejection(record.position, str(exc))
 

@@ -33,12 +33,12 @@ def to_row(
     doc: dict[str, Any],
     zone: tzinfo,
     dialer_id: int | None = None,
-    text: str | None = None,
+    raw: bytes | None = None,
 ) -> Row:
     """Validate ``doc`` and extract what storage needs: id, time, JSON text, filter keys.
 
-    ``text``, when given, is the document's JSON as received; it is stored as is (cards
-    excepted: their token must be masked), saving a re-encoding.
+    ``raw``, when given, is the document's JSON as received (UTF-8); it is stored as is
+    (cards excepted: their token must be masked), saving a re-encoding.
     Raises RecordError when the id or the time is missing or unreadable.
     """
     time_ms = _time_ms(kind, doc, zone)
@@ -47,11 +47,14 @@ def to_row(
         # can leak it.
         doc = {**doc, "token": TOKEN_MASK}  # a copy: the caller's document stays as it was
     doc_id = _doc_id(kind, doc, time_ms, dialer_id)
-    values = tuple(_storable(spec.key(spec.extract(doc))) for spec in kind.stored_filters)
+    values = tuple([key(extract(doc)) for extract, key in kind.stored_keys])
+    # JSON text can only hold a NUL as the escape \u0000: without one, no key has a NUL.
+    if raw is None or b"\\u0000" in raw:
+        values = tuple(_storable(value) for value in values)
     _check_indexed_size(kind, doc_id, values)
-    if text is None or kind.has_dialer:
-        text = orjson.dumps(doc).decode()
-    return Row(doc_id, time_ms, text, values)
+    if raw is None or kind.has_dialer:
+        raw = orjson.dumps(doc)
+    return Row(doc_id, time_ms, raw, values)
 
 
 def _check_indexed_size(kind: Kind, doc_id: str, values: tuple[Any, ...]) -> None:

@@ -25,6 +25,10 @@ from atende_logs.models import Rejection
 BLOCK_BYTES = 4 << 20
 """Lines sent to a worker at a time: large enough that sending them costs little."""
 
+IN_FLIGHT_PER_WORKER = 4
+"""Blocks handed out ahead per worker. With 2, a worker that finished its next block while
+the writer was still writing one sat idle: 270k CDRs took 6% longer."""
+
 
 def default_workers() -> int:
     """One parsing process per core but the one this process writes on, up to 4."""
@@ -44,8 +48,8 @@ def batches_in_workers(
 ) -> Iterator[Batch | Rejection]:
     """``batch.batched`` over ``batch.prepare`` of the NDJSON ``stream``, run in ``workers``
     processes, a block at a time (a batch never spans two blocks). ``encode`` must pickle:
-    a module-level function. At most two blocks per worker are in flight, so memory stays
-    bounded."""
+    a module-level function. At most ``IN_FLIGHT_PER_WORKER`` blocks per worker are read
+    ahead, so memory stays bounded."""
     # spawn, not fork: this process may hold database connections and their threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -53,7 +57,7 @@ def batches_in_workers(
         for block, first_line in ndjson_blocks(stream, block_bytes):
             job = (kind.name, block, first_line, zone, dialer_id, batch_size, encode)
             in_flight.append(pool.submit(_batch_block, *job))
-            if len(in_flight) >= 2 * workers:
+            if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
                 yield from in_flight.popleft().result()
         while in_flight:
             yield from in_flight.popleft().result()

@@ -50,8 +50,9 @@ class Record:
     position: int
     value: dict[str, Any] | None
     error: str | None
-    text: str | None = field(default=None, compare=False)
-    """The record's JSON exactly as it came (NDJSON only), stored as is to skip re-encoding.
+    raw: bytes | None = field(default=None, compare=False)
+    """The record's JSON exactly as it came (NDJSON only), stored as is to skip re-encoding:
+    UTF-8, which orjson checked, never decoded here.
 
     Left out of comparisons: two records are the same when they hold the same object."""
 
@@ -173,7 +174,7 @@ def _read_ndjson(body: io.BufferedIOBase, first_line: int) -> Iterator[Record]:
             continue
         if isinstance(value, dict):
             # orjson has validated the line, so it is UTF-8 and one JSON object.
-            yield Record(position, value, None, line.strip(_WS).decode())
+            yield Record(position, value, None, line.strip(_WS))
         else:
             yield _object_record(position, value)
 

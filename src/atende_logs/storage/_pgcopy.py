@@ -49,9 +49,8 @@ def encode_rows(kind: Kind, rows: Sequence[Row]) -> EncodedRows:
     append = parts.append
     for row in rows:
         doc_id = row.doc_id.encode()
-        doc = row.doc.encode()
         parts += (field_count, _LENGTH(len(doc_id)), doc_id, _BIGINT(8, row.time_ms))
-        parts += (_LENGTH(len(doc)), doc)
+        parts += (_LENGTH(len(row.doc)), row.doc)
         for pack, value in zip(value_packers, row.values, strict=True):
             append(_NULL if value is None else pack(value))
     append(_TRAILER)

@@ -63,7 +63,8 @@ def sqlite_path(database_url: str) -> str:
 def encode_rows(kind: Kind, rows: Sequence[Row]) -> EncodedRows:
     """``rows`` as the parameters of the upsert's INSERT, scope left out (the writer adds
     it, as PostgreSQL's binds it)."""
-    return EncodedRows([(row.doc_id, row.time_ms, row.doc, *row.values) for row in rows], len(rows))
+    params = [(row.doc_id, row.time_ms, row.doc.decode(), *row.values) for row in rows]
+    return EncodedRows(params, len(rows))
 
 
 class SQLiteStore(LgpdStore):
