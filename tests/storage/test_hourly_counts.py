@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from _raw import raw_rows
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo import as_records
-from atende_logs.kinds import CDRS
+from atende_logs.kinds import CARDS, CDRS
 from atende_logs.models import Condition, SearchQuery
 from atende_logs.storage import Store
 from atende_logs.storage._hourly import HOUR_MS, hourly_total_sql
@@ -130,3 +130,47 @@ def delete_rows(url: str, customer_id: int, start: int, end: int) -> None:
     else:
         with psycopg.connect(url) as connection:
             connection.execute(sql.replace("?", "%s"), [customer_id, start, end])
+
+
+card_writes = st.lists(
+    st.lists(
+        st.tuples(st.integers(0, 20), st.sampled_from([0, 1]), times), min_size=1, max_size=20
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(writes=card_writes)
+def test_card_counts_are_kept_per_dialer(
+    store: Store, database_url: str, writes: list[list[tuple[int, int, int]]]
+) -> None:
+    """Cards are counted per dialer: two dialers' cards, replaced across hours."""
+    customer = store.create_customer("hourly cards")
+    dialers = [store.create_dialer(customer.id, f"d{n}")[0].id for n in range(2)]
+    for batch in writes:
+        for which in (0, 1):
+            docs = [
+                {"id": f"k{i}", "number": "5511999990000", "timestamp": time_ms}
+                for i, dialer, time_ms in batch
+                if dialer == which
+            ]
+            records = as_records(docs)
+            ingest(store, customer.id, CARDS, records, zone=UTC, dialer_id=dialers[which])
+    hour = f"(time_ms / {HOUR_MS}) * {HOUR_MS}"
+    rows = raw_rows(
+        database_url,
+        f"SELECT dialer_id, {hour}, count(*) FROM cards WHERE customer_id = ? "
+        f"GROUP BY dialer_id, {hour} ORDER BY 1, 2",
+        [customer.id],
+    )
+    counted = raw_rows(
+        database_url,
+        "SELECT dialer_id, hour_ms, row_count FROM hourly_counts WHERE customer_id = ? "
+        "AND kind = 'cards' AND row_count != 0 ORDER BY 1, 2",
+        [customer.id],
+    )
+    assert [tuple(r) for r in counted] == [tuple(r) for r in rows]

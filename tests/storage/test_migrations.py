@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -60,3 +64,21 @@ def test_postgres_counts_a_filtered_listing_from_the_index_alone(postgres_url: s
             )
         )
     assert "Index Only Scan using ix_cdrs_time" in plan, plan
+
+
+def test_sqlite_counts_hours_in_the_upsert_not_in_row_triggers(tmp_path: Path) -> None:
+    """Migration 0009: SQLite's insert and update triggers go (the upsert counts instead),
+    its delete triggers stay; undone, all three are back."""
+    url = f"sqlite:///{tmp_path / 'triggers.db'}"
+
+    def triggers() -> set[str]:
+        with closing(sqlite3.connect(url[len("sqlite:///") :])) as connection:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            return {name for (name,) in rows}
+
+    upgrade(url)
+    tables = ("attendant_logs", "cdrs", "cards")
+    assert triggers() == {f"hourly_counts_{table}_delete" for table in tables}
+    downgrade(url, "0008_covering_time_indexes")
+    events = ("insert", "update", "delete")
+    assert triggers() == {f"hourly_counts_{t}_{e}" for t in tables for e in events}

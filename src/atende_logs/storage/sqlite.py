@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,9 +21,15 @@ from atende_logs.kinds import Kind
 from atende_logs.models import EncodedRows, Row
 from atende_logs.storage._common import DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._counts import CountCache
+from atende_logs.storage._hourly import HOUR_MS
 from atende_logs.storage._lgpd import LgpdStore
 from atende_logs.storage.base import PoolStats
 
+_ADD_COUNTS = (
+    "INSERT INTO hourly_counts (customer_id, kind, dialer_id, hour_ms, row_count) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id, kind, dialer_id, hour_ms) "
+    "DO UPDATE SET row_count = hourly_counts.row_count + excluded.row_count"
+)
 _PROGRESS_STEPS = 10_000
 # SQLite's default limit on ? parameters in one statement is 32766; stay well under it.
 _MAX_PARAMETERS = 30_000
@@ -148,28 +155,64 @@ class SQLiteStore(LgpdStore):
     def _upsert(
         self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
     ) -> tuple[int, int]:
-        existing = self._existing(connection, kind, scope, [values[0] for values in rows.payload])
+        old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
         connection.executemany(
             upsert_sql(kind, f"VALUES ({placeholders})"),
             [(*scope, *values) for values in rows.payload],
         )
-        return rows.count - existing, existing
+        self._count_hours(connection, kind, scope, rows.payload, old_times)
+        return rows.count - len(old_times), len(old_times)
 
-    def _existing(self, connection: Any, kind: Kind, scope: list[Any], ids: list[str]) -> int:
+    def _old_times(
+        self, connection: Any, kind: Kind, scope: list[Any], ids: list[str]
+    ) -> dict[str, int]:
+        """doc_id -> time_ms of the stored documents among ``ids``."""
         where = " AND ".join(
             f"{column} = ?" for column in ("customer_id", "dialer_id")[: len(scope)]
         )
-        found = 0
+        # The primary key's index, named: left to itself, SQLite (which has no statistics
+        # here) reads the customer's whole time index instead, since that one covers
+        # doc_id and time_ms: 63 us per id at 100k rows, growing with the table.
+        primary_key = quote(f"sqlite_autoindex_{kind.table}_1")
+        found: dict[str, int] = {}
         step = _MAX_PARAMETERS - len(scope)
         for start in range(0, len(ids), step):
             chunk = ids[start : start + step]
-            found += connection.execute(
-                f"SELECT count(*) FROM {quote(kind.table)} WHERE {where} "
-                f"AND doc_id IN ({', '.join('?' for _ in chunk)})",
-                [*scope, *chunk],
-            ).fetchone()[0]
+            found.update(
+                connection.execute(
+                    f"SELECT doc_id, time_ms FROM {quote(kind.table)} INDEXED BY {primary_key} "
+                    f"WHERE {where} AND doc_id IN ({', '.join('?' for _ in chunk)})",
+                    [*scope, *chunk],
+                )
+            )
         return found
+
+    def _count_hours(
+        self,
+        connection: Any,
+        kind: Kind,
+        scope: list[Any],
+        payload: list[tuple[Any, ...]],
+        old_times: dict[str, int],
+    ) -> None:
+        """Add the batch's new rows to their hours' counts and move replaced rows that
+        changed hour: what row triggers did before migration 0009, for a fraction of the
+        cost. Deletes still count themselves (their triggers remain)."""
+        deltas: Counter[int] = Counter()
+        for doc_id, time_ms, *_ in payload:
+            old = old_times.get(doc_id)
+            hour = time_ms // HOUR_MS * HOUR_MS
+            if old is None:
+                deltas[hour] += 1
+            elif old // HOUR_MS * HOUR_MS != hour:
+                deltas[old // HOUR_MS * HOUR_MS] -= 1
+                deltas[hour] += 1
+        dialer = scope[1] if kind.has_dialer else 0
+        connection.executemany(
+            _ADD_COUNTS,
+            [(scope[0], kind.table, dialer, hour, n) for hour, n in sorted(deltas.items()) if n],
+        )
 
     def refresh_statistics(self, kind: Kind) -> None:
         """Nothing to do: without ANALYZE, SQLite plans from the indexes' shapes alone, and
