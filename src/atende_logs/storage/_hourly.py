@@ -2,8 +2,10 @@
 
 Counting a listing row by row costs time in proportion to its rows (seconds at 9 million).
 For a listing without filters, the rows of each whole hour of its range are already counted
-by the triggers of migration 0005: its total is the sum of those counts plus a row count of
-the partial hours at the two ends of the range, at most two hours of rows whatever the range.
+as they are written (migration 0005's triggers; on SQLite, since migration 0009, the upsert
+itself for inserts and replacements): its total is the sum of those counts plus a row count
+of the partial hours at the two ends of the range, at most two hours of rows whatever the
+range.
 """
 
 from __future__ import annotations
