@@ -13,7 +13,7 @@ from atende_logs.errors import AuthenticationError
 from atende_logs.storage.base import Store
 
 _customer_key = APIKeyHeader(
-    name="x-api-key",
+    name="x-api-key",  # CUSTOMER_KEY_HEADER
     auto_error=False,
     scheme_name="ApiKey",
     description="API Token de autenticação (chave do cliente)",
@@ -63,6 +63,8 @@ async def authenticate_ingest(
         raise AuthenticationError("chave de ingestão ausente, inválida ou revogada")
 
 
-CustomerKey = Annotated[str | None, Security(_customer_key)]
-"""The request's ``x-api-key``, declared for OpenAPI; check it with ``customer_of``."""
+CUSTOMER_KEY_HEADER = "x-api-key"
+CUSTOMER_KEY = Security(_customer_key)
+"""The ``x-api-key`` requirement, for the OpenAPI document of the routes that read the
+header themselves and check it with ``customer_of`` (``routes.logs``)."""
 IngestKeyDep = Annotated[None, Depends(authenticate_ingest)]
