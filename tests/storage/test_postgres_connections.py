@@ -1,5 +1,6 @@
 """PostgreSQL's pooled connections: one-statement reads in autocommit, and nothing of that
-left to the transactions that borrow the same connection next."""
+left to the transactions that borrow the same connection next; a session's calls on one
+connection, each in its own transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Iterator
 import pytest
 from psycopg.pq import TransactionStatus
 
+from atende_logs.errors import QueryTimeoutError
+from atende_logs.kinds import KINDS
+from atende_logs.models import SearchQuery
 from atende_logs.storage.postgres import PostgresStore
 
 pytestmark = pytest.mark.postgres
@@ -51,3 +55,49 @@ def test_a_key_check_sees_a_revocation_at_once(one_connection: PostgresStore) ->
     assert one_connection.revoke_api_key(info.id)
 
     assert one_connection.authenticate(key) is None
+
+
+def _checkouts(store: PostgresStore) -> int:
+    return store._pool.get_stats().get("requests_num", 0)
+
+
+def test_a_session_is_one_checkout_for_a_key_check_and_a_page(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, pool_size=2)
+    try:
+        customer = store.create_customer("session")
+        _, key = store.create_api_key(customer.id)
+        query = SearchQuery(kind=KINDS["cdrs"], customer_id=customer.id, size=10)
+        before = _checkouts(store)
+        with store.session():
+            assert store.authenticate(key) == customer.id
+            with store.session():  # nested: still the same connection
+                assert store.search(query).total == 0
+        assert _checkouts(store) - before == 1
+        store.authenticate(key)
+        store.search(query)
+        assert _checkouts(store) - before == 3  # outside a session, one each
+    finally:
+        store.close()
+
+
+def test_a_session_gives_each_call_its_own_transaction(one_connection: PostgresStore) -> None:
+    with one_connection.session():
+        with one_connection._reading() as connection:
+            connection.execute("SELECT 1")
+            assert connection.info.transaction_status == TransactionStatus.INTRANS
+        # The read committed at the end of its block: the next call may be autocommit.
+        assert connection.info.transaction_status == TransactionStatus.IDLE
+        with one_connection._statement() as again:
+            assert again is connection and again.autocommit
+            isolation = again.execute("SHOW transaction_isolation").fetchone()
+    assert isolation == ("read committed",)  # the server's default: no transaction of ours
+
+
+def test_a_failed_call_leaves_the_session_usable(one_connection: PostgresStore) -> None:
+    with one_connection.session():
+        with pytest.raises(QueryTimeoutError), one_connection._reading() as connection:
+            connection.execute("SET LOCAL statement_timeout = 1")
+            connection.execute("SELECT pg_sleep(1)")
+        # Rolled back: the session's connection serves the next call.
+        assert one_connection.list_customers() is not None
+    assert one_connection.list_customers() is not None

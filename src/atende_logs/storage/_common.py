@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import cached_property
 from typing import Any
@@ -163,6 +163,9 @@ class SqlStore(ABC):
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:
         """A connection for reads."""
+
+    def session(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def _statement(self) -> AbstractContextManager[Any]:
         """A connection for one read statement, which needs no transaction of its own."""

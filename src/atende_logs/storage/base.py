@@ -8,6 +8,7 @@ first, so tenant scoping is part of each call, never an afterthought.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,6 +80,14 @@ class Store(Protocol):
     def rotate_dialer_token(self, customer_id: int, dialer_id: int) -> str: ...
     def find_dialer(self, customer_id: int, token: str) -> Dialer | None: ...
     def get_dialer(self, customer_id: int, dialer_id: int) -> Dialer | None: ...
+
+    def session(self) -> AbstractContextManager[None]:
+        """A block in which this thread's calls share one database connection: a request's
+        key check and its query cost one pool checkout, not one each (PostgreSQL). Each
+        call keeps its own transaction. Nested blocks share the outer one's connection;
+        a no-op where each thread has its own connection already (SQLite).
+        """
+        ...
 
     # Logs.
     @property

@@ -6,6 +6,7 @@ batch's rows arrive as one binary COPY into a staging table, merged by one state
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -87,6 +88,24 @@ def _upsert_sql(kind: Kind) -> str:
     )
 
 
+def _docs(rows: list[tuple[int, bytes, bytes]]) -> list[DocRow]:
+    # Only the ids are wanted as text, and only the last two rows' ids are ever used.
+    return [(row[0], row[1].decode(), row[2]) for row in rows]
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The driver's and the pool's errors as the store's own."""
+    try:
+        yield
+    except psycopg.errors.QueryCanceled as exc:
+        raise QueryTimeoutError("a consulta excedeu o tempo limite") from exc
+    except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as exc:
+        raise StoreUnavailableError("o banco de dados está indisponível") from exc
+    except psycopg.Error as exc:
+        raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
+
+
 class PostgresStore(LgpdStore):
     backend = "postgresql"
 
@@ -94,6 +113,7 @@ class PostgresStore(LgpdStore):
         self, database_url: str, statement_timeout_ms: int = 10_000, pool_size: int = 8
     ) -> None:
         self.counts = CountCache()
+        self._held = threading.local()  # the connection of this thread's session, if any
         self._pool = psycopg_pool.ConnectionPool(
             _conninfo(database_url, statement_timeout_ms),
             min_size=1,
@@ -127,20 +147,37 @@ class PostgresStore(LgpdStore):
         return _placeholders(sql)
 
     @contextmanager
+    def session(self) -> Iterator[None]:
+        if getattr(self._held, "connection", None) is not None:
+            yield  # nested: the outer block's connection serves
+            return
+        with _translated(), self._pool.connection() as connection:
+            self._held.connection = connection
+            try:
+                yield
+            finally:
+                self._held.connection = None
+
+    @contextmanager
     def _connection(self, isolation: IsolationLevel | None) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection in a transaction of ``isolation``; None: autocommit."""
-        try:
-            with self._pool.connection() as connection:
-                # Set on every checkout: the pool hands back what the last borrower left.
-                connection.autocommit = isolation is None
-                connection.isolation_level = isolation
+        """A connection in a transaction of ``isolation`` (None: autocommit): the session's
+        when the thread is in one, else one from the pool."""
+        with _translated(), self._borrowed() as connection:
+            # Set on every use: the pool hands back what the last borrower left, and a
+            # session's calls each want their own.
+            connection.autocommit = isolation is None
+            connection.isolation_level = isolation
+            with connection:  # commits, or rolls back on an exception; a pooled one stays open
                 yield connection
-        except psycopg.errors.QueryCanceled as exc:
-            raise QueryTimeoutError("a consulta excedeu o tempo limite") from exc
-        except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as exc:
-            raise StoreUnavailableError("o banco de dados está indisponível") from exc
-        except psycopg.Error as exc:
-            raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[psycopg.Connection[Any]]:
+        held: psycopg.Connection[Any] | None = getattr(self._held, "connection", None)
+        if held is not None:
+            yield held
+        else:
+            with self._pool.connection() as connection:
+                yield connection
 
     def _reading(self) -> Any:
         # One snapshot for a page, its data version and its count.
@@ -159,9 +196,7 @@ class PostgresStore(LgpdStore):
     def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
         cursor = connection.cursor()
         cursor.adapters.register_loader("text", _BytesLoader)
-        rows = cursor.execute(sql, params).fetchall()
-        # Only the ids are wanted as text, and only the last two rows' ids are ever used.
-        return [(row[0], row[1].decode(), row[2]) for row in rows]
+        return _docs(cursor.execute(sql, params).fetchall())
 
     # The module's own function, so that an import's parsing processes, which unpickle it,
     # load that module alone and not psycopg.
