@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from atende_logs.config import Settings
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo import as_records
 from atende_logs.kinds import CDRS
 from atende_logs.models import Cursor, Customer, SearchQuery
-from atende_logs.storage import Store
+from atende_logs.storage import Store, open_store
 from atende_logs.storage._counts import CountCache
 
 
@@ -85,3 +86,34 @@ def test_versions_are_per_customer(store: Store, customer: Customer) -> None:
     assert store.search(deep).total == 4
     other_deep = SearchQuery(kind=CDRS, customer_id=other.id, size=1, after=Cursor(0))
     assert store.search(other_deep).total == 6
+
+
+def test_a_write_between_a_page_and_its_count_is_not_mixed_into_the_total(
+    store: Store, customer: Customer, app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page and the count are separate reads (statements, on PostgreSQL): a write landing
+    between them must not give a page of the old data with a total of the new."""
+    store_cdrs(store, customer, *(cdr(f"c{n:02}", 10 + n) for n in range(10)))
+    writer = open_store(app_settings)  # another connection, as another process would use
+    fetch = store._fetch_page  # type: ignore[attr-defined]
+    reads: list[int] = []
+
+    def write_after_the_first_read(connection: Any, sql: str, params: Any) -> Any:
+        found = fetch(connection, sql, params)
+        if not reads:
+            store_cdrs(writer, customer, cdr("early", 0))  # sorts first: on the page if seen
+        reads.append(len(found[0]))
+        return found
+
+    monkeypatch.setattr(store, "_fetch_page", write_after_the_first_read)
+    try:
+        page = store.search(SearchQuery(kind=CDRS, customer_id=customer.id, size=3))
+    finally:
+        writer.close()
+
+    seen = any(b'"early"' in item for item in page.items)
+    assert page.total == (11 if seen else 10)
+    # PostgreSQL read the page outside a transaction, so it read it again in one snapshot
+    # with its count; SQLite read both in one transaction from the start.
+    assert seen == (store.backend == "postgresql")
+    assert len(reads) == (2 if store.backend == "postgresql" else 1)

@@ -88,7 +88,7 @@ def _upsert_sql(kind: Kind) -> str:
     )
 
 
-def _docs(rows: list[tuple[int, bytes, bytes]]) -> list[DocRow]:
+def _docs(rows: list[Any]) -> list[DocRow]:
     # Only the ids are wanted as text, and only the last two rows' ids are ever used.
     return [(row[0], row[1].decode(), row[2]) for row in rows]
 
@@ -183,6 +183,8 @@ class PostgresStore(LgpdStore):
         # One snapshot for a page, its data version and its count.
         return self._connection(IsolationLevel.REPEATABLE_READ)
 
+    _statements_share_a_snapshot = False  # autocommit: each statement its own
+
     def _statement(self) -> Any:
         # One statement is atomic on its own: autocommit spares the BEGIN and COMMIT round
         # trips, two of the four a key check paid (0.63 ms of it, against 0.15 ms for the
@@ -194,9 +196,19 @@ class PostgresStore(LgpdStore):
         return self._connection(IsolationLevel.READ_COMMITTED)
 
     def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
+        return _docs(self._rows(connection, sql, params))
+
+    def _fetch_page(
+        self, connection: Any, sql: str, params: list[Any]
+    ) -> tuple[list[DocRow], int | None]:
+        rows = self._rows(connection, sql, params)
+        return _docs(rows), rows[0][3] if rows and len(rows[0]) > 3 else None
+
+    def _rows(self, connection: Any, sql: str, params: list[Any]) -> list[Any]:
         cursor = connection.cursor()
         cursor.adapters.register_loader("text", _BytesLoader)
-        return _docs(cursor.execute(sql, params).fetchall())
+        rows: list[Any] = cursor.execute(sql, params).fetchall()
+        return rows
 
     # The module's own function, so that an import's parsing processes, which unpickle it,
     # load that module alone and not psycopg.
