@@ -4,8 +4,12 @@ connection, each in its own transaction."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
+import psycopg_pool
 import pytest
 from psycopg.pq import TransactionStatus
 
@@ -101,3 +105,34 @@ def test_a_failed_call_leaves_the_session_usable(one_connection: PostgresStore) 
         # Rolled back: the session's connection serves the next call.
         assert one_connection.list_customers() is not None
     assert one_connection.list_customers() is not None
+
+
+def test_the_pool_tests_only_a_connection_with_input_pending(
+    one_connection: PostgresStore, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tested: list[Any] = []
+    empty_query = psycopg_pool.ConnectionPool.check_connection
+
+    def spy(connection: Any) -> None:
+        tested.append(connection)
+        empty_query(connection)
+
+    monkeypatch.setattr(psycopg_pool.ConnectionPool, "check_connection", staticmethod(spy))
+    with one_connection._statement() as connection:
+        pid = connection.info.backend_pid
+    one_connection.list_customers()
+    assert tested == []  # healthy and idle: handed out without a round trip
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+            assert time.monotonic() < deadline, "the backend outlived its termination"
+            time.sleep(0.05)
+
+    # The server's goodbye is pending on the dead one: it gets the full test, fails it, and
+    # the pool hands out a new connection instead of an error.
+    assert one_connection.list_customers() is not None
+    assert tested, "the terminated connection was handed out untested"
+    with one_connection._statement() as connection:
+        assert connection.info.backend_pid != pid

@@ -6,6 +6,7 @@ batch's rows arrive as one binary COPY into a staging table, merged by one state
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,15 @@ def _docs(rows: list[Any]) -> list[DocRow]:
     return [(row[0], row[1].decode(), row[2]) for row in rows]
 
 
+def _has_input(connection: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection has anything to read (or is closed already)."""
+    if connection.closed:
+        return True
+    poller = select.poll()  # not select(): a busy server's descriptors may pass 1024
+    poller.register(connection.pgconn.socket, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 @contextmanager
 def _translated() -> Iterator[None]:
     """The driver's and the pool's errors as the store's own."""
@@ -132,11 +142,20 @@ class PostgresStore(LgpdStore):
     def _check(self, connection: psycopg.Connection[Any]) -> None:
         """The pool's test of a connection before handing it out.
 
-        Connections die together (PostgreSQL restarted, a failover, pg_terminate_backend),
-        and psycopg_pool's own loop finds them one by one, sleeping 1, 2, 4 s… in between:
-        a request could wait out the whole pool timeout behind dead connections (seen in
-        tests/faults). So the first dead one sweeps the pool of the others at once.
+        A connection the server closed (PostgreSQL restarted, a failover,
+        pg_terminate_backend) has something to read: the server's last message, or the
+        end of the stream. A healthy idle one has nothing to say. So a look at the socket
+        (one system call) comes first, and only a connection with input pending gets the
+        full test, an empty query: its round trip was one of the three statements of a
+        page whose total is cached (docs/benchmarks.md, "The request's fixed cost").
+
+        Connections die together, and psycopg_pool's own loop finds them one by one,
+        sleeping 1, 2, 4 s… in between: a request could wait out the whole pool timeout
+        behind dead connections (seen in tests/faults). So the first dead one sweeps the
+        pool of the others at once.
         """
+        if not _has_input(connection):
+            return
         try:
             psycopg_pool.ConnectionPool.check_connection(connection)
         except psycopg.Error:
