@@ -12,8 +12,9 @@ from atende_logs.config import Settings
 from atende_logs.errors import AuthenticationError
 from atende_logs.storage.base import Store
 
+CUSTOMER_KEY_HEADER = "x-api-key"
 _customer_key = APIKeyHeader(
-    name="x-api-key",  # CUSTOMER_KEY_HEADER
+    name=CUSTOMER_KEY_HEADER,
     auto_error=False,
     scheme_name="ApiKey",
     description="API Token de autenticação (chave do cliente)",
@@ -63,7 +64,6 @@ async def authenticate_ingest(
         raise AuthenticationError("chave de ingestão ausente, inválida ou revogada")
 
 
-CUSTOMER_KEY_HEADER = "x-api-key"
 CUSTOMER_KEY = Security(_customer_key)
 """The ``x-api-key`` requirement, for the OpenAPI document of the routes that read the
 header themselves and check it with ``customer_of`` (``routes.logs``)."""

@@ -88,7 +88,7 @@ def search_sql(
     hourly = hourly_total_sql(query, dialer_id)
     if hourly is not None:
         count, count_params = hourly  # exact too, and in bounded time on large listings
-    # The count reads the version too, in its own statement's snapshot (search's _total).
+    # The count reads the version too, in its own statement's snapshot (_page_and_total).
     count = f"SELECT ({count}), {_VERSION}"
     return page, page_params, count, [*count_params, query.customer_id, query.kind.table]
 
@@ -121,9 +121,8 @@ def _rows_sql(
     """Rows of (time_ms, doc_id, doc), plus the data version they were read at when
     ``versioned`` (the same on every row: one value per statement)."""
     where_lower, lower_params = _lower_bound(query)
-    version, version_params = (f", {_VERSION}", [query.customer_id, query.kind.table])
-    if not versioned:
-        version, version_params = "", []
+    version = f", {_VERSION}" if versioned else ""
+    version_params = [query.customer_id, query.kind.table] if versioned else []
     sql = (
         f"SELECT time_ms, doc_id, doc{version} FROM {quote(query.kind.table)} "
         f"WHERE {' AND '.join(where + where_lower)} ORDER BY time_ms, doc_id LIMIT ?"
@@ -190,15 +189,23 @@ class SqlStore(ABC):
         """A connection in a transaction that commits when the block succeeds."""
 
     @abstractmethod
-    def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
-        """Rows of (time_ms, doc_id, doc) with the document as bytes, never decoded."""
+    def _rows(self, connection: Any, sql: str, params: list[Any]) -> list[Any]:
+        """The rows of a query of ``_rows_sql``, the document as bytes, never decoded."""
 
     @abstractmethod
+    def _as_docs(self, rows: list[Any]) -> list[DocRow]:
+        """``_rows``' rows as (time_ms, doc_id, doc)."""
+
+    def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
+        return self._as_docs(self._rows(connection, sql, params))
+
     def _fetch_page(
         self, connection: Any, sql: str, params: list[Any]
     ) -> tuple[list[DocRow], int | None]:
-        """A page's rows, as ``_fetch_docs``, and the data version a versioned page's rows
-        carry as a fourth column (None for another page, or no rows)."""
+        """A page's rows, and the data version a versioned page's rows carry as a fourth
+        column (None for another page, or no rows)."""
+        rows = self._rows(connection, sql, params)
+        return self._as_docs(rows), rows[0][3] if rows and len(rows[0]) > 3 else None
 
     @abstractmethod
     def _upsert(

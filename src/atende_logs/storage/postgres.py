@@ -89,11 +89,6 @@ def _upsert_sql(kind: Kind) -> str:
     )
 
 
-def _docs(rows: list[Any]) -> list[DocRow]:
-    # Only the ids are wanted as text, and only the last two rows' ids are ever used.
-    return [(row[0], row[1].decode(), row[2]) for row in rows]
-
-
 def _has_input(connection: psycopg.Connection[Any]) -> bool:
     """Whether an idle connection has anything to read (or is closed already)."""
     if connection.closed:
@@ -214,14 +209,9 @@ class PostgresStore(LgpdStore):
         # Upserts must not fail on concurrent writers: they wait for each other instead.
         return self._connection(IsolationLevel.READ_COMMITTED)
 
-    def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
-        return _docs(self._rows(connection, sql, params))
-
-    def _fetch_page(
-        self, connection: Any, sql: str, params: list[Any]
-    ) -> tuple[list[DocRow], int | None]:
-        rows = self._rows(connection, sql, params)
-        return _docs(rows), rows[0][3] if rows and len(rows[0]) > 3 else None
+    def _as_docs(self, rows: list[Any]) -> list[DocRow]:
+        # Only the ids are wanted as text, and only the last two rows' ids are ever used.
+        return [(row[0], row[1].decode(), row[2]) for row in rows]
 
     def _rows(self, connection: Any, sql: str, params: list[Any]) -> list[Any]:
         cursor = connection.cursor()

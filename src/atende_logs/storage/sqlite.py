@@ -143,22 +143,16 @@ class SQLiteStore(LgpdStore):
                 _rollback(connection)
                 raise
 
-    def _fetch_docs(self, connection: Any, sql: str, params: list[Any]) -> list[DocRow]:
-        rows: list[DocRow] = self._rows(connection, sql, params)
-        return rows
+    def _as_docs(self, rows: list[Any]) -> list[DocRow]:
+        return rows  # already (time_ms, doc_id, doc): the extra version column is unread
 
-    def _fetch_page(
-        self, connection: Any, sql: str, params: list[Any]
-    ) -> tuple[list[DocRow], int | None]:
-        rows = self._rows(connection, sql, params)
-        return rows, rows[0][3] if rows and len(rows[0]) > 3 else None
-
-    def _rows(self, connection: Any, sql: str, params: list[Any]) -> Any:
+    def _rows(self, connection: Any, sql: str, params: list[Any]) -> list[Any]:
         # CAST to BLOB hands the stored bytes over without decoding them to str.
         sql = sql.replace(
             "SELECT time_ms, doc_id, doc", "SELECT time_ms, doc_id, CAST(doc AS BLOB)"
         )
-        return connection.execute(sql, params).fetchall()
+        rows: list[Any] = connection.execute(sql, params).fetchall()
+        return rows
 
     encode_rows = staticmethod(encode_rows)
 
