@@ -20,6 +20,7 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 from urllib.parse import urlencode
 
+from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings
 from atende_logs.kinds import KINDS
 from atende_logs.query import parse_search
@@ -183,6 +184,7 @@ def _idle_cpu_seconds(server: Server, timeout: float = 30.0) -> float:
 
 def floor_latency(store: Store, query: Query, customer_id: int, budget: Budget) -> dict[str, Any]:
     """The API's own call, in-process and single-threaded: ms percentiles."""
+    keep_freed_memory()  # as the server does: the floor's allocator is tuned like the API's
     kind = KINDS[query.kind]
 
     def call() -> None:
@@ -193,6 +195,7 @@ def floor_latency(store: Store, query: Query, customer_id: int, budget: Budget) 
 
 
 def _floor_worker(url: str, customer_id: int, tasks: Any, results: Any, barrier: Barrier) -> None:
+    keep_freed_memory()
     store = open_store(Settings(database_url=url))
     results.put("ready")
     try:

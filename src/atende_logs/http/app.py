@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp
 
 from atende_logs import __version__
+from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings, get_settings
 from atende_logs.http.bounds import QueryBoundMiddleware
 from atende_logs.http.errors import install_error_handlers
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_freed_memory()  # a page's memory is reused by the next, not faulted in again
         owned = store is None
         if owned:
             waiting = pending(settings.database_url)
