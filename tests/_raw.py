@@ -23,6 +23,18 @@ def raw_rows(database_url: str, sql: str, params: list[Any]) -> list[tuple[Any, 
         return list(connection.execute(sql.replace("?", "%s"), params).fetchall())
 
 
+def raw_write(database_url: str, sql: str, params: list[Any]) -> None:
+    """One statement (``?`` placeholders) committed straight to the database, bypassing
+    the store: a test's way to leave a row as an older release would have."""
+    if database_url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(database_url[len("sqlite:///") :])) as connection:
+            with connection:  # commits
+                connection.execute(sql, params)
+        return
+    with psycopg.connect(database_url) as connection:  # commits on leaving
+        connection.execute(sql.replace("?", "%s"), params)
+
+
 def sqlite_files_hold(database_url: str, needle: str) -> bool:
     """Whether an SQLite database's file or its WAL holds ``needle``, read by another process.
 

@@ -19,7 +19,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from _raw import raw_rows, sqlite_files_hold
+from _raw import raw_rows, raw_write, sqlite_files_hold
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.ingest.batch import ingest
@@ -174,6 +174,25 @@ def test_same_batch_twice_is_stored_once(both: Env, kind: str) -> None:
     assert both.send(kind, ndjson(*docs)) == counts(stored=5)
     assert both.send(kind, ndjson(*docs)) == counts(replaced=5)
     assert both.list(kind) == page_of(kind, docs)
+
+
+def test_a_stored_value_its_document_no_longer_gives_is_written_again(
+    both: Env, database_url: str
+) -> None:
+    # Unchanged documents are not rewritten (storage._common.upsert_sql), but the test of
+    # "unchanged" is every stored column, not the document alone: a filter value stored by
+    # a release that read the field otherwise is corrected by sending the document again.
+    doc = attendant(1, screen="busy")
+    both.send("attendant-logs", ndjson(doc))
+    raw_write(
+        database_url,
+        "UPDATE attendant_logs SET screen = 'stale' WHERE customer_id = ? AND doc_id = ?",
+        [both.customer_id, doc["id"]],
+    )
+    assert both.list("attendant-logs", screen="busy") == EMPTY
+    assert both.send("attendant-logs", ndjson(doc)) == counts(replaced=1)
+    assert both.list("attendant-logs", screen="busy") == page_of("attendant-logs", [doc])
+    assert both.list("attendant-logs", screen="stale") == EMPTY
 
 
 def test_cdr_sent_again_replaces_the_old_version(both: Env) -> None:

@@ -56,16 +56,26 @@ def insert_columns(kind: Kind) -> list[str]:
     return [*scope_columns(kind), "doc_id", "time_ms", "doc", *kind.columns]
 
 
-def upsert_sql(kind: Kind, values_sql: str) -> str:
-    """INSERT ... ON CONFLICT DO UPDATE for ``kind``; ``values_sql`` supplies the rows."""
+def upsert_sql(kind: Kind, values_sql: str, differs: str) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE for ``kind``; ``values_sql`` supplies the rows.
+
+    A stored row is rewritten only where some value differs, ``differs`` being the
+    dialect's NULL-safe row comparison (``IS DISTINCT FROM``; SQLite before 3.39 knows
+    only ``IS NOT``). A document sent again unchanged, the common case of a producer's
+    retry or a re-import, then costs a comparison instead of a new row version, its index
+    entries and its log.
+    """
     columns = insert_columns(kind)
     conflict = ", ".join(quote(c) for c in [*scope_columns(kind), "doc_id"])
-    updates = ", ".join(
-        f"{quote(c)} = excluded.{quote(c)}" for c in ["time_ms", "doc", *kind.columns]
-    )
+    replaced = [quote(c) for c in ["time_ms", "doc", *kind.columns]]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in replaced)
+    table = quote(kind.table)
+    stored = ", ".join(f"{table}.{c}" for c in replaced)
+    sent = ", ".join(f"excluded.{c}" for c in replaced)
     return (
-        f"INSERT INTO {quote(kind.table)} ({', '.join(quote(c) for c in columns)}) {values_sql} "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) {values_sql} "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} "
+        f"WHERE ({stored}) {differs} ({sent})"
     )
 
 

@@ -75,8 +75,9 @@ def _upsert_sql(kind: Kind) -> str:
     scope = ", ".join("%s::integer" for _ in scope_columns(kind))
     columns = ", ".join(quote(name) for name, _ in _pgcopy.staging_columns(kind))
     return (
-        upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}")
+        upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", "IS DISTINCT FROM")
         # xmax is 0 on a freshly inserted row version: that is how we tell new from replaced.
+        # A row left as it was (nothing differed) is not returned: it counts as replaced.
         + " RETURNING (xmax = 0)"
     )
 

@@ -162,7 +162,7 @@ class SQLiteStore(LgpdStore):
         old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
         connection.executemany(
-            upsert_sql(kind, f"VALUES ({placeholders})"),
+            upsert_sql(kind, f"VALUES ({placeholders})", "IS NOT"),
             [(*scope, *values) for values in rows.payload],
         )
         self._count_hours(connection, kind, scope, rows.payload, old_times)
