@@ -478,7 +478,7 @@ def test_serve_refuses_a_database_with_pending_migrations(
 
 
 @pytest.mark.postgres
-def test_a_large_import_refreshes_postgresql_statistics(
+def test_a_large_import_of_new_documents_refreshes_postgresql_statistics(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ATENDE_DATABASE_URL", postgres_url)
@@ -489,7 +489,11 @@ def test_a_large_import_refreshes_postgresql_statistics(
     before = raw_rows(postgres_url, count, [])[0][0]
 
     run_json("import", "attendant-logs", path, "--customer", customer["id"])
+    assert raw_rows(postgres_url, count, [])[0][0] == before + 1
 
+    # The same file again stores nothing new: the statistics stand as they are.
+    again = run_json("import", "attendant-logs", path, "--customer", customer["id"])
+    assert again["stored"] == 0 and again["replaced"] >= 2
     assert raw_rows(postgres_url, count, [])[0][0] == before + 1
 
 

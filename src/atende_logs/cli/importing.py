@@ -25,7 +25,11 @@ about half a second)."""
 _SNIFF_BYTES = 64 << 10
 
 ANALYZE_AFTER = 10_000
-"""An import that wrote this many documents refreshes the table's planner statistics."""
+"""An import that stored this many new documents refreshes the table's planner statistics.
+
+Documents it replaced do not count: they add no customer and no range the planner has
+not seen, and ANALYZE of a 300,000-row table cost 0.4-0.5 s, a fifth of a re-import of
+30,000 documents."""
 
 
 class KindName(StrEnum):
@@ -108,7 +112,7 @@ def import_file(
                 dialer_id=dialer_id,
                 on_batch=lambda _: progress.update(task, completed=_tell(stream)),
             )
-            if result.stored + result.replaced >= ANALYZE_AFTER:
+            if result.stored >= ANALYZE_AFTER:
                 store.refresh_statistics(target)
     _summary(result, json)
 
