@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings
 from atende_logs.storage import open_store
 from bench import database, export, ingest
@@ -169,6 +170,7 @@ def _log(options: Options) -> Path:
 
 def measure(options: Options, db: database.Target, state: database.State) -> list[dict[str, Any]]:
     """Every query through the API (one client, wrk 8 and 32) and at its floor."""
+    keep_freed_memory()  # the server's allocator settings, for the floor run in this process
     budget = Budget(options.requests, options.latency_budget, options.duration)
     big = state.customers[BIG]
     store = open_store(Settings(database_url=db.url))

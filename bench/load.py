@@ -184,7 +184,6 @@ def _idle_cpu_seconds(server: Server, timeout: float = 30.0) -> float:
 
 def floor_latency(store: Store, query: Query, customer_id: int, budget: Budget) -> dict[str, Any]:
     """The API's own call, in-process and single-threaded: ms percentiles."""
-    keep_freed_memory()  # as the server does: the floor's allocator is tuned like the API's
     kind = KINDS[query.kind]
 
     def call() -> None:
@@ -195,7 +194,7 @@ def floor_latency(store: Store, query: Query, customer_id: int, budget: Budget) 
 
 
 def _floor_worker(url: str, customer_id: int, tasks: Any, results: Any, barrier: Barrier) -> None:
-    keep_freed_memory()
+    keep_freed_memory()  # the server's allocator settings (http.app), so the floor is like for like
     store = open_store(Settings(database_url=url))
     results.put("ready")
     try:

@@ -20,7 +20,7 @@ ZONE = ZoneInfo("America/Sao_Paulo")
 
 
 @pytest.fixture
-def store(postgres_url: str) -> Iterator[PostgresStore]:
+def pg_store(postgres_url: str) -> Iterator[PostgresStore]:
     store = PostgresStore(postgres_url)
     try:
         yield store
@@ -33,13 +33,13 @@ def _cdr(callid: str, **extra: object) -> dict[str, object]:
 
 
 def test_only_changed_documents_get_a_new_row_version(
-    store: PostgresStore, postgres_url: str
+    pg_store: PostgresStore, postgres_url: str
 ) -> None:
-    customer = store.create_customer("unchanged rows")
+    customer = pg_store.create_customer("unchanged rows")
     same, changed = _cdr("u-1", has_audio=False), _cdr("u-2", has_audio=False)
 
     def send(*docs: dict[str, object]) -> dict[str, object]:
-        return ingest(store, customer.id, CDRS, as_records(list(docs)), zone=ZONE).as_dict()
+        return ingest(pg_store, customer.id, CDRS, as_records(list(docs)), zone=ZONE).as_dict()
 
     def versions() -> dict[str, str]:
         rows = raw_rows(
