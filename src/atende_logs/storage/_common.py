@@ -473,7 +473,9 @@ class SqlStore(ABC):
             version = self._one(
                 connection, f"SELECT {_VERSION}", [query.customer_id, query.kind.table]
             )[0]
-        key = (query.kind.table, *count_params)
+        # The statement's text with its parameters: two filters sharing a value (kind and
+        # description, say) share parameters, not SQL (issue 21).
+        key = (count_sql, *count_params)
         total = self.counts.get(key, version)
         if total is not None:
             return rows, total

@@ -1,9 +1,11 @@
 """A process-wide cache of listing totals, valid for one version of the data.
 
 ``total`` is part of every page, and counting a large range costs more than the page
-itself. A listing's pages share their filters, so the count is kept, keyed by the query
-without its cursor, beside the data version it was made at; any write to that customer's
-kind bumps the version, which retires the entry. The figure stays exact.
+itself. A listing's pages share their filters, so the count is kept, keyed by the count
+statement's text and parameters (the query without its cursor), beside the data version it
+was made at; any write to that customer's kind bumps the version, which retires the entry.
+The figure stays exact. The key holds the text, not only the parameters: two filters on
+different columns with the same value have the same parameters.
 """
 
 from __future__ import annotations
