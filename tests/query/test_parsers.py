@@ -47,7 +47,10 @@ def off(hours: int, minutes: int = 0) -> timezone:
 
 START_CASES = [
     ("1580164093000", SP, 1580164093000),
+    ("946684800000", SP, 946684800000),  # 2000-01-01T00:00:00Z, the first epoch value
     ("0", SP, 0),
+    ("20200127", SP, ms(2020, 1, 27, 3)),  # eight digits: ISO 8601's basic date
+    ("20181104", SP, ms(2018, 11, 4, 3)),
     (f"  {MAX_MS} ", SP, MAX_MS),
     ("2020-01-27", SP, ms(2020, 1, 27, 3)),  # no DST in 2020: -03:00
     ("2020-01-27", MANAUS, ms(2020, 1, 27, 4)),
@@ -56,7 +59,10 @@ START_CASES = [
     ("2020-01-27T19:28:13z", SP, ms(2020, 1, 27, 19, 28, 13)),
     ("2020-01-27T19:28:13.5Z", SP, ms(2020, 1, 27, 19, 28, 13, 500000)),
     ("2020-01-27T19:28:13,25Z", SP, ms(2020, 1, 27, 19, 28, 13, 250000)),
-    ("2020-01-27T19:28:13.123456789Z", SP, ms(2020, 1, 27, 19, 28, 13, 123000)),
+    # Past the millisecond, a start rounds up: .123456789 is after .123.
+    ("2020-01-27T19:28:13.123456789Z", SP, ms(2020, 1, 27, 19, 28, 13, 124000)),
+    ("2020-01-27T19:28:23.2441Z", SP, ms(2020, 1, 27, 19, 28, 23, 245000)),
+    ("2020-01-27T19:28:23.2440Z", SP, ms(2020, 1, 27, 19, 28, 23, 244000)),
     ("2020-01-27T19:28:13+0530", SP, ms(2020, 1, 27, 19, 28, 13, tz=off(5, 30))),
     ("2020-01-27T19:28:13+05", SP, ms(2020, 1, 27, 19, 28, 13, tz=off(5))),
     ("2020-01-27T19:28:13-00:00", SP, ms(2020, 1, 27, 19, 28, 13)),
@@ -76,11 +82,19 @@ START_CASES = [
 END_CASES = [
     ("1580164093000", SP, 1580164093000),
     ("2020-01-27", SP, ms(2020, 1, 28, 3) - 1),
+    ("20200127", SP, ms(2020, 1, 28, 3) - 1),
     ("2020-01-27", MANAUS, ms(2020, 1, 28, 4) - 1),
     # DST began at midnight on 2018-11-04: a day of 23 hours.
     ("2018-11-04", SP, ms(2018, 11, 5, 2) - 1),
     # DST ended at midnight on 2019-02-17: 2019-02-16 had 25 hours.
     ("2019-02-16", SP, ms(2019, 2, 17, 3) - 1),
+    # The minute before that change, at the offset in force (-02:00): 60 s, not an hour
+    # more (issue 21). The same for Lisbon's, at 02:00 WEST.
+    ("2019-02-16T23:59", SP, ms(2019, 2, 17, 1, 59, 59, 999000)),
+    ("2019-02-16T23:59:59", SP, ms(2019, 2, 17, 1, 59, 59, 999000)),
+    ("2019-02-16T23:59-02:00", SP, ms(2019, 2, 17, 1, 59, 59, 999000)),
+    ("2019-02-16T23:59-03:00", SP, ms(2019, 2, 17, 2, 59, 59, 999000)),
+    ("2020-10-25T01:59", ZoneInfo("Europe/Lisbon"), ms(2020, 10, 25, 0, 59, 59, 999000)),
     ("2020-01-27T19:28", SP, ms(2020, 1, 27, 22, 28, 59, 999000)),
     ("2020-01-27T19:28:13", SP, ms(2020, 1, 27, 22, 28, 13, 999000)),
     ("2020-01-27T19:28:13Z", SP, ms(2020, 1, 27, 19, 28, 13, 999000)),
@@ -89,6 +103,7 @@ END_CASES = [
     ("2020-01-27T19:28:13.50Z", SP, ms(2020, 1, 27, 19, 28, 13, 509000)),
     ("2020-01-27T19:28:13.500Z", SP, ms(2020, 1, 27, 19, 28, 13, 500000)),
     ("2020-01-27T19:28:13.5009Z", SP, ms(2020, 1, 27, 19, 28, 13, 500000)),
+    ("2020-01-27T19:28:13.123456789Z", SP, ms(2020, 1, 27, 19, 28, 13, 123000)),
 ]
 
 
@@ -100,6 +115,20 @@ def test_parse_instant_start(raw: str, tz: ZoneInfo, expected: int) -> None:
 @pytest.mark.parametrize(("raw", "tz", "expected"), END_CASES)
 def test_parse_instant_end_covers_its_precision(raw: str, tz: ZoneInfo, expected: int) -> None:
     assert parse_instant(raw, param="end_at", end=True, tz=tz) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "hint"),
+    [
+        ("1580164093", "parecem segundos: multiplique por 1000"),
+        ("946684799999", "a partir de 2000-01-01 (946684800000)"),
+        ("20201301", "oito dígitos são lidos como uma data AAAAMMDD"),
+    ],
+)
+def test_a_mistaken_number_is_told_why(raw: str, hint: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        parse_instant(raw, param="end_at", end=True, tz=SP)
+    assert caught.value.parameter == "end_at" and hint in caught.value.message
 
 
 def test_dst_days_have_23_and_25_hours() -> None:
@@ -121,7 +150,13 @@ def test_dst_days_have_23_and_25_hours() -> None:
         "   ",
         "abc",
         "-1",
+        "1",
+        "1580164093",  # epoch seconds
+        "946684799999",  # the last millisecond before 2000
         "1e12",
+        "20201301",  # eight digits that are no date
+        "20200230",
+        "00000000",
         "1580164093000.5",
         str(MAX_MS + 1),
         "9" * 16,

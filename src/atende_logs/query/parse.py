@@ -92,6 +92,8 @@ def _search_query(
     tz = zone(params.pop("tz", default_tz))
     start = _bound(params.pop("start_at", None), "start_at", tz)
     end = _bound(params.pop("end_at", None), "end_at", tz)
+    # The resolved instants, not the texts: start_at=...T12:00&end_at=<that day> is a
+    # range; only one holding no millisecond is refused (docs/api.md, *Times*).
     if start is not None and end is not None and start > end:
         raise ParameterError("start_at", "start_at é posterior a end_at", code="invalid_range")
     after_raw = params.pop("after", None)

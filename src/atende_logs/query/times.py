@@ -1,12 +1,15 @@
-"""The ``start_at`` / ``end_at`` parameters: four spellings of an instant, one meaning.
+"""The ``start_at`` / ``end_at`` parameters: the spellings of an instant, one meaning.
 
-Accepted: epoch milliseconds (``1580164093000``); an ISO-8601 date (``2020-01-27``); a
-datetime with an offset or ``Z``; a datetime without one. Dates and offset-less datetimes
-are read in the request's zone, daylight-saving rules included.
+Accepted: epoch milliseconds (``1580164093000``, from 2000 on, or ``0``); a date
+(``2020-01-27``, or ``20200127``); a datetime with an offset or ``Z``; a datetime without
+one. Dates and offset-less datetimes are read in the request's zone, daylight-saving rules
+included.
 
-Bounds are inclusive, and a value covers its own precision: as ``end_at`` a date covers the
-whole day, ``...T19:28`` the whole minute and ``...T19:28:13`` the whole second, which is
-what a person typing the value means.
+A value names a span as long as its precision: a date the whole day, ``...T19:28`` the
+whole minute, ``...T19:28:13.5`` a tenth of a second. A start bound is the first
+millisecond of that span, an end bound its last, so both bounds are inclusive, which is
+what a person typing the value means. The span is laid on the instant, in UTC: the clock
+changing inside it does not lengthen it (docs/api.md, *Times*).
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from atende_logs.errors import ParameterError
 from atende_logs.normalize import ASCII_DIGITS, epoch_ms
 
 MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MIN_EPOCH_MS = 946_684_800_000
+"""2000-01-01T00:00:00Z: a smaller epoch value (but 0) is a mistake, not a moment of ours."""
+_NS_PER_MS = 1_000_000
+_COMPACT_DATE = 8  # YYYYMMDD, ISO 8601's basic format
 
 _INSTANT = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
@@ -43,16 +50,18 @@ def zone(name: str) -> ZoneInfo:
 
 
 def parse_instant(raw: str, *, param: str, end: bool, tz: ZoneInfo) -> int:
-    """Epoch milliseconds of a bound; as an end bound, the last millisecond it covers.
+    """Epoch milliseconds of a bound: the first millisecond the value covers, or as an
+    ``end`` bound the last one.
 
-    Raises ParameterError naming ``param`` when the value is none of the accepted forms.
+    Raises ParameterError naming ``param`` when the value is none of the accepted forms,
+    is no real date or time, or lies outside 1970 to 9999 (epoch values: 2000 to 9999).
     """
     text = raw.strip()
-    if ASCII_DIGITS.fullmatch(text):
-        value = int(text) if len(text) <= 15 else MAX_MS + 1
-        if value > MAX_MS:
-            raise ParameterError(param, f"{param} fora do intervalo: {raw!r}")
-        return value
+    compact = len(text) == _COMPACT_DATE and ASCII_DIGITS.fullmatch(text) is not None
+    if compact:
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    elif ASCII_DIGITS.fullmatch(text):
+        return _epoch(text, raw, param)
     match = _INSTANT.fullmatch(text)
     if match is None:
         raise ParameterError(
@@ -61,26 +70,52 @@ def parse_instant(raw: str, *, param: str, end: bool, tz: ZoneInfo) -> int:
             "(2020-01-27T19:28:13-03:00) ou milissegundos desde 1970",
         )
     try:
-        start, span = _moment(match, tz)
-        value = epoch_ms(start + span) - 1 if end and span else epoch_ms(start)
+        start_ns, span_ns = _span(match, tz)
     except (ValueError, OverflowError) as exc:
-        raise ParameterError(param, f"{param} não é uma data válida: {raw!r}") from exc
+        hint = "; oito dígitos são lidos como uma data AAAAMMDD" if compact else ""
+        raise ParameterError(param, f"{param} não é uma data válida: {raw!r}{hint}") from exc
+    # The milliseconds inside [start, start + span): a start rounds up, an end rounds down.
+    value = _ceil_ms(start_ns + span_ns) - 1 if end else _ceil_ms(start_ns)
     if not 0 <= value <= MAX_MS:
         raise ParameterError(param, f"{param} fora do intervalo (1970 a 9999): {raw!r}")
     return value
 
 
-def _moment(match: re.Match[str], tz: ZoneInfo) -> tuple[datetime, timedelta | None]:
-    """The instant a match names, and how long a span it covers (None: exact)."""
+def _epoch(text: str, raw: str, param: str) -> int:
+    value = int(text) if len(text) <= 15 else MAX_MS + 1
+    if value > MAX_MS:
+        raise ParameterError(param, f"{param} fora do intervalo: {raw!r}")
+    if 0 < value < MIN_EPOCH_MS:
+        # Ten digits is what epoch seconds look like today (until 2286).
+        seconds = len(str(value)) == 10
+        hint = "; parecem segundos: multiplique por 1000" if seconds else ""
+        raise ParameterError(
+            param,
+            f"{param} em milissegundos desde 1970 deve ser 0 ou a partir de 2000-01-01 "
+            f"({MIN_EPOCH_MS}): {raw!r}{hint}",
+        )
+    return value
+
+
+def _ceil_ms(ns: int) -> int:
+    return -(-ns // _NS_PER_MS)
+
+
+def _span(match: re.Match[str], tz: ZoneInfo) -> tuple[int, int]:
+    """Epoch nanoseconds of the instant a match names, and the length of its span.
+
+    A wall time read in ``tz`` takes the offset in force before a change: of a time the
+    clocks repeat, the first occurrence; a time they skip lands as far past the jump as it
+    is written past its start (PEP 495's fold=0, RFC 5545's rule).
+    """
     day = date.fromisoformat(match["date"])
     if match["hour"] is None:
-        start = datetime(day.year, day.month, day.day, tzinfo=tz)
+        start = epoch_ms(datetime(day.year, day.month, day.day, tzinfo=tz))
         following = day + timedelta(days=1)
-        # A day is not always 24 hours where daylight saving applies: measure it.
-        next_start = datetime(following.year, following.month, following.day, tzinfo=tz)
-        return start, next_start - start
-    fraction = match["fraction"]
-    micro = int((fraction or "0").ljust(6, "0")[:6])
+        # A day is not always 24 hours where the clocks change: it ends where the next
+        # begins (a skipped midnight resolves to the jump, where that day begins).
+        end = epoch_ms(datetime(following.year, following.month, following.day, tzinfo=tz))
+        return start * _NS_PER_MS, (end - start) * _NS_PER_MS
     moment = datetime(
         day.year,
         day.month,
@@ -88,16 +123,13 @@ def _moment(match: re.Match[str], tz: ZoneInfo) -> tuple[datetime, timedelta | N
         int(match["hour"]),
         int(match["minute"]),
         int(match["second"] or 0),
-        micro,
         tzinfo=_offset(match["offset"]) or tz,
     )
+    start_ns = epoch_ms(moment) * _NS_PER_MS
     if match["second"] is None:
-        return moment, timedelta(minutes=1)
-    if fraction is None:
-        return moment, timedelta(seconds=1)
-    if len(fraction) < 3:
-        return moment, timedelta(milliseconds=10 ** (3 - len(fraction)))
-    return moment, None
+        return start_ns, 60 * 10**9
+    fraction = match["fraction"] or ""
+    return start_ns + int(fraction.ljust(9, "0")), 10 ** (9 - len(fraction))
 
 
 def _offset(text: str | None) -> timezone | None:
