@@ -11,7 +11,7 @@ from atende_logs.config import Settings
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo import as_records
 from atende_logs.kinds import CDRS
-from atende_logs.models import Cursor, Customer, SearchQuery
+from atende_logs.models import Condition, Cursor, Customer, SearchQuery
 from atende_logs.storage import Store, open_store
 from atende_logs.storage._counts import CountCache
 
@@ -62,6 +62,22 @@ def test_later_pages_reuse_the_count(
         after, pages = page.after, pages + 1
     assert first.total == 10 and pages == 5
     assert len(counted) == 1
+
+
+def test_filters_sharing_a_value_do_not_share_a_count(store: Store, customer: Customer) -> None:
+    """Their statements differ in the column only: the cache tells them apart (issue 21)."""
+    docs = [{**cdr(f"p{n}", n), "period": "worktime"} for n in range(6)]
+    docs += [{**cdr(f"c{n}", 10 + n), "call_terminated": "worktime"} for n in range(3)]
+    store_cdrs(store, customer, *docs)
+
+    def total(param: str) -> int:
+        spec = CDRS.filter(param)
+        assert spec is not None
+        condition = Condition(spec, "worktime")
+        query = SearchQuery(kind=CDRS, customer_id=customer.id, size=1, conditions=(condition,))
+        return store.search(query).total
+
+    assert (total("period"), total("call_terminated"), total("period")) == (6, 3, 6)
 
 
 def test_a_write_between_pages_shows_in_the_next_total(store: Store, customer: Customer) -> None:
