@@ -20,12 +20,14 @@ from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_PARAMETER
 
 _COMMON_SEMANTICS = {
-    "start_at": "Inclusive lower bound on the item's time. Epoch milliseconds, an ISO-8601 "
-    "date, or a datetime with or without offset (offset-less values and dates are read in "
-    "`tz`).",
+    "start_at": "Inclusive lower bound on the item's time. Epoch milliseconds (0, or from "
+    "946684800000, 2000-01-01, on), an ISO-8601 date (2020-01-27 or 20200127), or a "
+    "datetime with or without offset (offset-less values and dates are read in `tz`). "
+    "Past the millisecond, it rounds up.",
     "end_at": "Inclusive upper bound on the item's time, in the same forms as `start_at`. "
-    "A value covers its own precision: a date the whole day, a datetime without "
-    "fraction the whole second.",
+    "A value covers its own precision, measured on the instant: a date the whole day, a "
+    "datetime without fraction the whole minute or second. Past the millisecond, it rounds "
+    "down. A range holding no millisecond gets 400 invalid_range.",
     "after": "The `after` of the previous page: a number (items strictly after that epoch "
     "millisecond) or an opaque string token. Pass it back unchanged. Or, to resume after "
     "the last item received (an export that dropped): `id:` and that item's id field "
