@@ -25,7 +25,6 @@ _ALNUM = re.compile(r"\w")
 _PREFIXES = ("0055", "055", "55", "00", "0")
 """What may precede the national digits: international, trunk and country prefixes. They
 are erased with the number, so no spelling leaves a telling fragment behind."""
-_MIN_FOREIGN_DIGITS = 8
 MASK = "[apagado]"
 """What replaces the number inside a longer text ("ligar 11 98765-4321 às 14h")."""
 AUDIT_DIGITS = 4
@@ -36,23 +35,13 @@ def erasure_key(number: str) -> str:
     """The digits every spelling of ``number`` contains: a Brazilian number's area code and
     subscriber number (10 or 11 digits), or a foreign number's country code and number.
 
-    Raises ParameterError (``phone``) when ``number`` is not a phone number with an area code.
+    The phone filters' key (``normalize.phone_number``), so a number erased is the number
+    ``ani=``/``alt_dnis=``/``number=`` find. Raises ParameterError (``phone``) when
+    ``number`` is not a person's phone number with an area code (a 0800 number is not).
     """
-    found = normalize.digits(number) or ""
-    international = number.strip().startswith("+") or found.startswith("00")
-    if international:
-        found = found.removeprefix("00")
-        if not found.startswith("55"):
-            if len(found) >= _MIN_FOREIGN_DIGITS:
-                return found
-            raise _invalid(number)
-        found = found[2:]
-    elif len(found) in (12, 13) and found.startswith("55"):
-        found = found[2:]  # country code without "+"
-    elif len(found) in (11, 12) and found.startswith("0"):
-        found = found[1:]  # trunk prefix: "0 11 98765-4321"
-    if len(found) in (10, 11) and "0" not in found[:2]:
-        return found
+    found = normalize.phone_number(number)
+    if found.sort in ("national", "foreign"):
+        return found.key
     raise _invalid(number)
 
 
