@@ -114,6 +114,12 @@ class Kind:
         """(extract, key) of each stored filter, in column order: ingest's inner loop."""
         return tuple((spec.extract, spec.key) for spec in self.stored_filters)
 
+    def stored_values(self, doc: Doc) -> list[Any]:
+        """The filter columns of ``doc``, as ingest stores them: text holding a NUL, which
+        neither database stores, is no key (None)."""
+        values = [key(extract(doc)) for extract, key in self.stored_keys]
+        return [None if isinstance(v, str) and "\x00" in v else v for v in values]
+
     def filter(self, param: str) -> FilterSpec | None:
         return next((spec for spec in self.filters if spec.param == param), None)
 

@@ -81,6 +81,9 @@ PhoneSort = Literal["national", "non_geographic", "foreign", "other"]
 _NON_GEOGRAPHIC = re.compile(r"0?((?:[3589]00|303)[0-9]{6,7})")
 """0300, 0303, 0500, 0800 and 0900 numbers, with or without their leading zero (from
 abroad they are dialled +55 800 …)."""
+_NON_GEOGRAPHIC_MARKS = frozenset({"00", "03"})
+"""The two digits after the first of every such number ("300", "303", "800"…; after the
+0 when written with it): a cheap test before the pattern."""
 _MIN_FOREIGN_DIGITS = 8
 
 
@@ -103,8 +106,9 @@ def phone_number(text: str) -> PhoneNumber:
       and number, at least 8 digits.
     - Anything else (``other``): its digits as written.
     """
-    found = _NON_DIGITS.sub("", text)
-    marked = text.lstrip().startswith("+") or found.startswith("00")
+    # Most stored numbers are digits only: they skip the substitution.
+    found = text if text.isascii() and text.isdigit() else _NON_DIGITS.sub("", text)
+    marked = found.startswith("00") or text.lstrip().startswith("+")
     national = found
     if marked:
         number = found.removeprefix("00")
@@ -114,9 +118,10 @@ def phone_number(text: str) -> PhoneNumber:
         national = number[2:]
     elif len(found) in (12, 13) and found.startswith("55"):
         national = found[2:]  # the country code without "+"
-    non_geographic = _NON_GEOGRAPHIC.fullmatch(national)
-    if non_geographic is not None:
-        return PhoneNumber("0" + non_geographic.group(1), "non_geographic")
+    if national[1:3] in _NON_GEOGRAPHIC_MARKS or national[2:4] in _NON_GEOGRAPHIC_MARKS:
+        non_geographic = _NON_GEOGRAPHIC.fullmatch(national)
+        if non_geographic is not None:
+            return PhoneNumber("0" + non_geographic.group(1), "non_geographic")
     if national.startswith("0") and len(national) in (11, 12):
         national = national[1:]  # trunk prefix: "0 11 98765-4321"
     elif national.startswith("0") and len(national) in (13, 14):

@@ -179,7 +179,7 @@ class LgpdStore(SqlStore):
             columns = ", ".join(f"{quote(c)} = ?" for c in ["doc", *kind.columns])
             connection.execute(
                 self._sql(f"UPDATE {table} SET {columns} WHERE {where}"),
-                [orjson.dumps(doc).decode(), *_filter_values(kind, doc), *primary_key],
+                [orjson.dumps(doc).decode(), *kind.stored_values(doc), *primary_key],
             )
         return changed
 
@@ -197,9 +197,3 @@ class LgpdStore(SqlStore):
 
 def _key_condition(kind: Kind) -> str:
     return " AND ".join(f"{quote(c)} = ?" for c in [*scope_columns(kind), "doc_id"])
-
-
-def _filter_values(kind: Kind, doc: Doc) -> list[Any]:
-    """The filter columns of ``doc``, computed as ingest computes them."""
-    values = [spec.key(spec.extract(doc)) for spec in kind.stored_filters]
-    return [None if isinstance(v, str) and "\x00" in v else v for v in values]
