@@ -132,7 +132,15 @@ class LgpdStore(SqlStore):
                 "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 astuple(erasure)[1:],
             )
+        touched = [table for table, count in changed.items() if count]
+        if touched:
+            self._scrub(touched)
         return replace(erasure, id=row[0])
+
+    def _scrub(self, tables: list[str]) -> None:
+        """After an erasure committed: take what is left of the old rows of ``tables`` out of
+        the database's files, as far as the backend can (docs/lgpd.md says how far)."""
+        raise NotImplementedError
 
     def list_erasures(self, customer_id: int) -> list[Erasure]:
         rows = self._all(
