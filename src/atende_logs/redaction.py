@@ -98,10 +98,10 @@ def phone_runs(text: Sequence[str]) -> Iterator[tuple[int, int]]:
     (each optionally followed by a space), a digit, then digits and separators up to the
     last digit. The spans ``(?:[+(] ?)*[0-9](?:[0-9 ().+-]*[0-9])?`` finds with finditer.
 
-    One pass, each character looked at no more than three times: that regex took time in
-    the square of the length of a run of openings without a digit ("( ( ( …": 10.8 s for
-    40,000 characters, inside an erasure's write transaction). Only ``len(text)`` and
-    ``text[i]`` are used, so a test can count the looks.
+    One pass, each character looked at a bounded number of times: that regex backtracked,
+    and a run of openings without a digit ("( ( ( …") cost time in the square of its
+    length, inside an erasure's write transaction. Only ``len(text)`` and ``text[i]`` are
+    used, so tests/test_redaction_scan.py can count the looks.
     """
     length, end, i = len(text), 0, 0
     while i < length:

@@ -13,9 +13,12 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import ijson
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from atende_logs.cli.main import app
@@ -103,6 +106,39 @@ def test_an_array_element_tens_of_thousands_deep_is_one_rejection() -> None:
         Record(2, None, TOO_DEEP),
         Record(3, {"id": 3}, None),
     ]
+
+
+def items_reference(body: bytes) -> list[tuple[int, Any, bool]]:
+    """(position, value, is an error) as the reader gave them with ijson.items, before."""
+    out: list[tuple[int, Any, bool]] = []
+    try:
+        for value in ijson.items(io.BytesIO(body), "item", use_float=True):
+            out.append((len(out) + 1, value if isinstance(value, dict) else None, False))
+    except ijson.JSONError:
+        out.append((len(out) + 1, None, True))
+    return out
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(elements=st.lists(JSON_VALUES, max_size=6), cut=st.integers(0, 400), whole=st.booleans())
+def test_elements_are_read_as_ijson_items_read_them(
+    elements: list[Any], cut: int, whole: bool
+) -> None:
+    body = orjson.dumps(elements, option=orjson.OPT_INDENT_2)
+    body = body if whole else body[: max(1, cut)]  # truncated: an error at some record
+    records = list(read_records(io.BytesIO(body), "json"))
+    got = [
+        (r.position, r.value, r.error is not None and r.error.startswith("JSON")) for r in records
+    ]
+    assert got == items_reference(body)
 
 
 def test_a_broken_deep_element_is_still_invalid_json() -> None:

@@ -192,26 +192,24 @@ def _read_array(body: io.BufferedIOBase) -> Iterator[Record]:
     # prefix of one part per level ("item.a.item.item…"), so a deeply nested element cost
     # time in the square of its depth (20,000 levels, 40 KB: seconds).
     events = ijson.basic_parse(body, use_float=True)
-    position = 0
+    position, inside = 0, False
     try:
         next(events)  # the array's start: the caller saw its "["
         for event, value in events:
             if event == "end_array":
                 break
-            position += 1
-            if event in _STARTS:
-                built = _element(events, event)
-                yield (
-                    Record(position, None, TOO_DEEP)
-                    if built is _TOO_DEEP
-                    else _object_record(position, built)
-                )
-            else:
+            position, inside = position + 1, True
+            if event not in _STARTS:
                 yield _object_record(position, value)
-        position += 1  # what follows the array can only be an error
-        for _ in events:
+            elif (built := _element(events, event)) is _TOO_DEEP:
+                yield Record(position, None, TOO_DEEP)
+            else:
+                yield _object_record(position, built)
+            inside = False
+        for _ in events:  # what follows the array can only be an error
             pass
     except (ijson.JSONError, UnicodeDecodeError) as exc:
+        position += 0 if inside else 1  # an error between records is the next one's
         message = f"JSON inválido a partir do registro {position}: {_short_ijson_message(exc)}"
         yield Record(position, None, message)
 

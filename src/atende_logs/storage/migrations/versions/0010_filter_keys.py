@@ -19,6 +19,9 @@ holds writes to the rows it changed until it commits: about 17 s per 100,000 dem
 SQLite and 25 s on PostgreSQL, every row's phone key changing (measured once, on 2 shared
 and busy cores). Plan the upgrade of a large live database for a quiet hour.
 
+The schema does not change, but the columns' meaning does: during a rolling deploy, the
+previous release's processes compare their old keys with the new columns, and miss rows
+whose phone, amount, extension or decomposed text changed key, until they are replaced.
 The downgrade computes the keys of the code before this revision again (frozen below), so
 that code finds what it found before.
 
