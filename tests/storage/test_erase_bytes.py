@@ -116,6 +116,10 @@ def relation_files(url: str) -> dict[str, list[str]]:
             "(SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM heaps))",
             [TABLES, TABLES],
         ).fetchall()
+    assert os.access(data_directory, os.R_OK | os.X_OK), (
+        f"this test reads PostgreSQL's files in {data_directory}: run it on the database's "
+        "machine as a user who may read them (root, or postgres)"
+    )
     files: dict[str, list[str]] = {}
     for name, path in rows:
         base = os.path.join(data_directory, path)
