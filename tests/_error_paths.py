@@ -95,7 +95,7 @@ def _bad_value(path: str, name: str, value: str, *extra: tuple[str, str]) -> obj
 
 # A value each typed filter refuses: every comparison kind that parses numbers or versions.
 _TYPED = {
-    normalize.digits: "sem dígitos",
+    normalize.phone: "sem dígitos",
     normalize.integer: "1.5",
     normalize.number: "1e999",
     normalize.decimal_key: "NaN",

@@ -114,6 +114,12 @@ class Kind:
         """(extract, key) of each stored filter, in column order: ingest's inner loop."""
         return tuple((spec.extract, spec.key) for spec in self.stored_filters)
 
+    def stored_values(self, doc: Doc) -> list[Any]:
+        """The filter columns of ``doc``, as ingest stores them: text holding a NUL, which
+        neither database stores, is no key (None)."""
+        values = [key(extract(doc)) for extract, key in self.stored_keys]
+        return [None if isinstance(v, str) and "\x00" in v else v for v in values]
+
     def filter(self, param: str) -> FilterSpec | None:
         return next((spec for spec in self.filters if spec.param == param), None)
 
@@ -124,10 +130,10 @@ def _exact(param: str, *path: str, description: str, example: str) -> FilterSpec
         column=param,
         column_type="text",
         op="=",
-        key=normalize.scalar_text,
+        key=normalize.exact,
         paths=(path,),
         description=description,
-        semantics=f"`{'.'.join(path)}` equals the value exactly.",
+        semantics=f"`{'.'.join(path)}` equals the value exactly (in Unicode NFC).",
         example=example,
     )
 
@@ -138,11 +144,12 @@ def _phone(param: str, paths: tuple[Path, ...], what: str, description: str) -> 
         column=param,
         column_type="text",
         op="=",
-        key=normalize.digits,
+        key=normalize.phone,
         paths=paths,
         description=description,
-        semantics=f"{what} equals the value, comparing digits only "
-        '("+55 (63) 98486-6338" matches "5563984866338").',
+        semantics=f"{what} is the same phone number as the value, however either is written "
+        '(see *Phone numbers* below): "(63) 98486-6338" matches "5563984866338", '
+        '"0800 887 0608" matches "5508008870608".',
         example="5563984866338",
     )
 
@@ -166,7 +173,7 @@ ATTENDANT_LOGS = Kind(
             ),
             "Email do atendente",
             "`attendant.email` (or the top-level `email` when absent) equals the value, "
-            "ignoring case.",
+            "ignoring case (Unicode case folding, in NFC).",
             "rh1@atende.com",
         ),
         FilterSpec(
@@ -181,7 +188,7 @@ ATTENDANT_LOGS = Kind(
             ),
             "Nome do atendente",
             "`attendant.name` (or the top-level `name` when absent) equals the value, "
-            "ignoring case.",
+            "ignoring case (Unicode case folding, in NFC).",
             "RH1",
         ),
         _exact("description", "description", description="Descrição da tela", example="almoco"),
@@ -193,7 +200,8 @@ ATTENDANT_LOGS = Kind(
             normalize.number,
             (("duration",),),
             "Duração Maior ou Igual ao valor (em segundos)",
-            "`duration` is greater than or equal to the value, in seconds.",
+            "`duration` is greater than or equal to the value, in seconds "
+            '("29.5" or "29,5"; no exponent).',
             "30",
         ),
         _phone(
@@ -211,7 +219,7 @@ ATTENDANT_LOGS = Kind(
             "direction",
             "text",
             "=",
-            normalize.scalar_text,
+            normalize.exact,
             (
                 ("complements", "ringing", "direction"),
                 ("complements", "busy", "direction"),
@@ -219,7 +227,8 @@ ATTENDANT_LOGS = Kind(
             ),
             "Direção da chamada",
             "The call's direction, the first non-null of `complements.ringing.direction`, "
-            "`complements.busy.direction` and `complements.wrapup.direction`, equals the value.",
+            "`complements.busy.direction` and `complements.wrapup.direction`, equals the value "
+            "exactly (in Unicode NFC).",
             "inbound",
         ),
         _exact("call_id", "call", "call_id", description="ID da chamada", example="69709941"),
@@ -242,14 +251,15 @@ ATTENDANT_LOGS = Kind(
             "extension_number",
             "text",
             "=",
-            normalize.scalar_text,
+            normalize.extension,
             (
                 ("extension_number",),
                 ("attendant", "extension_number"),
             ),
             "Ramal",
             "`extension_number` (or `attendant.extension_number` when absent) equals the "
-            'value; "19" matches both "19" and 19.',
+            "value. A value of digits only is a number, leading zeros ignored: "
+            '"19" matches "19", "019" and 19. Other text is compared exactly (in Unicode NFC).',
             "19",
         ),
     ),
@@ -270,7 +280,8 @@ CDRS = Kind(
             normalize.scalar_text,
             (("callid",),),
             "ID da chamada",
-            "`callid` equals the value.",
+            "`callid`, the CDR's id, equals the value exactly, as stored (ids are not "
+            "normalised: they identify the record).",
             "69709941",
         ),
         _phone("alt_dnis", (("alt_dnis",),), "`alt_dnis`", "Número da chamada"),
@@ -293,7 +304,9 @@ CDRS = Kind(
             normalize.decimal_key,
             (("total_charge",),),
             "Valor total",
-            '`total_charge` equals the value as a decimal number ("1.35" matches "1.350").',
+            "`total_charge` equals the value as a decimal number: "
+            '"1.35", "1,35" and "1.350" all match 1.35. One decimal point or comma, no '
+            'thousands separator and no exponent: "1.234,56" and "1e2" are refused (400).',
             "1.35",
         ),
         _exact(

@@ -10,6 +10,7 @@ in the filter fields: a number copied into a note is the same personal data. No 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from atende_logs import normalize
@@ -20,12 +21,15 @@ SEPARATORS = " ()-.+"
 document's text leaves every spelling of the number as one run of its national digits,
 which lets the database pre-select candidate documents with a plain LIKE."""
 
-_RUN = re.compile(r"(?:[+(] ?)*[0-9](?:[0-9 ().+\-]*[0-9])?")
+_DIGITS = "0123456789"
+_LEADS = "+("
+"""What may open a number before its first digit, each optionally followed by one space."""
+_INNER = _DIGITS + " ().+-"
+"""What a number is written with between its first and last digits."""
 _ALNUM = re.compile(r"\w")
 _PREFIXES = ("0055", "055", "55", "00", "0")
 """What may precede the national digits: international, trunk and country prefixes. They
 are erased with the number, so no spelling leaves a telling fragment behind."""
-_MIN_FOREIGN_DIGITS = 8
 MASK = "[apagado]"
 """What replaces the number inside a longer text ("ligar 11 98765-4321 às 14h")."""
 AUDIT_DIGITS = 4
@@ -36,23 +40,13 @@ def erasure_key(number: str) -> str:
     """The digits every spelling of ``number`` contains: a Brazilian number's area code and
     subscriber number (10 or 11 digits), or a foreign number's country code and number.
 
-    Raises ParameterError (``phone``) when ``number`` is not a phone number with an area code.
+    The phone filters' key (``normalize.phone_number``), so a number erased is the number
+    ``ani=``/``alt_dnis=``/``number=`` find. Raises ParameterError (``phone``) when
+    ``number`` is not a person's phone number with an area code (a 0800 number is not).
     """
-    found = normalize.digits(number) or ""
-    international = number.strip().startswith("+") or found.startswith("00")
-    if international:
-        found = found.removeprefix("00")
-        if not found.startswith("55"):
-            if len(found) >= _MIN_FOREIGN_DIGITS:
-                return found
-            raise _invalid(number)
-        found = found[2:]
-    elif len(found) in (12, 13) and found.startswith("55"):
-        found = found[2:]  # country code without "+"
-    elif len(found) in (11, 12) and found.startswith("0"):
-        found = found[1:]  # trunk prefix: "0 11 98765-4321"
-    if len(found) in (10, 11) and "0" not in found[:2]:
-        return found
+    found = normalize.phone_number(number)
+    if found.sort in ("national", "foreign"):
+        return found.key
     raise _invalid(number)
 
 
@@ -99,13 +93,44 @@ def _redacted(value: Any, key: str) -> tuple[Any, bool]:
     return text, text != value
 
 
+def phone_runs(text: Sequence[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of a text that may spell a phone number: opening "+" or "("
+    (each optionally followed by a space), a digit, then digits and separators up to the
+    last digit. The spans ``(?:[+(] ?)*[0-9](?:[0-9 ().+-]*[0-9])?`` finds with finditer.
+
+    One pass, each character looked at a bounded number of times: that regex backtracked,
+    and a run of openings without a digit ("( ( ( …") cost time in the square of its
+    length, inside an erasure's write transaction. Only ``len(text)`` and ``text[i]`` are
+    used, so tests/test_redaction_scan.py can count the looks.
+    """
+    length, end, i = len(text), 0, 0
+    while i < length:
+        if text[i] not in _DIGITS:
+            i += 1
+            continue
+        start = i  # back over the openings, never into the previous run
+        while start > end:
+            if text[start - 1] in _LEADS:
+                start -= 1
+            elif text[start - 1] == " " and start - 2 >= end and text[start - 2] in _LEADS:
+                start -= 2
+            else:
+                break
+        end = i = i + 1  # forward over the number's characters, ending at its last digit
+        while i < length and text[i] in _INNER:
+            if text[i] in _DIGITS:
+                end = i + 1
+            i += 1
+        yield start, end
+
+
 def _redacted_text(text: str, key: str) -> str | None:
     parts: list[str] = []
     position = 0
-    for run in _RUN.finditer(text):
-        for start, end in _number_spans(run.group(), key):
-            parts += [text[position : run.start() + start], MASK]
-            position = run.start() + end
+    for run_start, run_end in phone_runs(text):
+        for start, end in _number_spans(text[run_start:run_end], key):
+            parts += [text[position : run_start + start], MASK]
+            position = run_start + end
     if not parts:
         return text
     parts.append(text[position:])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -200,7 +201,8 @@ CARD_ROWS = [
      "não"),
     ("k3", "2020-01-31T14:13:29.669Z", "5521988887777", "to_call", "Car", "Grade Alta", "SIM"),
     ("k4", "2020-01-31T15:00:00.000Z", 5521999999999, "scheduled", "Truck", None, "NAO"),
-    ("k5", "2020-02-01T10:00:00.000Z", "21999999999", "to_call", "Bike", "grade baixa", "NÃO"),
+    ("k5", "2020-02-01T10:00:00.000Z", "21999999999", "to_call", "Bike", "grade baixa",
+     "NA\u0303O"),  # decomposed
 ]  # fmt: skip
 
 
@@ -233,16 +235,36 @@ def _direction(doc: Doc) -> Any:
     return next((value for value in found if value is not None), None)
 
 
+def _nfc(value: Any) -> Any:
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
 def _eq(name: str) -> Callable[[Doc, str], bool]:
-    return lambda doc, value: doc.get(name) == value
+    return lambda doc, value: _nfc(doc.get(name)) == _nfc(value)
 
 
 def _folded(name: str) -> Callable[[Doc, str], bool]:
-    return lambda doc, value: (doc["attendant"][name] or "").lower() == value.lower()
+    return lambda doc, value: _nfc(doc["attendant"][name] or "").lower() == _nfc(value).lower()
+
+
+def _national(value: Any) -> str:
+    """The number as docs/api.md reads it, for the spellings used here: no country code,
+    no trunk 0 (an 0800 number keeps its 0)."""
+    digits = _digits(value)
+    if len(digits) in (12, 13) and digits.startswith("55"):
+        digits = digits[2:]
+    return digits if digits.startswith("0800") else digits.removeprefix("0")
 
 
 def _phone(name: str) -> Callable[[Doc, str], bool]:
-    return lambda doc, value: doc[name] is not None and _digits(doc[name]) == _digits(value)
+    return lambda doc, value: doc[name] is not None and _national(doc[name]) == _national(value)
+
+
+def _extension(doc: Doc, value: str) -> bool:
+    def key(text: str) -> str:
+        return str(int(text)) if text.isdigit() else text
+
+    return key(str(doc["extension_number"])) == key(value)
 
 
 PREDICATES: dict[str, dict[str, Callable[[Doc, str], bool]]] = {
@@ -254,14 +276,16 @@ PREDICATES: dict[str, dict[str, Callable[[Doc, str], bool]]] = {
         "direction": lambda d, v: _direction(d) == v,
         "call_id": lambda d, v: d["call"]["call_id"] == v,
         "voip_version": lambda d, v: _version_ge(d["machine_attributes"]["voipNumberVersion"], v),
-        "extension_number": lambda d, v: str(d["extension_number"]) == v,
+        "extension_number": _extension,
         **{name: _eq(name) for name in ("description", "source", "kind", "screen")},
     },
     "cdrs": {
         "call_id": _eq("callid"),
         "alt_dnis": _phone("alt_dnis"),
         "ori_billing_time": lambda d, v: d["ori_billing_time"] == int(v),
-        "total_charge": lambda d, v: Decimal(str(d["total_charge"])) == Decimal(v),
+        "total_charge": lambda d, v: (
+            Decimal(str(d["total_charge"])) == Decimal(v.replace(",", "."))
+        ),
         "zendesk_ticket_id": lambda d, v: str(d["zendesk_ticket_id"] or "") == v,
         **{
             name: _eq(name)
@@ -281,20 +305,27 @@ SINGLE = {
         "attendant_name": ["JOÃO SILVA", "Joao silva", "rh1", "RH"],
         "description": ["almoco", "Almoco", "almoço", "almo"],
         "duration": ["30", "29.5", "0", "31", "30.5", "1000"],
-        "ani": ["+55 (63) 98486-6338", "5563984866338", "63984866338", "(11) 91234-5678"],
+        "ani": [
+            "+55 (63) 98486-6338",
+            "5563984866338",
+            "63984866338",
+            "(11) 91234-5678",
+            "063 98486 6338",
+            "6398486633",
+        ],
         "source": ["voip", "Voip", "webphone"],
         "direction": ["inbound", "outbound", "Inbound"],
         "call_id": ["c-1", "C-1", "c-2", "c-"],
         "voip_version": ["1.9", "1.9.0", "1.14", "1.14.111.1559", "1.14.111.1560", "1.10", "2"],
         "kind": ["status", "call", "pause"],
         "screen": ["disconnected", "ringing", "wrapup"],
-        "extension_number": ["19", "20", "190", "019", "1"],
+        "extension_number": ["19", "20", "190", "019", "0019", "1", "0"],
     },
     "cdrs": {
         "call_id": ["69709941", "69709945", "6970994"],
         "alt_dnis": ["5508008870608", "+55 (0800) 887-0608", "08008870608", "0800 887 0608"],
         "ori_billing_time": ["60", "59", "61", "120", "6"],
-        "total_charge": ["1.35", "1.350", "1.3500", "13.5", "13.50", "0.135", "1.3", "135"],
+        "total_charge": ["1.35", "1.350", "1,35", "1,3500", "13.5", "13,50", "0.135", "1.3", "135"],
         "selected_options": ["2,4", "2,4,1", "4", "2, 4", "2"],
         "zendesk_ticket_id": ["123456", "654321", "12345"],
         "configuration_kind": ["default", "dialer"],
@@ -307,7 +338,7 @@ SINGLE = {
         "status": ["to_call", "called", "scheduled"],
         "card_info_1": ["Truck", "truck", "Bike"],
         "card_info_2": ["Grade Baixa", "grade baixa", "Grade"],
-        "card_info_3": ["NÃO", "não", "NAO", "SIM"],
+        "card_info_3": ["NÃO", "NA\u0303O", "não", "NAO", "SIM"],
     },
 }
 COMBINED = [
@@ -380,20 +411,26 @@ EDGES = [  # Hand-derived from the issue's wording, to keep the predicates above
     ("attendant-logs", "voip_version", "1.9", "a1 a2 a3 a4"),  # 1.14.111.1559 >= 1.9
     ("attendant-logs", "voip_version", "1.14", "a1"),  # 1.9 >= 1.14 is false
     ("attendant-logs", "voip_version", "1.9.0", "a1 a2 a3 a4"),  # "1.9" is "1.9.0"
-    ("attendant-logs", "extension_number", "19", "a1 a2"),  # "19" and 19
+    ("attendant-logs", "extension_number", "19", "a1 a2 a6"),  # "19", 19 and "019"
+    ("attendant-logs", "extension_number", "019", "a1 a2 a6"),
     ("attendant-logs", "direction", "inbound", "a2 a4 a5"),  # ringing, wrapup-only, busy
     ("attendant-logs", "direction", "outbound", "a3 a6"),  # busy-only, ringing beats wrapup
     ("attendant-logs", "attendant_email", "JOÃO@ATENDE.COM", "a2 a3"),
     ("attendant-logs", "attendant_name", "JOÃO SILVA", "a2 a3"),
     ("attendant-logs", "duration", "30", "a2 a4 a5"),
-    ("attendant-logs", "ani", "+55 (63) 98486-6338", "a2 a3"),
+    ("attendant-logs", "ani", "+55 (63) 98486-6338", "a2 a3 a4"),
+    ("attendant-logs", "ani", "(63) 98486-6338", "a2 a3 a4"),
+    ("attendant-logs", "ani", "(11) 91234-5678", "a5"),
     ("cdrs", "total_charge", "1.35", "69709941 69709942 69709943"),
+    ("cdrs", "total_charge", "1,35", "69709941 69709942 69709943"),
     ("cdrs", "selected_options", "2,4", "69709941 69709944"),
     ("cdrs", "zendesk_ticket_id", "123456", "69709942 69709943"),
-    ("cdrs", "alt_dnis", "+55 (0800) 887-0608", "69709941 69709942"),
+    ("cdrs", "alt_dnis", "+55 (0800) 887-0608", "69709941 69709942 69709944"),
+    ("cdrs", "alt_dnis", "0800 887 0608", "69709941 69709942 69709944"),
     ("cdrs", "ori_billing_time", "60", "69709941 69709945"),
-    ("cards", "number", "5521999999999", "k1 k2 k4"),
+    ("cards", "number", "5521999999999", "k1 k2 k4 k5"),
     ("cards", "card_info_3", "NÃO", "k1 k5"),
+    ("cards", "card_info_3", "NA\u0303O", "k1 k5"),  # decomposed: the same text in NFC
 ]
 
 

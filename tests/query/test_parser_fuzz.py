@@ -47,7 +47,7 @@ VERSIONISH = st.one_of(
 )
 ANY_TEXT = st.text(max_size=60)
 # Filters whose value is parsed (the others compare the text as sent, or case-folded).
-PARSED = {normalize.digits, normalize.integer, normalize.number, normalize.decimal_key,
+PARSED = {normalize.phone, normalize.integer, normalize.number, normalize.decimal_key,
           normalize.version_key}  # fmt: skip
 TYPED_FILTERS = [
     pytest.param(kind, spec, id=f"{kind.name}-{spec.param}")

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from atende_logs import normalize
+from atende_logs.ingest.readers import MAX_DEPTH, TOO_DEEP
 from atende_logs.kinds import Kind
 from atende_logs.models import Row
 from atende_logs.query.times import MAX_MS
@@ -39,7 +40,8 @@ def to_row(
 
     ``raw``, when given, is the document's JSON as received (UTF-8); it is stored as is
     (cards excepted: their token must be masked), saving a re-encoding.
-    Raises RecordError when the id or the time is missing or unreadable.
+    Raises RecordError when the id or the time is missing or unreadable, or the document
+    nests more than ``MAX_DEPTH`` levels or cannot be written as JSON.
     """
     time_ms = _time_ms(kind, doc, zone)
     if kind.has_dialer:
@@ -53,8 +55,42 @@ def to_row(
         values = tuple(_storable(value) for value in values)
     _check_indexed_size(kind, doc_id, values)
     if raw is None or kind.has_dialer:
-        raw = orjson.dumps(doc)
+        raw = _encoded(doc)
+    _check_depth(doc, raw)
     return Row(doc_id, time_ms, raw, values)
+
+
+def _encoded(doc: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError as exc:
+        # Past 254 levels orjson refuses to write (a record from a reader never gets here,
+        # at most MAX_DEPTH deep); or a value JSON cannot hold, from a library caller.
+        if _deeper_than(doc, MAX_DEPTH):
+            raise RecordError(TOO_DEEP) from exc
+        raise RecordError(f"o registro não pode ser gravado como JSON ({exc})") from exc
+
+
+def _check_depth(doc: dict[str, Any], raw: bytes) -> None:
+    """RecordError when ``doc`` nests more than ``MAX_DEPTH`` levels: an erasure or an export
+    of it would have to write it as JSON again. Walked only when its text holds enough
+    brackets to be that deep (a CDR holds about 20)."""
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _deeper_than(doc, MAX_DEPTH):
+        raise RecordError(TOO_DEEP)
+
+
+def _deeper_than(doc: Any, limit: int) -> bool:
+    """Whether ``doc`` nests more than ``limit`` objects and arrays, itself included; a walk
+    without recursion, which stops at the first container past the limit."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in value.values() if isinstance(value, dict) else value:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 def _check_indexed_size(kind: Kind, doc_id: str, values: tuple[Any, ...]) -> None:

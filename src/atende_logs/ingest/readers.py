@@ -38,6 +38,12 @@ _CSV_DELIMITERS = (",", ";", "\t")
 _BAD_UTF8 = re.compile("[\udc80-\udcff]")
 _BOOLS = {"true": True, "1": True, "sim": True, "false": False, "0": False, "não": False}
 
+MAX_DEPTH = 64
+"""Most levels of objects and arrays a record may nest, itself included. Real logs nest
+four; past 254 a record could not be written back as JSON (orjson's limit), so an erasure
+or an export of it would fail."""
+TOO_DEEP = f"o registro aninha objetos e listas em mais de {MAX_DEPTH} níveis"
+
 _NOT_OBJECT = "o registro não é um objeto JSON"
 _NOT_ARRAY = "o corpo deve ser um array JSON ou NDJSON"
 _NOT_UTF8 = "texto não é UTF-8 válido"
@@ -170,7 +176,9 @@ def _read_ndjson(body: io.BufferedIOBase, first_line: int) -> Iterator[Record]:
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            yield Record(position, None, f"JSON inválido: {exc.msg}")
+            # orjson stops at 1,024 levels; ingest refuses records past MAX_DEPTH anyway.
+            deep = exc.msg.startswith("depth limit")
+            yield Record(position, None, TOO_DEEP if deep else f"JSON inválido: {exc.msg}")
             continue
         if isinstance(value, dict):
             # orjson has validated the line, so it is UTF-8 and one JSON object.
@@ -180,15 +188,79 @@ def _read_ndjson(body: io.BufferedIOBase, first_line: int) -> Iterator[Record]:
 
 
 def _read_array(body: io.BufferedIOBase) -> Iterator[Record]:
-    position = 0
+    # ijson's events without their prefixes, each element built here: ijson.items keeps a
+    # prefix of one part per level ("item.a.item.item…"), so a deeply nested element cost
+    # time in the square of its depth (20,000 levels, 40 KB: seconds).
+    events = ijson.basic_parse(body, use_float=True)
+    position, inside = 0, False
     try:
-        for value in ijson.items(body, "item", use_float=True):
-            position += 1
-            yield _object_record(position, value)
+        next(events)  # the array's start: the caller saw its "["
+        for event, value in events:
+            if event == "end_array":
+                break
+            position, inside = position + 1, True
+            if event not in _STARTS:
+                yield _object_record(position, value)
+            elif (built := _element(events, event)) is _TOO_DEEP:
+                yield Record(position, None, TOO_DEEP)
+            else:
+                yield _object_record(position, built)
+            inside = False
+        for _ in events:  # what follows the array can only be an error
+            pass
     except (ijson.JSONError, UnicodeDecodeError) as exc:
-        position += 1
+        position += 0 if inside else 1  # an error between records is the next one's
         message = f"JSON inválido a partir do registro {position}: {_short_ijson_message(exc)}"
         yield Record(position, None, message)
+
+
+_STARTS = frozenset({"start_map", "start_array"})
+_ENDS = frozenset({"end_map", "end_array"})
+_TOO_DEEP = object()
+
+
+def _element(events: Iterator[tuple[str, Any]], first: str) -> Any:
+    """The object or array ``first`` starts, built from the events up to its end; or
+    ``_TOO_DEEP`` when it nests more than ``MAX_DEPTH`` levels (its events are consumed)."""
+    root: Any = {} if first == "start_map" else []
+    stack: list[Any] = [root]
+    keys: list[Any] = []
+    key: Any = None
+    for event, value in events:
+        if event == "map_key":
+            key = value
+            continue
+        if event in _ENDS:
+            stack.pop()
+            if not stack:
+                return root
+            key = keys.pop()
+            continue
+        if event in _STARTS:
+            if len(stack) == MAX_DEPTH:
+                _skip(events, len(stack) + 1)
+                return _TOO_DEEP
+            value = {} if event == "start_map" else []
+        top = stack[-1]
+        if type(top) is dict:
+            top[key] = value
+        else:
+            top.append(value)
+        if event in _STARTS:
+            stack.append(value)
+            keys.append(key)
+    return root  # unreachable: the parser raises at the end of input inside an element
+
+
+def _skip(events: Iterator[tuple[str, Any]], depth: int) -> None:
+    """Consume events until ``depth`` open containers have closed."""
+    for event, _ in events:
+        if event in _STARTS:
+            depth += 1
+        elif event in _ENDS:
+            depth -= 1
+            if not depth:
+                return
 
 
 def _short_ijson_message(exc: Exception) -> str:

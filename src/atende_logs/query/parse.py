@@ -38,12 +38,18 @@ _VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 
 # What a client must send for each kind of comparison, said when it sends something else.
 _EXPECTED: dict[Callable[[Any], Any], str] = {
-    normalize.digits: "deve conter os dígitos de um número de telefone",
+    normalize.phone: "deve conter os dígitos de um número de telefone",
     normalize.integer: "deve ser um número inteiro",
-    normalize.number: "deve ser um número (em segundos)",
-    normalize.decimal_key: "deve ser um número decimal como 1.35",
+    normalize.number: "deve ser um número em segundos, como 29.5 ou 29,5 (sem expoente)",
+    normalize.decimal_key: "deve ser um número decimal como 1.35 ou 1,35 (um só separador "
+    "decimal, sem separador de milhar nem expoente)",
     normalize.version_key: "deve ser uma versão como 1.14.111.1559",
 }
+# Text compared as sent, blanks included ("equals the value exactly"); other keys read a
+# value, so blanks around it are dropped first.
+_AS_SENT: frozenset[Callable[[Any], Any]] = frozenset(
+    {normalize.scalar_text, normalize.exact, normalize.extension}
+)
 
 
 def accepted_parameters(kind: Kind, *, output: bool = False) -> list[str]:
@@ -173,7 +179,7 @@ def _condition(spec: FilterSpec | None, raw: str) -> Condition:
     if spec.key is normalize.version_key and _VERSION.fullmatch(raw.strip()) is None:
         key = None
     else:
-        key = spec.key(raw.strip() if spec.key is not normalize.scalar_text else raw)
+        key = spec.key(raw if spec.key in _AS_SENT else raw.strip())
     if key is None:
         expected = _EXPECTED.get(spec.key, "valor inválido")
         raise ParameterError(spec.param, f"{spec.param} {expected}: {raw!r}")

@@ -132,7 +132,15 @@ class LgpdStore(SqlStore):
                 "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 astuple(erasure)[1:],
             )
+        touched = [table for table, count in changed.items() if count]
+        if touched:
+            self._scrub(touched)
         return replace(erasure, id=row[0])
+
+    def _scrub(self, tables: list[str]) -> None:
+        """After an erasure committed: take what is left of the old rows of ``tables`` out of
+        the database's files, as far as the backend can (docs/lgpd.md says how far)."""
+        raise NotImplementedError
 
     def list_erasures(self, customer_id: int) -> list[Erasure]:
         rows = self._all(
@@ -179,7 +187,7 @@ class LgpdStore(SqlStore):
             columns = ", ".join(f"{quote(c)} = ?" for c in ["doc", *kind.columns])
             connection.execute(
                 self._sql(f"UPDATE {table} SET {columns} WHERE {where}"),
-                [orjson.dumps(doc).decode(), *_filter_values(kind, doc), *primary_key],
+                [orjson.dumps(doc).decode(), *kind.stored_values(doc), *primary_key],
             )
         return changed
 
@@ -197,9 +205,3 @@ class LgpdStore(SqlStore):
 
 def _key_condition(kind: Kind) -> str:
     return " AND ".join(f"{quote(c)} = ?" for c in [*scope_columns(kind), "doc_id"])
-
-
-def _filter_values(kind: Kind, doc: Doc) -> list[Any]:
-    """The filter columns of ``doc``, computed as ingest computes them."""
-    values = [spec.key(spec.extract(doc)) for spec in kind.stored_filters]
-    return [None if isinstance(v, str) and "\x00" in v else v for v in values]

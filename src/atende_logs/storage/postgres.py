@@ -234,6 +234,19 @@ class PostgresStore(LgpdStore):
         inserted = sum(1 for (fresh,) in connection.execute(_upsert_sql(kind), scope) if fresh)
         return inserted, rows.count - inserted
 
+    def _scrub(self, tables: list[str]) -> None:
+        # VACUUM removes the old row versions, their TOAST chunks and, forced by INDEX_CLEANUP
+        # (left to itself it skips indexes when few rows died), their index entries. It
+        # cannot run in a transaction, and on a large table it may pass the statement
+        # timeout. Their bytes may still lie in the pages' free space: docs/lgpd.md.
+        with self._connection(None) as connection:
+            connection.execute("SET statement_timeout = 0")
+            try:
+                for table in tables:
+                    connection.execute(f"VACUUM (INDEX_CLEANUP ON) {quote(table)}")
+            finally:
+                connection.execute("RESET statement_timeout")
+
     def refresh_statistics(self, kind: Kind) -> None:
         # Until ANALYZE sees a new customer, PostgreSQL guesses it has a row or so, and picks
         # indexes for that guess: a count that reads the customer's whole index instead of

@@ -7,6 +7,7 @@ read that runs past the statement timeout.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -30,6 +31,7 @@ _ADD_COUNTS = (
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id, kind, dialer_id, hour_ms) "
     "DO UPDATE SET row_count = hourly_counts.row_count + excluded.row_count"
 )
+logger = logging.getLogger("atende_logs.storage")
 _PROGRESS_STEPS = 10_000
 # SQLite's default limit on ? parameters in one statement is 32766; stay well under it.
 _MAX_PARAMETERS = 30_000
@@ -102,6 +104,9 @@ class SQLiteStore(LgpdStore):
             # memory rather than in temporary files: they are small and short-lived.
             connection.execute("PRAGMA temp_store = MEMORY")
             connection.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
+            # Deleted and replaced rows are overwritten with zeros, not left in free space,
+            # where an erased number would survive (docs/lgpd.md; no ingest cost measured).
+            connection.execute("PRAGMA secure_delete = ON")
             self._local.connection = connection
             with self._guard:
                 self._connections.append(connection)
@@ -217,6 +222,23 @@ class SQLiteStore(LgpdStore):
             _ADD_COUNTS,
             [(scope[0], kind.table, dialer, hour, n) for hour, n in sorted(deltas.items()) if n],
         )
+
+    def _scrub(self, tables: list[str]) -> None:
+        # secure_delete zeroed the old rows in the pages the erasure wrote; the WAL still
+        # holds earlier images of those pages. A TRUNCATE checkpoint copies the new pages
+        # into the file and empties the WAL. Under the write lock: no write of ours between.
+        checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)"
+        with self._writer:
+            try:
+                busy, reason = self._connection().execute(checkpoint).fetchone()[0], "busy"
+            except sqlite3.Error as exc:
+                busy, reason = 1, exc.__class__.__name__
+        if busy:  # the erasure itself stands: it committed
+            logger.warning(
+                "erasure: the WAL was not emptied (%s): until a later checkpoint its older "
+                "pages may hold the number; run the erasure again to retry",
+                reason,
+            )
 
     def refresh_statistics(self, kind: Kind) -> None:
         """Nothing to do: without ANALYZE, SQLite plans from the indexes' shapes alone, and
