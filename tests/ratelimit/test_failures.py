@@ -40,7 +40,7 @@ def test_a_key_that_succeeded_passes_the_block_until_it_fails():
     failures = AuthFailures(MemoryBuckets(clock=Clock()), POLICY)
 
     async def scenario() -> None:
-        failures.succeeded("key:good")
+        await failures.succeeded("key:good")
         for forged in ("key:f1", "key:f2"):
             await failures.failed("addr:a", forged)
         assert await failures.refusal("addr:a", "key:good") is None
