@@ -120,7 +120,7 @@ def test_refusals_are_counted_in_the_metrics_by_policy(limited, api_key):
         return value or 0.0
 
     before = refused()
-    with limited(rate_limit_quota=1, rate_limit_window_s=30) as client:
+    with limited(rate_limit_quota=1, rate_limit_window_s=30, listen_host="127.0.0.1") as client:
         answers = [client.get(SEARCH, headers={"x-api-key": api_key}) for _ in range(3)]
         scraped = client.get("/metrics").text
     assert [a.status_code for a in answers] == [200, 429, 429]
@@ -218,6 +218,8 @@ def test_redis_holds_the_keys_digest_never_the_key(limited, api_key, redis_setti
     assert keys == {
         f"{prefix}api:key:{credentials.digest(api_key)}",
         f"{prefix}api:addr:testclient",
+        # The key worked: every process lets it past a block of its address.
+        f"{prefix}authenticated:key:{credentials.digest(api_key)}",
     }
     assert not any(api_key in k for k in keys)
     assert 0 < ttl <= 1000 + 100  # gone once full again: 1 token at 10 per second, + 1 s
