@@ -83,7 +83,7 @@ def create_app(
     and warns when PostgreSQL may lose acknowledged commits (``storage.durability``).
     """
     settings = settings or get_settings()
-    buckets = buckets or open_buckets(settings)
+    buckets = open_buckets(settings) if buckets is None else buckets
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
