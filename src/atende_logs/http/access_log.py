@@ -75,33 +75,35 @@ def redact_query(query: str) -> str:
     if not query:
         return query
     parts = query.split("&")
-    for index, part in enumerate(parts):
-        if part and not _as_sent(part):
-            parts[index] = _redacted(part)
-    return "&".join(parts)
+    # The usual query is logged as it came: every name shown, nothing to cut from a value.
+    # Text cut from a decoded pair is in the decoded whole too, so one decoding tells.
+    # Spelt out rather than any()/all() over generators: this runs on every request.
+    decoded = _decoded(query)
+    if _SECRET_START not in decoded and _CARD_AFTER not in decoded:
+        for part in parts:
+            name = part.partition("=")[0]
+            if name not in SHOWN_PARAMETERS and _decoded(name) not in SHOWN_PARAMETERS:
+                break
+        else:
+            return query
+    return "&".join([_redacted(part) if part else part for part in parts])
 
 
-def _as_sent(part: str) -> bool:
-    """Whether ``name=value`` can be logged as it came: a shown name, written plainly, and
-    a value with nothing to cut (the common case, decided without decoding anything)."""
-    name, _, value = part.partition("=")
-    if name not in SHOWN_PARAMETERS or "%" in part or "+" in part:
-        return False
-    if _SECRET_START in value:
-        return False
-    return not (name == "after" and _CARD_AFTER in value)
+def _decoded(text: str) -> str:
+    return text if "%" not in text and "+" not in text else unquote_plus(text)
 
 
 def _redacted(part: str) -> str:
+    """One ``name=value`` as the log shows it."""
     raw_name, _, raw_value = part.partition("=")
-    name, value = unquote_plus(raw_name), unquote_plus(raw_value)
+    name, value = _decoded(raw_name), _decoded(raw_value)
     if name in SHOWN_PARAMETERS:
         shown = redact_secrets(value)
         if name == "after" and _CARD_AFTER in value:
             # Only the timestamp, after the last "@", is kept (nothing when there is none).
             shown = _CARD_AFTER + "***@" + (value.rpartition("@")[2] if "@" in value else "")
         if shown == value:
-            return part  # merely encoded: logged as sent
+            return part  # nothing to cut: logged as sent
         return quote_plus(name) + "=" + quote_plus(shown, safe="*:@")
     shown = MASK + value[-4:] if name in PHONE_PARAMETERS and len(value) > 4 else MASK
     label = redact_secrets(name) if _WORD.fullmatch(name) else MASK
