@@ -10,6 +10,13 @@ buckets and, with ``--redis URL``, the Redis ones.
 
 Before that it times the limiter itself: the middleware around an app that does nothing,
 called in-process, per request, against that app alone.
+
+``--slow`` runs the other way to crowd a neighbour out: not a flood of requests but a
+hog sending slow filtered counts (a ``total_charge`` no document has, different each time,
+so no count is cached) over ``SLOW_ROWS`` CDRs, at its full concurrency (the per-key cap
+times the worker processes), each holding a database thread for the whole count. It prints
+the neighbour's p50 and p99 alone and beside the hog. To compare with older code, run it
+with ``PYTHONPATH`` pointing at that code's ``src``: the server inherits it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import atende_logs
 from atende_logs import credentials
 from atende_logs.config import Settings
 from atende_logs.http.ratelimit import RateLimitMiddleware
@@ -41,6 +49,10 @@ QUOTA, WINDOW_S = 500, 10
 NEIGHBOUR_CONNECTIONS, NEIGHBOUR_DELAY_MS = 2, 50  # at most 40 requests a second
 ABUSER_CONNECTIONS = 16
 TARGET = "/customers/cdrs/logs?size=100"
+SLOW_ROWS = 300_000
+"""The hog's CDRs: what each of its filtered counts reads."""
+SLOW_WORKERS, SLOW_CAP = 2, 4
+"""Server processes and requests in flight per key per process: the defaults on 2 cores."""
 
 # wrk: pace each connection by WRK_DELAY_MS between requests (the wait is not counted in the
 # latency), and print the percentiles and status counts wrk's summary lacks.
@@ -50,10 +62,22 @@ if pause > 0 then
   function delay() return pause end
 end
 function done(summary, latency, requests)
-  io.write(string.format("RESULT p50_us=%d p95_us=%d requests=%d non2xx=%d\\n",
-    latency:percentile(50), latency:percentile(95), summary.requests, summary.errors.status))
+  io.write(string.format("RESULT p50_us=%d p95_us=%d p99_us=%d requests=%d non2xx=%d\\n",
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    summary.requests, summary.errors.status))
 end
 """
+# The hog: a filtered count over all its CDRs, with a value no cache has seen.
+_SLOW_SCRIPT = (
+    _WRK_SCRIPT
+    + """
+math.randomseed(os.time())
+request = function()
+  local charge = string.format("%d.%02d", math.random(100000, 999999), math.random(0, 99))
+  return wrk.format(nil, "/customers/cdrs/logs?size=1&total_charge=" .. charge)
+end
+"""
+)
 
 
 def _cdrs(prefix: str, count: int) -> list[dict[str, Any]]:
@@ -68,15 +92,15 @@ def _cdrs(prefix: str, count: int) -> list[dict[str, Any]]:
     ]
 
 
-def _prepare(url: str) -> tuple[str, str]:
+def _prepare(url: str, abuser_rows: int = 2_000) -> tuple[str, str]:
     """A migrated database with two customers' CDRs: the neighbour's key and the abuser's."""
     upgrade(url)
     store = open_store(Settings(database_url=url))
     try:
         keys = []
-        for name in ("neighbour", "abuser"):
+        for name, rows in (("neighbour", 2_000), ("abuser", abuser_rows)):
             customer = store.create_customer(name)
-            ingest(store, customer.id, CDRS, as_records(_cdrs(name, 2_000)), zone=UTC)
+            ingest(store, customer.id, CDRS, as_records(_cdrs(name, rows)), zone=UTC)
             keys.append(store.create_api_key(customer.id)[1])
         return keys[0], keys[1]
     finally:
@@ -85,6 +109,7 @@ def _prepare(url: str) -> tuple[str, str]:
 
 def _wrk(server: Server, key: str, connections: int, seconds: int, delay_ms: int, script: Path):
     command = [wrk_path(), "-t", "1", "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["--timeout", "30s"]  # a slow count is an answer, not a socket error
     command += ["-s", str(script), "-H", f"x-api-key: {key}", server.base_url + TARGET]
     env = {**os.environ, "WRK_DELAY_MS": str(delay_ms)}
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
@@ -125,6 +150,67 @@ def _print(label: str, run: dict[str, Any], seconds: int) -> None:
     )
 
 
+def _slow_run(server: Server, keys: tuple[str, str], seconds: int, work: Path) -> dict[str, Any]:
+    """The neighbour paging alone, then beside the hog's slow counts."""
+    neighbour, hog = keys
+    paced, slow = work / "neighbour.lua", work / "hog.lua"
+    paced.write_text(_WRK_SCRIPT)
+    slow.write_text(_SLOW_SCRIPT)
+    alone = _result(
+        _wrk(server, neighbour, NEIGHBOUR_CONNECTIONS, seconds, NEIGHBOUR_DELAY_MS, paced)
+    )
+    counts = _wrk(server, hog, SLOW_CAP * SLOW_WORKERS, seconds + 4, 0, slow)
+    time.sleep(2)  # every hog connection has a count running before the neighbour starts
+    beside = _result(
+        _wrk(server, neighbour, NEIGHBOUR_CONNECTIONS, seconds, NEIGHBOUR_DELAY_MS, paced)
+    )
+    return {"alone": alone, "beside": beside, "abuser": _result(counts)}
+
+
+def _print_slow(run: dict[str, Any], seconds: int) -> None:
+    for name in ("alone", "beside"):
+        r = run[name]
+        print(
+            f"neighbour {name:<6}  p50 {r['p50_us'] / 1000:8.2f} ms  "
+            f"p99 {r['p99_us'] / 1000:8.2f} ms  {r['requests']:6.0f} requests, "
+            f"{r['non2xx']:.0f} non-2xx"
+        )
+    h = run["abuser"]
+    print(
+        f"hog's slow counts       p50 {h['p50_us'] / 1000:8.2f} ms  "
+        f"p99 {h['p99_us'] / 1000:8.2f} ms  {h['requests'] / (seconds + 4):5.1f} requests/s, "
+        f"{h['non2xx']:.0f} of {h['requests']:.0f} refused"
+    )
+
+
+def slow_queries(seconds: int) -> None:
+    """``--slow``: the neighbour beside a key holding database threads with slow counts."""
+    print(f"server code: {Path(atende_logs.__file__).parent}")
+    with tempfile.TemporaryDirectory(prefix="atende-neighbour-slow-") as folder:
+        work = Path(folder)
+        url = f"sqlite:///{work / 'slow.db'}"
+        began = time.perf_counter()
+        keys = _prepare(url, abuser_rows=SLOW_ROWS)
+        print(f"{SLOW_ROWS:,} CDRs of the hog loaded in {time.perf_counter() - began:.0f} s")
+        limits = {
+            "ATENDE_RATE_LIMIT_ENABLED": "true",  # child_env turns them off unless told
+            "ATENDE_RATE_LIMIT_QUOTA": "100000",  # the quota is not what is measured here
+            "ATENDE_CONCURRENT_REQUESTS_PER_KEY": str(SLOW_CAP),
+        }
+        saved = {name: os.environ.get(name) for name in limits}
+        os.environ.update(limits)
+        try:
+            workers = ("--workers", str(SLOW_WORKERS))
+            with Server(url, work / "server.log", extra=workers) as server:
+                _print_slow(_slow_run(server, keys, seconds, work), seconds)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 async def _overhead(buckets: Buckets, calls: int) -> tuple[float, float]:
     """µs per request: a do-nothing app alone, and inside the limiter."""
 
@@ -152,7 +238,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.neighbour", description=__doc__)
     parser.add_argument("--seconds", type=int, default=15, help="length of each wrk run")
     parser.add_argument("--redis", help="also run with buckets in this Redis (redis://…)")
+    parser.add_argument(
+        "--slow", action="store_true", help="only the neighbour beside a hog's slow counts"
+    )
     args = parser.parse_args()
+    if args.slow:
+        slow_queries(args.seconds)
+        return
 
     backends: list[tuple[str, dict[str, str]]] = [("in-process", {})]
     if args.redis:

@@ -60,8 +60,22 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token GET /metrics requires (`Authorization: Bearer …`, as "
-        "Prometheus' `authorization` scrape setting sends it). Unset, /metrics answers anyone "
-        "who reaches the server: it shows request and ingest volumes, never customer data.",
+        "Prometheus' `authorization` scrape setting sends it). Unset, /metrics answers only a "
+        "server listening on loopback alone (ATENDE_LISTEN_HOST), and only requests that no "
+        "proxy forwarded; elsewhere it answers 403.",
+    )
+    listen_host: str | None = Field(
+        None,
+        description="The address the server listens on; `atende-logs serve` sets it from "
+        "--host. Only when it is a loopback address may /metrics go without a token. Unset "
+        "(an app served by other means), the app assumes it is reachable from anywhere.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses or networks (10.0.0.0/8) of the proxies whose "
+        "X-Forwarded-For names the real client, which the per-address limits then count; "
+        "`*` trusts every peer, an empty value none. Default: loopback, as uvicorn's own "
+        "default (docs/api.md, Deploying behind a proxy).",
     )
     access_log_probes: bool = Field(
         False,
@@ -112,7 +126,9 @@ class Settings(BaseSettings):
         description="401s to a well-formed but unknown or revoked key one client address may "
         "get at once (a token bucket's size; they come back over "
         "ATENDE_AUTH_FAILURE_WINDOW_S). Past it, the address's requests get 429 before any "
-        "database work, except those whose key authenticated lately in the same process.",
+        "database work, except those whose key authenticated lately (in the same process, or "
+        "in any with ATENDE_REDIS_URL). The address is the real client's behind a proxy of "
+        "ATENDE_FORWARDED_ALLOW_IPS.",
     )
     auth_failure_window_s: int = Field(
         60,
@@ -135,6 +151,21 @@ class Settings(BaseSettings):
         le=1_000,
         description="Requests of one key (without one, of one client address) that one server "
         "process runs at the same time; more get 429. An export counts while it streams.",
+    )
+    db_threads_per_key: int | None = Field(
+        None,
+        ge=1,
+        le=200,
+        description="Database threads one key (without one, one client address) may hold at "
+        "once in a server process; its further requests wait for its own turn. Default: one "
+        "less than ATENDE_DB_THREADS (at least 1), so one key never holds them all.",
+    )
+    export_max_seconds: int = Field(
+        600,
+        ge=1,
+        le=86_400,
+        description="Longest an export may stream; past it the response ends without its "
+        "final chunk, as when an export fails midway, and the client resumes with after=id:.",
     )
     redis_url: str | None = Field(
         None,

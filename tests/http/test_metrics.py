@@ -59,6 +59,14 @@ def _route_labels(text: str) -> set[str]:
     }
 
 
+@pytest.fixture(scope="module")
+def client(app_settings: Settings, store: Store) -> Iterator[TestClient]:
+    """The app as ``serve --host 127.0.0.1`` runs it: /metrics needs no token there."""
+    settings = app_settings.model_copy(update={"listen_host": "127.0.0.1"})
+    with TestClient(create_app(settings, store=store)) as test_client:
+        yield test_client
+
+
 def _scrape(client: TestClient) -> str:
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -138,7 +146,10 @@ def test_a_request_refused_before_routing_counts_as_unrouted(
     app_settings: Settings, store: Store
 ) -> None:
     settings = Settings(
-        database_url=app_settings.database_url, rate_limit_enabled=True, rate_limit_quota=1
+        database_url=app_settings.database_url,
+        rate_limit_enabled=True,
+        rate_limit_quota=1,
+        listen_host="127.0.0.1",
     )
     with TestClient(create_app(settings, store=store)) as client:
         before = _scrape(client)
@@ -151,7 +162,7 @@ def test_a_request_refused_before_routing_counts_as_unrouted(
 
 
 def test_an_unexpected_exception_counts_as_500(app_settings: Settings, store: Store) -> None:
-    app = create_app(app_settings, store=store)
+    app = create_app(app_settings.model_copy(update={"listen_host": "::1"}), store=store)
 
     async def boom() -> None:
         raise RuntimeError("a bug")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from atende_logs.ratelimit import AuthFailures, MemoryBuckets, Policy, RecentKeys
+from atende_logs.ratelimit.failures import NOTE_REFRESH_S
 
 POLICY = Policy("auth-failures", quota=2, window_s=60)  # a failure back every 30 s
 
@@ -40,7 +41,7 @@ def test_a_key_that_succeeded_passes_the_block_until_it_fails():
     failures = AuthFailures(MemoryBuckets(clock=Clock()), POLICY)
 
     async def scenario() -> None:
-        failures.succeeded("key:good")
+        await failures.succeeded("key:good")
         for forged in ("key:f1", "key:f2"):
             await failures.failed("addr:a", forged)
         assert await failures.refusal("addr:a", "key:good") is None
@@ -65,3 +66,16 @@ def test_recent_keys_keep_the_most_recently_used_up_to_their_bound():
     recent.discard("forged 999")
     recent.discard("never added")
     assert len(recent) == 2
+
+
+def test_the_shared_note_of_a_key_is_due_when_new_and_again_after_its_refresh():
+    clock = Clock()
+    recent = RecentKeys(clock=clock)
+    assert recent.add("key:a") is True  # new: write the note every process reads
+    clock.now += NOTE_REFRESH_S - 1
+    assert recent.add("key:a") is False  # written lately: a success costs no Redis call
+    clock.now += 1
+    assert recent.add("key:a") is True  # an hour on: refreshed before it expires
+    assert recent.add("key:a") is False
+    recent.discard("key:a")
+    assert recent.add("key:a") is True  # forgotten (it failed): noted afresh

@@ -242,6 +242,18 @@ def serve(
         int | None,
         typer.Option(help="Server processes. Default: one per core (the benchmark's best).", min=1),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies whose X-Forwarded-For names the real client: addresses or networks, "
+            "comma-separated; '*' for any, '' for none. Default: ATENDE_FORWARDED_ALLOW_IPS "
+            "(loopback)."
+        ),
+    ] = None,
+    root_path: Annotated[
+        str,
+        typer.Option(help="URL prefix a proxy serves the API under (e.g. /api), as uvicorn's."),
+    ] = "",
 ) -> None:
     """Serve the API."""
     import uvicorn
@@ -260,19 +272,45 @@ def serve(
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
-    # Our own access log masks tokens and phone numbers; uvicorn's would print them. The
+    # Our own access log masks tokens and personal data; uvicorn's would print them. The
     # logging set-up goes through uvicorn so that every worker process gets it.
     # One process counts in its own memory; several share their counts through files.
-    with _metrics_directory() if workers > 1 else nullcontext():
-        uvicorn.run(
-            "atende_logs.http.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=_log_config(),
-            access_log=False,
-        )
+    # uvicorn's proxy headers are off: the app applies ATENDE_FORWARDED_ALLOW_IPS itself.
+    with _told_to_app(host, forwarded_allow_ips):
+        with _metrics_directory() if workers > 1 else nullcontext():
+            uvicorn.run(
+                "atende_logs.http.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=_log_config(),
+                access_log=False,
+                proxy_headers=False,
+                root_path=root_path,
+            )
+
+
+@contextmanager
+def _told_to_app(host: str, forwarded_allow_ips: str | None) -> Iterator[None]:
+    """Hand the app what only ``serve`` knows, through the environment every worker
+    inherits: the address it listens on (``/metrics`` goes without a token on loopback
+    alone) and, when given, the trusted proxies."""
+    told = {"ATENDE_LISTEN_HOST": host}
+    if forwarded_allow_ips is not None:
+        told["ATENDE_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
+    saved = {name: os.environ.get(name) for name in told}
+    os.environ.update(told)
+    get_settings.cache_clear()  # a single worker runs in this process, settings read already
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
 
 
 @contextmanager

@@ -10,11 +10,13 @@ from anyio import to_thread
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from atende_logs import __version__
 from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings, get_settings
 from atende_logs.http.bounds import QueryBoundMiddleware
+from atende_logs.http.cache_headers import NoStoreMiddleware
 from atende_logs.http.errors import install_error_handlers
 from atende_logs.http.key_use import KeyUseMiddleware
 from atende_logs.http.metrics import sampling
@@ -22,8 +24,8 @@ from atende_logs.http.observe import ObserveMiddleware
 from atende_logs.http.ratelimit import RateLimitMiddleware, document_limits
 from atende_logs.http.request_id import RequestIdMiddleware
 from atende_logs.http.routes import health, ingest, logs
-from atende_logs.http.routes.health import Readiness
-from atende_logs.ratelimit import open_buckets
+from atende_logs.http.routes.health import Readiness, warn_if_scrapes_refused
+from atende_logs.ratelimit import Buckets, open_buckets
 from atende_logs.storage import Store, open_store
 from atende_logs.storage.durability import warn_unless_durable
 from atende_logs.storage.migrate import pending
@@ -55,21 +57,33 @@ class SearchPage(BaseModel):
 
 
 class _App(FastAPI):
+    trusted_proxies = ""
+    """``ATENDE_FORWARDED_ALLOW_IPS``, set by ``create_app``."""
+
     def build_middleware_stack(self) -> ASGIApp:
         # The request id goes around everything, Starlette's error middleware included, so
         # that every response has one: the 500 of an unexpected exception, and the answers
-        # of any middleware added with add_middleware (they all sit inside).
-        return RequestIdMiddleware(super().build_middleware_stack())
+        # of any middleware added with add_middleware (they all sit inside). So do the
+        # no-store headers. Outermost, the real client's address replaces a trusted proxy's
+        # before anything counts it: here rather than in uvicorn, so that the app behaves
+        # the same under any ASGI server (``serve`` turns uvicorn's own off).
+        app = NoStoreMiddleware(RequestIdMiddleware(super().build_middleware_stack()))
+        # uvicorn types ASGI with TypedDicts of its own, Starlette with plain mappings.
+        proxied = ProxyHeadersMiddleware(app, trusted_hosts=self.trusted_proxies)  # type: ignore[arg-type]
+        return proxied  # type: ignore[return-value]
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """The app. Without ``store`` it opens the configured database at start-up.
+def create_app(
+    settings: Settings | None = None, store: Store | None = None, buckets: Buckets | None = None
+) -> FastAPI:
+    """The app. Without ``store`` it opens the configured database at start-up; without
+    ``buckets``, the rate-limit buckets the settings name (``ratelimit.open_buckets``).
 
     Start-up fails when the database has migrations pending: run ``atende-logs db upgrade``,
     and warns when PostgreSQL may lose acknowledged commits (``storage.durability``).
     """
     settings = settings or get_settings()
-    buckets = open_buckets(settings)
+    buckets = open_buckets(settings) if buckets is None else buckets
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +103,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         to_thread.current_default_thread_limiter().total_tokens = threads
         app.state.settings = settings
         app.state.readiness = Readiness(app.state.store, settings)
+        warn_if_scrapes_refused(settings)
         try:
             async with sampling(app.state.store):  # the database gauges of /metrics
                 yield
@@ -103,6 +118,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.trusted_proxies = settings.forwarded_allow_ips
     install_error_handlers(app)
     if settings.rate_limit_enabled:  # inside the access log, which records its 429s too
         app.add_middleware(RateLimitMiddleware, settings=settings, buckets=buckets)

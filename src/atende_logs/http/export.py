@@ -6,6 +6,10 @@ the JSON error body. Past the first byte the status cannot change: an error then
 response without its final chunk, and the server closes the connection. A client sees a
 truncated transfer (curl exits 18, httpx raises RemoteProtocolError), never a short file
 that looks complete, and resumes with ``after=id:`` of the last item it got.
+
+An export that has streamed for ``ATENDE_EXPORT_MAX_SECONDS`` ends the same way, between
+two chunks (each holds whole items), or while the client is not reading: one request
+never holds its key's concurrency slot, or a slow client the server's buffers, for ever.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
-from starlette.types import Send
+from starlette.types import Receive, Scope, Send
 
 from atende_logs.errors import AtendeError
 from atende_logs.export.encoders import Encoder, encoder_for
 from atende_logs.export.stream import Export
+from atende_logs.http.ratelimit import key_turn
 from atende_logs.kinds import Kind
 from atende_logs.models import Output, SearchQuery
 from atende_logs.storage.base import Store
@@ -66,16 +72,19 @@ async def _chunks(opened: OpenedExport) -> AsyncIterator[bytes]:
         if chunk:
             yield chunk
         del chunk  # the sent chunk is let go before the next one is read
-        # One hop per chunk, holding a database thread only while reading it: page
-        # requests interleave with a long export instead of queueing behind it.
-        following = await run_in_threadpool(opened.export.next_chunk)
+        # One hop per chunk, holding a database thread (and a turn of the key's share of
+        # them) only while reading it: page requests interleave with a long export instead
+        # of queueing behind it.
+        async with key_turn():
+            following = await run_in_threadpool(opened.export.next_chunk)
         if following is None:
             return
         chunk = following
 
 
 class ExportResponse(StreamingResponse):
-    """A stream that ends without its final chunk when the export fails midway."""
+    """A stream that ends without its final chunk when the export fails midway or runs out
+    of time."""
 
     def __init__(
         self,
@@ -86,21 +95,34 @@ class ExportResponse(StreamingResponse):
     ) -> None:
         super().__init__(content, headers=headers, media_type=media_type)
         self._opened = opened
+        self._max_seconds = float("inf")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The settings the app's lifespan stored, as the request dependencies read them.
+        self._max_seconds = scope["app"].state.settings.export_max_seconds
+        await super().__call__(scope, receive, send)
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        try:
-            async for chunk in self.body_iterator:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except AtendeError as exc:
-            # Returning without the final chunk makes the server close the connection
-            # (uvicorn: "ASGI callable returned without completing response"). Raising
-            # would too, but through every error handler, each logging it as a bug.
-            logger.error(
-                "export of %s stopped after reading %d items: %s",
-                self._opened.kind.path,
-                self._opened.export.items,
-                exc.message,
-            )
+        with anyio.move_on_after(self._max_seconds) as deadline:
+            try:
+                async for chunk in self.body_iterator:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except AtendeError as exc:
+                # Returning without the final chunk makes the server close the connection
+                # (uvicorn: "ASGI callable returned without completing response"). Raising
+                # would too, but through every error handler, each logging it as a bug.
+                self._stopped(exc.message)
+                return
+        if deadline.cancelled_caught:
+            self._stopped(f"streamed for {self._max_seconds} s (ATENDE_EXPORT_MAX_SECONDS)")
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _stopped(self, why: str) -> None:
+        logger.error(
+            "export of %s stopped after reading %d items: %s",
+            self._opened.kind.path,
+            self._opened.export.items,
+            why,
+        )

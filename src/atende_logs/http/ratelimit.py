@@ -12,10 +12,19 @@ The checksum is not secret, so a forged key of the right form gets a bucket of i
 costs a database lookup. Hence the third limit (``ratelimit.failures``): each 401 to a
 well-formed key also spends a token of its client address's "auth-failures" bucket, and
 while that bucket is empty the address gets 429 (code ``auth_failures_limited``) before any
-database work, except for keys that got a 2xx answer lately in this process (only a 2xx
-proves the key authenticated: a 405, or a 503 while the database is down, says nothing).
-Customers behind the same address as the forger keep working, and their keys are still
-looked up on every request, so a revocation takes effect on the next one.
+database work, except for keys that got a 2xx answer lately, in this process or (with
+Redis) in any (only a 2xx proves the key authenticated: a 405, or a 503 while the database
+is down, says nothing). Customers behind the same address as the forger keep working, and
+their keys are still looked up on every request, so a revocation takes effect on the next
+one. A wrong ``/metrics`` token spends the same quota (``ATENDE_METRICS_TOKEN``).
+
+The client address is ``scope["client"]``, which ``ProxyHeadersMiddleware`` (``http.app``)
+has already replaced with the one a trusted proxy forwarded. Routes are told apart by
+their path inside the app (``http.paths``), so a root path changes nothing.
+
+A key's requests also take turns at the process's database threads (``ratelimit.shares``):
+each waits for a turn of its key before it runs and gives it back when its answer starts;
+an export takes a turn again for each chunk it reads (``key_turn``).
 
 Every response of a limited route carries the IETF ``RateLimit-Policy`` and ``RateLimit``
 fields (draft-ietf-httpapi-ratelimit-headers-11), e.g.::
@@ -30,11 +39,16 @@ long lets the next request through (unless the key spends it elsewhere meanwhile
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,9 +57,10 @@ from atende_logs.config import Settings
 from atende_logs.credentials import CUSTOMER_KEY, INGEST_KEY, SecretType
 from atende_logs.http.errors import error_body, error_response
 from atende_logs.http.metrics import count_rate_limited
+from atende_logs.http.paths import route_path
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import KINDS
-from atende_logs.ratelimit import AuthFailures, Buckets, InFlight, Policy, Verdict
+from atende_logs.ratelimit import AuthFailures, Buckets, InFlight, Policy, Shares, Turn, Verdict
 
 CONCURRENCY_RETRY_AFTER_S = 1
 """A slot frees when some request of the key ends, which no one can foretell: ask for 1 s."""
@@ -53,6 +68,23 @@ KEY_PARTITION = "key:"
 """How the partition key of a well-formed key starts (that of an address: ``addr:``)."""
 MAX_DELAYED_REFUSALS = 1_000
 """Refusals held back at once per process (a sleeping coroutine each); past it, at once."""
+METRICS_PATH = "/metrics"
+SCRAPE_PARTITION = "scrape:"
+"""How the partition key of a /metrics bearer token starts (its SHA-256 follows)."""
+
+_current_turn: ContextVar[Turn | None] = ContextVar("atende_key_turn", default=None)
+
+
+@asynccontextmanager
+async def key_turn() -> AsyncIterator[None]:
+    """A turn of the current request's key at the database threads, for work done after its
+    answer started (an export's later chunks); nothing to wait for with the limits off."""
+    turn = _current_turn.get()
+    if turn is None:
+        yield
+        return
+    async with turn:
+        yield
 
 
 @dataclass(frozen=True)
@@ -111,7 +143,8 @@ class RouteLimits:
         return cls(search_limits(settings), ingest_limits(settings))
 
     def of(self, path: str) -> Limits | None:
-        """The limits of a request path (or an OpenAPI path template); None: unlimited."""
+        """The limits of a route path (``http.paths.route_path``: the request's path without
+        its root path) or an OpenAPI path template; None: unlimited."""
         if path in _SEARCH_PATHS:
             return self.search
         if path.startswith(_INGEST_PREFIX):
@@ -130,30 +163,50 @@ def partition_key(scope: Scope, limits: Limits) -> str:
     return client_address(scope)
 
 
+def scrape_partition(scope: Scope) -> str | None:
+    """The partition key of a /metrics request's ``Authorization`` header; None without."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return SCRAPE_PARTITION + hashlib.sha256(value).hexdigest()
+    return None
+
+
 def client_address(scope: Scope) -> str:
-    """The partition key of the request's client address."""
+    """The partition key of the request's client address (the real client's, behind a
+    trusted proxy)."""
     client = scope.get("client")
     return "addr:" + (client[0] if client else "unknown")
 
 
 class RateLimitMiddleware:
     """Answers 429 to a key over its quota or its concurrency cap, and to an address out of
-    failed authentications; labels every answer."""
+    failed authentications; labels every answer; makes a key's requests take turns at the
+    database threads."""
 
     def __init__(self, app: ASGIApp, settings: Settings, buckets: Buckets) -> None:
         self.app = app
         self.buckets = buckets
         self.in_flight = InFlight()
+        self.shares = Shares()
+        self.threads_per_key = settings.db_threads_per_key
         self.failures = AuthFailures(buckets, auth_failure_policy(settings))
         self.routes = RouteLimits.from_settings(settings)
+        self.guard_scrapes = settings.metrics_token is not None
         self.refusal_delay_s = settings.rate_limit_refusal_delay_ms / 1000
         self.max_delayed = MAX_DELAYED_REFUSALS
         self.delayed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limits = self.routes.of(scope["path"]) if scope["type"] == "http" else None
-        if limits is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        limits = self.routes.of(path)
+        if limits is None:
+            if path == METRICS_PATH and self.guard_scrapes:
+                await self._scrape(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         key = partition_key(scope, limits)
         address = client_address(scope)
@@ -166,13 +219,46 @@ class RateLimitMiddleware:
         if not verdict.allowed or not self.in_flight.try_enter(key, limits.concurrency):
             await self._refuse(scope, receive, send, limits, verdict, key)
             return
+        turn = self.shares.turn(key, self.share_size())
         try:
-            labelled = self._labelling(send, limits, verdict, key, address, digest)
-            await self.app(scope, receive, labelled)
+            await turn.take()
+            token = _current_turn.set(turn)
+            try:
+                labelled = self._labelling(send, limits, verdict, key, address, digest, turn)
+                await self.app(scope, receive, labelled)
+            finally:
+                _current_turn.reset(token)
         finally:
             # Also when the handler raised or the client went away mid-stream: ASGI returns
-            # from the app (or raises through here) in every case, so the slot comes back.
+            # from the app (or raises through here) in every case, so the slots come back.
+            turn.give()
             self.in_flight.leave(key)
+
+    def share_size(self) -> int:
+        """Database threads one key may hold at once in this process."""
+        if self.threads_per_key is not None:
+            return self.threads_per_key
+        threads = to_thread.current_default_thread_limiter().total_tokens
+        return max(1, int(threads) - 1)
+
+    async def _scrape(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A /metrics request: a wrong token spends its address's failures like a forged key."""
+        address = client_address(scope)
+        digest = scrape_partition(scope)
+        blocked = await self.failures.refusal(address, digest)
+        if blocked is not None:
+            await self._refuse_failures(scope, receive, send, blocked)
+            return
+        if digest is None:  # no token, no guess: nothing to count
+            await self.app(scope, receive, send)
+            return
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await self._note_authentication(message["status"], address, digest)
+            await send(message)
+
+        await self.app(scope, receive, noting)
 
     def _labelling(
         self,
@@ -182,9 +268,11 @@ class RateLimitMiddleware:
         key: str,
         address: str,
         digest: str | None,
+        turn: Turn,
     ) -> Send:
-        """``send``, adding the limit fields to the answer and noting what it says of a
-        well-formed key: authenticated (2xx) or not (401)."""
+        """``send``, adding the limit fields to the answer, noting what it says of a
+        well-formed key (authenticated, 2xx, or not, 401) and giving back the key's turn:
+        a page's database work is over once its answer starts."""
         fields = [
             (b"ratelimit-policy", limits.policy_field.encode()),
             (b"ratelimit", limits.limit_field(verdict, self._free(key, limits)).encode()),
@@ -192,6 +280,7 @@ class RateLimitMiddleware:
 
         async def send_labelled(message: Message) -> None:
             if message["type"] == "http.response.start":
+                turn.give()
                 message["headers"] = [*message.get("headers", ()), *fields]
                 if digest is not None:
                     await self._note_authentication(message["status"], address, digest)
@@ -203,7 +292,7 @@ class RateLimitMiddleware:
         # Noted before the answer goes out, so a client that waits for each answer finds
         # its address blocked on the very next request.
         if 200 <= status < 300:
-            self.failures.succeeded(digest)
+            await self.failures.succeeded(digest)
         elif status == 401:
             await self.failures.failed(address, digest)
 

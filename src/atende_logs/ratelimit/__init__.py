@@ -1,6 +1,8 @@
 """Per-key rate limits: token buckets in this process or in Redis, a concurrency cap, and a
 quota of failed authentications per client address.
 
+Each key also gets a fair share of the process's database threads (``shares``).
+
 Nothing here knows HTTP: ``atende_logs.http.ratelimit`` decides which requests are
 limited, under which key, and what the answers say.
 """
@@ -15,6 +17,7 @@ from atende_logs.ratelimit.failures import AuthFailures, RecentKeys
 from atende_logs.ratelimit.inflight import InFlight
 from atende_logs.ratelimit.memory import MemoryBuckets
 from atende_logs.ratelimit.shared import RedisBuckets
+from atende_logs.ratelimit.shares import Shares, Turn
 
 __all__ = [
     "AuthFailures",
@@ -24,6 +27,8 @@ __all__ = [
     "Policy",
     "RecentKeys",
     "RedisBuckets",
+    "Shares",
+    "Turn",
     "Verdict",
     "open_buckets",
 ]
@@ -39,6 +44,18 @@ class Buckets(Protocol):
     async def peek(self, key: str, policy: Policy) -> Verdict:
         """What ``consume`` would answer now, taking nothing: ``allowed`` when a token is
         there."""
+        ...
+
+    async def remember(self, name: str, ttl_s: int) -> None:
+        """Note ``name`` for every process sharing these buckets, for ``ttl_s`` seconds."""
+        ...
+
+    async def remembers(self, name: str) -> bool:
+        """Whether some process noted ``name`` (and its note has not expired)."""
+        ...
+
+    async def forget(self, name: str) -> None:
+        """Drop the note of ``name``."""
         ...
 
     async def aclose(self) -> None: ...

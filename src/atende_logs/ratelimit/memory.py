@@ -85,5 +85,17 @@ class MemoryBuckets:
                 break
             buckets.popitem(last=False)
 
+    # Notes are for other processes; this process's own memory of them is the caller's
+    # (``failures.RecentKeys``), so in-process buckets keep none.
+
+    async def remember(self, name: str, ttl_s: int) -> None:
+        return None
+
+    async def remembers(self, name: str) -> bool:
+        return False
+
+    async def forget(self, name: str) -> None:
+        return None
+
     async def aclose(self) -> None:
         self._buckets.clear()

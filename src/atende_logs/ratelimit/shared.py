@@ -10,6 +10,10 @@ own buckets for ``PAUSE_AFTER_FAILURE_S``, logs a warning, then tries Redis agai
 closed would turn a Redis outage into an API outage; failing wide open would drop the
 protection exactly when something is already wrong. Per-process buckets keep every key
 limited, at worst to its quota times the number of processes.
+
+Beside the buckets, Redis keeps short notes (``remember``): that a key authenticated, so a
+block of its address spares it in every process (``failures``). A note Redis cannot give
+counts as absent, which only subjects the key to its address's block.
 """
 
 from __future__ import annotations
@@ -114,6 +118,31 @@ class RedisBuckets:
             self._pause(exc)
             return self._fallback.peek_now(key, policy)
         return peek(float(level), 0.0, policy)
+
+    async def remember(self, name: str, ttl_s: int) -> None:
+        if self._clock() < self._paused_until:
+            return
+        try:
+            await self._redis.set(self._prefix + name, b"1", ex=ttl_s)
+        except (RedisError, OSError) as exc:
+            self._pause(exc)
+
+    async def remembers(self, name: str) -> bool:
+        if self._clock() < self._paused_until:
+            return False
+        try:
+            return bool(await self._redis.exists(self._prefix + name))
+        except (RedisError, OSError) as exc:
+            self._pause(exc)
+            return False
+
+    async def forget(self, name: str) -> None:
+        if self._clock() < self._paused_until:
+            return
+        try:
+            await self._redis.delete(self._prefix + name)
+        except (RedisError, OSError) as exc:
+            self._pause(exc)
 
     def _key(self, key: str, policy: Policy) -> str:
         return f"{self._prefix}{policy.name}:{key}"

@@ -1,6 +1,7 @@
 """Endpoints for load balancers and monitoring: liveness, readiness and Prometheus metrics.
 
-None needs a customer key. ``/readyz`` is polled every second or so by each load balancer,
+None needs a customer key; ``/metrics`` needs its own token unless the server listens on
+loopback alone (``scrape_allowed``). ``/readyz`` is polled every second or so by each load balancer,
 so its answer is cached for a second (the database is asked at most once a second per
 process) and it never waits longer than the statement timeout.
 
@@ -14,6 +15,8 @@ additive (docs/cli.md): the old code finds every table and column it uses.
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -38,6 +41,7 @@ from atende_logs.http.responses import JSONResponse
 from atende_logs.storage import Store, migrate
 
 router = APIRouter(tags=["Operação"])
+logger = logging.getLogger("atende_logs.http")
 
 DATABASE_TTL_S = 1.0
 """How long an answer of the database (its schema revision: one row) is reused."""
@@ -198,14 +202,55 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 _BAD_TOKEN = "token de métricas ausente ou inválido"
+_NO_TOKEN = (
+    "defina ATENDE_METRICS_TOKEN: sem ele, /metrics só responde a um servidor que escuta "
+    "apenas em loopback, e a pedidos que nenhum proxy encaminhou"
+)
+# Headers a proxy adds: a request carrying one may come from anywhere, even over loopback.
+_FORWARDING_HEADERS = frozenset({"forwarded", "x-forwarded-for", "x-real-ip"})
 # Reading every worker's files takes milliseconds (3 ms for 80 series in one file): off the
 # event loop, one scrape at a time, and never on a thread that database work waits for.
 _SCRAPES = anyio.CapacityLimiter(1)
 _metrics_bearer = HTTPBearer(
     auto_error=False,
     scheme_name="MetricsToken",
-    description="`Authorization: Bearer <ATENDE_METRICS_TOKEN>`; only when that is set.",
+    description="`Authorization: Bearer <ATENDE_METRICS_TOKEN>`; required unless the server "
+    "listens on loopback only.",
 )
+
+
+def listens_on_loopback(settings: Settings) -> bool:
+    """Whether the server said it listens on a loopback address only (``serve --host``)."""
+    host = settings.listen_host
+    if host is None:
+        return False  # served by other means: it may be reachable from anywhere
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def scrape_allowed(settings: Settings, request: Request) -> bool:
+    """Whether /metrics may answer ``request`` without a token: the server listens on
+    loopback alone and no proxy forwarded the request (a proxy on the same host would
+    otherwise hand it to anyone)."""
+    if not listens_on_loopback(settings):
+        return False
+    return not any(name in _FORWARDING_HEADERS for name in request.headers)
+
+
+def warn_if_scrapes_refused(settings: Settings) -> None:
+    """Say at start-up why /metrics will answer 403, before Prometheus finds out (when the
+    server said where it listens: otherwise the 403's own message says it)."""
+    if settings.metrics_token is None and settings.listen_host is not None:
+        if not listens_on_loopback(settings):
+            logger.warning(
+                "ATENDE_METRICS_TOKEN is unset and the server listens on %s, not on loopback "
+                "alone: /metrics answers 403 until a token is set",
+                settings.listen_host,
+            )
 
 
 async def _authorize_scrape(
@@ -213,7 +258,7 @@ async def _authorize_scrape(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_metrics_bearer)],
 ) -> None:
     if settings.metrics_token is None:
-        return
+        return  # nothing to check here; the handler decides whether it may answer at all
     given = credentials.credentials.encode() if credentials else b""
     if not hmac.compare_digest(given, settings.metrics_token.get_secret_value().encode()):
         raise AuthenticationError(_BAD_TOKEN)
@@ -226,15 +271,38 @@ async def _authorize_scrape(
     responses={
         200: {"content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
         401: _json(
-            "Token ausente ou errado (só quando `ATENDE_METRICS_TOKEN` está definido).",
+            "Token ausente ou errado (quando `ATENDE_METRICS_TOKEN` está definido). Cada "
+            "token errado gasta uma das falhas de autenticação do endereço, como uma chave.",
             error_body(401, "unauthorized", _BAD_TOKEN, None, EXAMPLE_REQUEST_ID),
+        ),
+        403: _json(
+            "`ATENDE_METRICS_TOKEN` não está definido e o servidor pode ser alcançado de "
+            "fora (não escuta só em loopback, ou o pedido veio por um proxy).",
+            error_body(403, "metrics_token_unset", _NO_TOKEN, None, EXAMPLE_REQUEST_ID),
+        ),
+        429: _json(
+            "Falhas de autenticação demais a partir deste endereço (chaves ou tokens de "
+            "métricas errados); `Retry-After` diz quando tentar de novo.",
+            error_body(
+                429,
+                "auth_failures_limited",
+                "autenticações recusadas demais a partir deste endereço; tente em 3 s",
+                None,
+                EXAMPLE_REQUEST_ID,
+            ),
         ),
     },
 )
-async def metrics_text(_: Annotated[None, Depends(_authorize_scrape)]) -> Response:
+async def metrics_text(
+    request: Request, settings: SettingsDep, _: Annotated[None, Depends(_authorize_scrape)]
+) -> Response:
     """Prometheus text format, summed over every process of the server: requests by route
     template and status, request latency by route, ingested records by kind and outcome,
     rate-limit refusals, database threads and PostgreSQL connections in use. Reveals
-    volumes, never customer data; set `ATENDE_METRICS_TOKEN` to require a bearer token."""
+    volumes, never customer data. Requires `Authorization: Bearer <ATENDE_METRICS_TOKEN>`;
+    without that setting, it answers only on a server listening on loopback alone, to
+    requests no proxy forwarded, and 403 elsewhere."""
+    if settings.metrics_token is None and not scrape_allowed(settings, request):
+        return error_response(403, "metrics_token_unset", _NO_TOKEN)
     body = await to_thread.run_sync(exposition, limiter=_SCRAPES)
     return Response(body, media_type=CONTENT_TYPE)
