@@ -421,6 +421,34 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         store.close()
 
 
+def test_demo_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = fresh_sqlite(tmp_path, monkeypatch)
+    first = run_json("demo", "--url", "http://example.test:9000")
+    plan = demo.default_plan()
+    assert first["loaded"] == {
+        ATTENDANT_LOGS.name: plan.attendant_logs,
+        CDRS.name: plan.cdrs,
+        CARDS.name: plan.cards,
+    }
+    assert first["customer"]["name"] == DEMO_CUSTOMER
+    settings = Settings(database_url=url)
+    with TestClient(create_app(settings)) as client:
+        for example, path in zip(
+            first["examples"], (ATTENDANT_LOGS.path, CDRS.path, CARDS.path), strict=True
+        ):
+            target = urlsplit(example)
+            assert (target.netloc, target.path) == ("example.test:9000", path)
+            response = client.get(f"{path}?{target.query}", headers={"x-api-key": first["key"]})
+            assert response.status_code == 200, (example, response.text)
+            assert response.json()["items"], example
+    assert f"token={first['token']}" in first["examples"][2]
+
+    again = run_json("demo")
+    assert again["loaded"] == {}
+    assert again["customer"] == first["customer"]
+    assert again["key"] != first["key"] and again["token"] != first["token"]
+
+
 def test_demo_leaves_a_database_of_other_customers_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -428,6 +456,7 @@ def test_demo_leaves_a_database_of_other_customers_alone(
     created = run_json("customers", "create", "Cliente Real")
     text = run("demo").stdout
     assert "atl_live_" not in text and "curl" not in text
+    assert run_json("demo") is None
     listed = run_json("customers", "list")
     assert [(c["id"], c["name"]) for c in listed] == [(created["id"], "Cliente Real")]
 
