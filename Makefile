@@ -12,7 +12,8 @@ LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --genera
 # The build backend (pyproject.toml's build-system) is locked with the rest.
 BUILD_REQUIRES := $(BIN)/python -c 'import tomllib; \
 	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
-# Accepted vulnerabilities: one `--ignore-vuln ID` per line, each with why and until when.
+# Accepted vulnerabilities, each with why and until when (docs/supply-chain.md), e.g.
+# AUDIT_IGNORE += --ignore-vuln GHSA-xxxx-xxxx-xxxx  # urllib3 2.8: we never call X; until 2027-03
 AUDIT_IGNORE :=
 
 .PHONY: help run test lint format clean lock audit smoke-wheel
@@ -43,7 +44,7 @@ smoke-wheel: $(VENV)/.dev  ## Build the sdist and wheel, install the wheel in a 
 # too with AUDIT_STRICT=1 (docs/supply-chain.md says why that is not the default).
 audit: $(VENV)/.dev  ## Check every locked package against PyPI's vulnerability records (pip-audit)
 	$(BIN)/pip-audit --requirement requirements-dev.lock --require-hashes --disable-pip \
-		--progress-spinner off $(if $(AUDIT_STRICT),--strict) $(AUDIT_IGNORE)
+		--progress-spinner off $(if $(AUDIT_STRICT),--strict) $(AUDIT_IGNORE) $(AUDIT_ARGS)
 
 # Installs the current lock first (for uv), so it works after pyproject.toml has changed.
 lock: $(VENV)/.python  ## Re-resolve both lock files from pyproject.toml (ARGS=--upgrade moves every pin)
