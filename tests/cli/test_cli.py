@@ -32,7 +32,7 @@ from atende_logs import demo
 from atende_logs.cli.main import app
 from atende_logs.config import Settings, get_settings
 from atende_logs.http import create_app
-from atende_logs.ingest.demo import DEMO_CUSTOMER, prepare_demo
+from atende_logs.ingest.demo import DEMO_CUSTOMER, DEMO_DIALER, prepare_demo
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
 from atende_logs.models import Customer, SearchQuery
 from atende_logs.storage import Store, open_store
@@ -170,10 +170,12 @@ def test_dialers_create_list_rotate(cli_db: str, store: Store, customer: Custome
     # Another customer cannot rotate it, and the current token keeps working.
     other = store.create_customer("other")
     run("dialers", "rotate-token", other.id, created["id"], code=1)
-    assert store.find_dialer(customer.id, rotated["token"]) is not None
+    assert store.find_dialer(customer.id, rotated["token"]) == store.get_dialer(
+        customer.id, created["id"]
+    )
     # Plain text output: the new token alone, and it works.
     text = run("dialers", "rotate-token", customer.id, created["id"]).stdout.strip()
-    assert store.find_dialer(customer.id, text) is not None
+    assert store.find_dialer(customer.id, text) == store.get_dialer(customer.id, created["id"])
     assert store.find_dialer(customer.id, rotated["token"]) is None
 
 
@@ -415,7 +417,8 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert new_key != key and store.authenticate(new_key) == customer_id
         assert new_token != token
         assert store.find_dialer(customer_id, token) is None
-        assert store.find_dialer(customer_id, new_token) is not None
+        rotated = store.find_dialer(customer_id, new_token)
+        assert rotated is not None and rotated.name == DEMO_DIALER
         assert kind_totals(store, customer_id, new_token) == totals
     finally:
         store.close()
