@@ -61,5 +61,6 @@ def _print_text(access: DemoAccess, examples: list[str]) -> None:
     console.print(f"Dialer token (new this run):  {access.token}", markup=False, highlight=False)
     console.print("\nTry:\n", highlight=False)
     for example in examples:
-        console.print(f"curl -s '{example}' {header}", markup=False, highlight=False, soft_wrap=True)
+        curl = f"curl -s '{example}' {header}"
+        console.print(curl, markup=False, highlight=False, soft_wrap=True)
     console.print()
