@@ -32,7 +32,7 @@ from atende_logs import demo
 from atende_logs.cli.main import app
 from atende_logs.config import Settings, get_settings
 from atende_logs.http import create_app
-from atende_logs.ingest.demo import DEMO_CUSTOMER, prepare_demo
+from atende_logs.ingest.demo import DEMO_CUSTOMER, DEMO_DIALER, prepare_demo
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
 from atende_logs.models import Customer, SearchQuery
 from atende_logs.storage import Store, open_store
@@ -170,10 +170,12 @@ def test_dialers_create_list_rotate(cli_db: str, store: Store, customer: Custome
     # Another customer cannot rotate it, and the current token keeps working.
     other = store.create_customer("other")
     run("dialers", "rotate-token", other.id, created["id"], code=1)
-    assert store.find_dialer(customer.id, rotated["token"]) is not None
+    assert store.find_dialer(customer.id, rotated["token"]) == store.get_dialer(
+        customer.id, created["id"]
+    )
     # Plain text output: the new token alone, and it works.
     text = run("dialers", "rotate-token", customer.id, created["id"]).stdout.strip()
-    assert store.find_dialer(customer.id, text) is not None
+    assert store.find_dialer(customer.id, text) == store.get_dialer(customer.id, created["id"])
     assert store.find_dialer(customer.id, rotated["token"]) is None
 
 
@@ -415,10 +417,39 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert new_key != key and store.authenticate(new_key) == customer_id
         assert new_token != token
         assert store.find_dialer(customer_id, token) is None
-        assert store.find_dialer(customer_id, new_token) is not None
+        rotated = store.find_dialer(customer_id, new_token)
+        assert rotated is not None and rotated.name == DEMO_DIALER
         assert kind_totals(store, customer_id, new_token) == totals
     finally:
         store.close()
+
+
+def test_demo_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = fresh_sqlite(tmp_path, monkeypatch)
+    first = run_json("demo", "--url", "http://example.test:9000")
+    plan = demo.default_plan()
+    assert first["loaded"] == {
+        ATTENDANT_LOGS.name: plan.attendant_logs,
+        CDRS.name: plan.cdrs,
+        CARDS.name: plan.cards,
+    }
+    assert first["customer"]["name"] == DEMO_CUSTOMER
+    settings = Settings(database_url=url)
+    with TestClient(create_app(settings)) as client:
+        for example, path in zip(
+            first["examples"], (ATTENDANT_LOGS.path, CDRS.path, CARDS.path), strict=True
+        ):
+            target = urlsplit(example)
+            assert (target.netloc, target.path) == ("example.test:9000", path)
+            response = client.get(f"{path}?{target.query}", headers={"x-api-key": first["key"]})
+            assert response.status_code == 200, (example, response.text)
+            assert response.json()["items"], example
+    assert f"token={first['token']}" in first["examples"][2]
+
+    again = run_json("demo")
+    assert again["loaded"] == {}
+    assert again["customer"] == first["customer"]
+    assert again["key"] != first["key"] and again["token"] != first["token"]
 
 
 def test_demo_leaves_a_database_of_other_customers_alone(
@@ -428,6 +459,7 @@ def test_demo_leaves_a_database_of_other_customers_alone(
     created = run_json("customers", "create", "Cliente Real")
     text = run("demo").stdout
     assert "atl_live_" not in text and "curl" not in text
+    assert run_json("demo") is None
     listed = run_json("customers", "list")
     assert [(c["id"], c["name"]) for c in listed] == [(created["id"], "Cliente Real")]
 

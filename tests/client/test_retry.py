@@ -28,6 +28,7 @@ from atende_logs.client.retry import retry_after_seconds
 
 runner = CliRunner()
 PAGE = 50
+SLOW_TIMEOUT_S = 5.0
 
 FAULTS = [
     Fault(429, "2"),
@@ -81,7 +82,8 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after_seconds("Fri, 27 Nov 2026 12:00:30 GMT", now) == 30.0
     assert retry_after_seconds("Fri, 27 Nov 2026 12:00:30 -0000", now) == 30.0
     assert retry_after_seconds(format_datetime(now - timedelta(minutes=1), usegmt=True), now) == 0
-    assert 0 <= retry_after_seconds(format_datetime(datetime.now(UTC), usegmt=True))  # type: ignore[operator]
+    # A date of now is already past when read (it has whole seconds): no wait.
+    assert retry_after_seconds(format_datetime(datetime.now(UTC), usegmt=True)) == 0.0
     for unreadable in (None, "", "soon", "-5", "1.5", "\u0663"):
         assert retry_after_seconds(unreadable, now) is None
 
@@ -135,13 +137,23 @@ def test_a_retry_after_date_is_honoured(remote: Remote) -> None:
 
 def test_a_slow_answer_times_out_and_is_retried(remote: Remote) -> None:
     waits: list[float] = []
-    # A timeout well above a real answer's time on a loaded machine, a delay well above it.
-    with FaultProxy(remote.url, {1: Fault(delay=3.0)}) as proxy:
-        with LogsClient(proxy.url, remote.key, timeout=1.0, sleep=waits.append) as client:
-            assert [item["callid"] for item in client.items("cdrs", {"call_id": "odd-cdr"})] == [
-                "odd-cdr"
-            ]
+    notices: list[RetryNotice] = []
+    # The first answer is held far past the timeout, and the timeout leaves a real answer
+    # ample time even on a loaded machine: only the held request can time out.
+    held = {1: Fault(delay=SLOW_TIMEOUT_S * 20)}
+    with FaultProxy(remote.url, held) as proxy:
+        client = LogsClient(
+            proxy.url,
+            remote.key,
+            timeout=SLOW_TIMEOUT_S,
+            sleep=waits.append,
+            on_retry=notices.append,
+        )
+        with client:
+            found = [item["callid"] for item in client.items("cdrs", {"call_id": "odd-cdr"})]
+    assert found == ["odd-cdr"]
     assert len(waits) == 1 and len(proxy.seen) == 3
+    assert [n.problem.split(":")[0] for n in notices] == ["ReadTimeout"], notices
 
 
 def test_giving_up_after_the_last_attempt(remote: Remote) -> None:

@@ -117,6 +117,15 @@ def _group_alive(group: int) -> bool:
     return False
 
 
+def wait_for(what: str, condition: Callable[[], object], timeout_s: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after a generous deadline (a
+    loaded two-core machine is slow, never stuck: waiting for the event, not a fixed time)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout_s:.0f} s for {what}"
+        time.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class Tenant:
     """A fresh customer with a key to read and an ingest key to write."""
@@ -251,7 +260,14 @@ class Load:
             thread.join()
 
     def answers(self, kind: str, since: float) -> list[Outcome]:
+        """The requests of ``kind`` started at or after ``since``, answered or not."""
         return [o for o in self.outcomes if o.kind == kind and o.started >= since]
+
+    def served(self, since: float = 0.0) -> bool:
+        """Whether a query and an ingest started after ``since`` have each had a 200."""
+        return all(
+            any(o.status == 200 for o in self.answers(kind, since)) for kind in ("query", "ingest")
+        )
 
     def _query(self) -> None:
         params = {"start_at": str(BASE_MS), "end_at": str(BASE_MS + 3_600_000), "size": "50"}

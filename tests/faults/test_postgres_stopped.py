@@ -1,10 +1,11 @@
 """PostgreSQL stopped (``pg_ctlcluster … stop -m immediate``: a crash, as far as the server
 can tell) under query and ingest load, then started again.
 
-While it is down every request is answered 503 with Retry-After, none waits past the
-statement timeout (the client gives up a little after it: none has to); within 10 s of
-PostgreSQL's return the same server process answers 200 again; every ingest it
-acknowledged before, during or after the outage is stored, whole.
+While it is down every request is answered 503 with Retry-After, none hangs; once
+PostgreSQL is back the same server process answers 200 again, without a restart; every
+ingest it acknowledged before, during or after the outage is stored, whole. The test waits
+for each event (answers inside the outage, the first 200s after it) with generous deadlines
+instead of timing them, so a loaded machine makes it slower, not red.
 
 This stops the database every other test uses: it runs last (its own ``make test`` step),
 and the ``postgres_cluster`` fixture starts PostgreSQL again whatever happens.
@@ -13,22 +14,26 @@ and the ``postgres_cluster`` fixture starts PostgreSQL again whatever happens.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from faults._cluster import Cluster, cluster_of
-from faults._serving import Load, ServerProcess, fresh_tenant, listed_ids, stored_ids
+from faults._serving import Load, ServerProcess, fresh_tenant, listed_ids, stored_ids, wait_for
 
+KINDS = ("query", "ingest")
 STATEMENT_TIMEOUT_MS = 2_000
-CLIENT_TIMEOUT_S = STATEMENT_TIMEOUT_MS / 1000 + 1.5
-OUTAGE_S = 6.0
-RECOVERY_LIMIT_S = 10.0
+CLIENT_TIMEOUT_S = 30.0
+"""Far past the statement timeout: only a request the server never answers runs out."""
+DURING = 2
+"""Answers of each kind, started and ended inside the outage, before PostgreSQL restarts."""
+AFTER = 5
+"""Answers of each kind on the recovered pools before the load stops."""
 
 
-def _first_success(load: Load, kind: str, since: float) -> float | None:
-    """When the first request of ``kind`` started after ``since`` got its 200."""
-    return min((o.ended for o in load.answers(kind, since) if o.status == 200), default=None)
+def _each_kind_has(load: Load, since: float, count: int) -> bool:
+    return all(len(load.answers(kind, since)) >= count for kind in KINDS)
 
 
 def test_a_remote_postgres_is_not_stopped_from_here() -> None:
@@ -58,20 +63,24 @@ def test_an_outage_is_503_then_served_again_without_a_restart(
             tenant.ingest_key,
             timeout_s=CLIENT_TIMEOUT_S,
         ) as load:
-            time.sleep(1.0)
+            wait_for("a 200 to a query and to an ingest", load.served)
             postgres_cluster.ctl("stop", "-m", "immediate")
             down = time.monotonic()
-            time.sleep(OUTAGE_S)
+            wait_for(
+                f"{DURING} answers of each kind inside the outage",
+                lambda: _each_kind_has(load, down, DURING),
+                timeout_s=120,
+            )
             restarting = time.monotonic()
             postgres_cluster.ctl("start")
             postgres_cluster.wait_until_up()
             up = time.monotonic()
-            deadline = up + RECOVERY_LIMIT_S + 2.0
-            while time.monotonic() < deadline and not (
-                _first_success(load, "query", up) and _first_success(load, "ingest", up)
-            ):
-                time.sleep(0.1)
-            time.sleep(1.0)  # served again: a little more load on the recovered pools
+            wait_for("a 200 to a query and to an ingest after the outage", lambda: load.served(up))
+            served = time.monotonic()
+            wait_for(
+                f"{AFTER} answers of each kind on the recovered pools",
+                lambda: _each_kind_has(load, served, AFTER),
+            )
         listed = listed_ids(server.url, tenant.api_key)
     finally:
         server.stop()
@@ -80,13 +89,13 @@ def test_an_outage_is_503_then_served_again_without_a_restart(
     assert hung == [], f"{len(hung)} requests had no answer within {CLIENT_TIMEOUT_S} s"
     assert {o.status for o in load.outcomes} <= {200, 503}
     outage = [o for o in load.outcomes if o.started >= down and o.ended <= restarting]
-    assert len(outage) >= 4, "too few requests ran during the outage to tell anything"
+    inside = Counter(o.kind for o in outage)
+    assert min(inside[kind] for kind in KINDS) >= DURING, inside
     refused = [o for o in outage if (o.status, o.code) != (503, "database_unavailable")]
     assert refused == []
     assert all(o.retry_after for o in load.outcomes if o.status == 503)
-    for kind in ("query", "ingest"):
-        served = _first_success(load, kind, up)
-        assert served is not None and served - up <= RECOVERY_LIMIT_S, (kind, served, up)
+    for kind in KINDS:  # the same process served again, without a restart
+        assert any(o.status == 200 for o in load.answers(kind, up)), kind
     load.batches.check(stored_ids(postgres_url, tenant.customer_id))
     assert load.batches.acknowledged, "no ingest was acknowledged"
     assert set(listed) == set(stored_ids(postgres_url, tenant.customer_id))

@@ -163,7 +163,8 @@ def test_an_unexpected_exception_is_logged_with_the_id_the_client_got(
         }
     }
     (logged,) = [r for r in caplog.records if r.name == "atende_logs.http"]
-    assert logged.levelno == logging.ERROR and logged.exc_info is not None
+    assert logged.levelno == logging.ERROR
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], RuntimeError)
     assert request_id in logged.getMessage()
     assert [line["request_id"] for line in access_lines(caplog)] == [request_id]
 

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -328,10 +329,13 @@ def assert_reveals_nothing(values: list[Any], secret: str, prefix: str) -> None:
 
 def test_key_listing_never_holds_the_secret(store: Store, customer: Customer) -> None:
     created = [store.create_api_key(customer.id) for _ in range(3)]
+    revoking_ms = time.time_ns() // 1_000_000
     store.revoke_api_key(created[0][0].id)
+    revoked_ms = time.time_ns() // 1_000_000
     listed = store.list_api_keys(customer.id)
     assert [key.id for key in listed] == [info.id for info, _ in created]
-    assert listed[0].revoked_at_ms is not None and listed[1].revoked_at_ms is None
+    assert revoking_ms <= (listed[0].revoked_at_ms or 0) <= revoked_ms
+    assert [key.revoked_at_ms for key in listed[1:]] == [None, None]
     everything = [value for key in listed for value in dataclasses.astuple(key)]
     for info, secret in created:
         assert_reveals_nothing(everything, secret, info.prefix)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from atende_logs.ratelimit import AuthFailures, MemoryBuckets, Policy, RecentKeys
+from atende_logs.ratelimit import AuthFailures, MemoryBuckets, Policy, RecentKeys, Verdict
 from atende_logs.ratelimit.failures import NOTE_REFRESH_S
 
 POLICY = Policy("auth-failures", quota=2, window_s=60)  # a failure back every 30 s
@@ -45,9 +45,10 @@ def test_a_key_that_succeeded_passes_the_block_until_it_fails():
         for forged in ("key:f1", "key:f2"):
             await failures.failed("addr:a", forged)
         assert await failures.refusal("addr:a", "key:good") is None
-        assert await failures.refusal("addr:a", None) is not None
+        blocked = Verdict(allowed=False, remaining=0, wait_s=30)
+        assert await failures.refusal("addr:a", None) == blocked
         await failures.failed("addr:a", "key:good")  # revoked meanwhile
-        assert await failures.refusal("addr:a", "key:good") is not None
+        assert await failures.refusal("addr:a", "key:good") == blocked
 
     asyncio.run(scenario())
 

@@ -17,6 +17,7 @@ from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo import as_records
 from atende_logs.kinds import CARDS, CDRS
 from atende_logs.models import Condition, SearchQuery
+from atende_logs.query.times import MAX_MS
 from atende_logs.storage import Store
 from atende_logs.storage._hourly import HOUR_MS, hourly_total_sql
 
@@ -87,7 +88,9 @@ def test_long_unfiltered_listings_are_counted_by_hour() -> None:
     assert "hourly_counts" in sql
     # The whole hours are summed; the partial first hour is counted row by row.
     assert params[3:5] == [BASE_MS + HOUR_MS, BASE_MS + SPAN_MS]
-    assert hourly_total_sql(SearchQuery(kind=CDRS, customer_id=1, size=10), None) is not None
+    # No bounds: every whole hour from the epoch to the last representable time.
+    unbounded = hourly_total_sql(SearchQuery(kind=CDRS, customer_id=1, size=10), None)
+    assert unbounded and unbounded[1][3:5] == [0, (MAX_MS + 1) // HOUR_MS * HOUR_MS]
 
 
 def test_short_or_filtered_listings_are_counted_row_by_row() -> None:
@@ -98,7 +101,8 @@ def test_short_or_filtered_listings_are_counted_row_by_row() -> None:
     whole = SearchQuery(
         kind=CDRS, customer_id=1, size=10, start_ms=BASE_MS, end_ms=BASE_MS + HOUR_MS - 1
     )
-    assert hourly_total_sql(whole, None) is not None  # exactly one whole hour
+    one_hour = hourly_total_sql(whole, None)
+    assert one_hour and one_hour[1][3:5] == [BASE_MS, BASE_MS + HOUR_MS]  # exactly one hour
     spec = CDRS.filter("call_status")
     assert spec is not None
     filtered = SearchQuery(

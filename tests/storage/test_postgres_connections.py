@@ -5,6 +5,7 @@ connection, each in its own transaction."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,7 +40,8 @@ def test_a_statement_runs_outside_any_transaction(one_connection: PostgresStore)
 
 
 def test_reads_after_a_statement_are_one_snapshot_again(one_connection: PostgresStore) -> None:
-    assert one_connection.list_customers() is not None  # a statement: autocommit
+    customer = one_connection.create_customer(f"snapshot {uuid.uuid4().hex[:8]}")
+    assert customer in one_connection.list_customers()  # a statement: autocommit
     with one_connection._reading() as connection:
         isolation = connection.execute("SHOW transaction_isolation").fetchone()
         assert not connection.autocommit
@@ -98,13 +100,14 @@ def test_a_session_gives_each_call_its_own_transaction(one_connection: PostgresS
 
 
 def test_a_failed_call_leaves_the_session_usable(one_connection: PostgresStore) -> None:
+    customer = one_connection.create_customer(f"usable {uuid.uuid4().hex[:8]}")
     with one_connection.session():
         with pytest.raises(QueryTimeoutError), one_connection._reading() as connection:
             connection.execute("SET LOCAL statement_timeout = 1")
             connection.execute("SELECT pg_sleep(1)")
         # Rolled back: the session's connection serves the next call.
-        assert one_connection.list_customers() is not None
-    assert one_connection.list_customers() is not None
+        assert customer in one_connection.list_customers()
+    assert customer in one_connection.list_customers()
 
 
 def test_the_pool_tests_only_a_connection_with_input_pending(
@@ -117,6 +120,7 @@ def test_the_pool_tests_only_a_connection_with_input_pending(
         tested.append(connection)
         empty_query(connection)
 
+    customer = one_connection.create_customer(f"pending {uuid.uuid4().hex[:8]}")
     monkeypatch.setattr(psycopg_pool.ConnectionPool, "check_connection", staticmethod(spy))
     with one_connection._statement() as connection:
         pid = connection.info.backend_pid
@@ -132,7 +136,7 @@ def test_the_pool_tests_only_a_connection_with_input_pending(
 
     # The server's goodbye is pending on the dead one: it gets the full test, fails it, and
     # the pool hands out a new connection instead of an error.
-    assert one_connection.list_customers() is not None
+    assert customer in one_connection.list_customers()
     assert tested, "the terminated connection was handed out untested"
     with one_connection._statement() as connection:
         assert connection.info.backend_pid != pid
