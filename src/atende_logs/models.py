@@ -54,6 +54,9 @@ class SearchQuery:
 
 
 ExportFormat = Literal["json", "ndjson", "csv"]
+CsvFormulas = Literal["escape", "raw"]
+"""``escape``: a cell a spreadsheet would run as a formula gets a leading ``'``
+(``export.formulas``); ``raw``: every cell as stored, for programs."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Output:
     """CSV only: ``,``, ``;`` or a tab."""
     bom: bool = False
     """CSV only: start with a UTF-8 byte order mark (for Excel)."""
+    formulas: CsvFormulas = "escape"
+    """CSV only: whether cells that start like a formula are made inert."""
 
 
 @dataclass(frozen=True)

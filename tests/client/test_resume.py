@@ -277,6 +277,7 @@ def test_the_state_holds_where_the_pull_stands_and_no_secret(
         "format": "csv",
         "delimiter": ",",
         "bom": False,
+        "formulas": "escape",
     }
     assert saved["items"] == 25 == state.items
     assert saved["bytes"] == output.stat().st_size

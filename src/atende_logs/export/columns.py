@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from atende_logs.export.formulas import inert
+
 EXTRA = "extra"
 """The last column: the fields no other column holds, as a JSON object (empty when none)."""
 
@@ -231,6 +233,16 @@ def cell(value: Any) -> str:
     if value is False:
         return "false"
     return orjson.dumps(value).decode()
+
+
+def csv_cell(value: Any, escape_formulas: bool = True) -> str:
+    """``cell`` in a CSV file: a text that a spreadsheet would run as a formula is made
+    inert unless ``escape_formulas`` is off (``export.formulas``). Only text values are
+    checked: the JSON text of the other values cannot start like a formula, except a
+    negative number, which is data."""
+    if escape_formulas and isinstance(value, str):
+        return inert(value)
+    return cell(value)
 
 
 # A kind's columns as a tree of their path parts; a leaf is the column's index.

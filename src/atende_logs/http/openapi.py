@@ -43,6 +43,11 @@ _OUTPUT_SEMANTICS = {
     "(`application/x-ndjson`, `text/csv`). See docs/export.md.",
     "delimiter": "CSV only: `,` (default), `;` or `tab`.",
     "bom": "CSV only: `true` starts the file with a UTF-8 byte order mark, for Excel.",
+    "csv_formulas": "CSV only. `escape` (default): a text cell starting with `=`, `+`, `-`, "
+    "`@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it instead "
+    "of running it as a formula; a plain decimal number (`-48.3317167`) is left as it is. "
+    "`raw`: every cell exactly as stored, for programs that read the CSV themselves. See "
+    "docs/export.md.",
 }
 _EXAMPLE_FILES = {
     "attendant-logs": "example-attendant-logs.json",
