@@ -30,11 +30,10 @@ KIND_NAMES = list(KINDS)
 
 
 def pull(remote: Remote, kind: str, output: Path, *extra: object, code: int = 0) -> Result:
-    """The command, its key from the environment as the docs advise."""
+    """The command, its key and dialer token from the environment as the docs advise."""
     args = ["pull", kind, "--url", remote.url, "-o", output, *extra]
-    if KINDS[kind].has_dialer:
-        args += ["--token", remote.token]
-    result = runner.invoke(app, [str(arg) for arg in args], env={"ATENDE_API_KEY": remote.key})
+    env = {"ATENDE_API_KEY": remote.key, "ATENDE_DIALER_TOKEN": remote.token}
+    result = runner.invoke(app, [str(arg) for arg in args], env=env)
     assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
     return result
 
@@ -242,7 +241,8 @@ def test_usage_errors(
 
 def test_cards_need_a_token_and_every_pull_a_key(tmp_path: Path) -> None:
     base = ["pull", "--url", "http://127.0.0.1:9", "-o", str(tmp_path / "x")]
-    result = runner.invoke(app, [*base[:1], "cards", *base[1:], "--key", "k"])
+    no_token = {"ATENDE_DIALER_TOKEN": ""}
+    result = runner.invoke(app, [*base[:1], "cards", *base[1:], "--key", "k"], env=no_token)
     assert result.exit_code == 2 and "cards need the dialer's token" in result.stderr
     result = runner.invoke(app, [*base[:1], "cdrs", *base[1:]], env={"ATENDE_API_KEY": ""})
     assert result.exit_code == 2 and "--key or in ATENDE_API_KEY" in result.stderr

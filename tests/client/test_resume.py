@@ -181,12 +181,11 @@ def _wait_for_items(state: Path, at_least: int, process: subprocess.Popen[bytes]
 
 
 def _command(remote: Remote, kind: str, output: Path, *extra: str) -> list[str]:
-    args = [cli(), "pull", kind, "--url", remote.url, "-o", str(output), *extra]
-    return args + (["--token", remote.token] if KINDS[kind].has_dialer else [])
+    return [cli(), "pull", kind, "--url", remote.url, "-o", str(output), *extra]
 
 
 def _spawn(args: list[str], remote: Remote) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ATENDE_API_KEY": remote.key}
+    env = {**os.environ, "ATENDE_API_KEY": remote.key, "ATENDE_DIALER_TOKEN": remote.token}
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
