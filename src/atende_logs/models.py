@@ -182,6 +182,45 @@ class KeyInfo:
 
 
 @dataclass(frozen=True)
+class IngestScope:
+    """What an ingest key may write: which customers' logs, of which kinds (issue 21).
+
+    None means every one, present and future; an empty set would mean none, and is never
+    made (the CLI refuses to create a key without a choice).
+    """
+
+    customers: frozenset[int] | None = None
+    """The customers whose logs it may write; None: every customer."""
+    kinds: frozenset[str] | None = None
+    """The kinds it may write (``attendant-logs``, ``cdrs``, ``cards``); None: every kind."""
+
+    def allows(self, customer_id: int, kind_name: str) -> bool:
+        """Whether a batch of ``kind_name`` for ``customer_id`` is inside the scope."""
+        return (self.customers is None or customer_id in self.customers) and (
+            self.kinds is None or kind_name in self.kinds
+        )
+
+
+UNRESTRICTED = IngestScope()
+"""Every customer, every kind: what ingest keys made before scopes existed may write."""
+
+
+@dataclass(frozen=True)
+class IngestKey:
+    """A live ingest key, authenticated: who it is (for the audit line) and its scope."""
+
+    id: int
+    scope: IngestScope
+
+
+@dataclass(frozen=True)
+class IngestKeyInfo(KeyInfo):
+    """An ingest key as listed, with its scope."""
+
+    scope: IngestScope = UNRESTRICTED
+
+
+@dataclass(frozen=True)
 class Erasure:
     """One erasure of a phone number, as audited: never the number, only its last digits."""
 
