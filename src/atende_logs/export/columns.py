@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from atende_logs.export.formulas import inert
+from atende_logs.export.formulas import FORMULA_FIRST, inert
 
 EXTRA = "extra"
 """The last column: the fields no other column holds, as a JSON object (empty when none)."""
@@ -240,9 +240,18 @@ def csv_cell(value: Any, escape_formulas: bool = True) -> str:
     inert unless ``escape_formulas`` is off (``export.formulas``). Only text values are
     checked: the JSON text of the other values cannot start like a formula, except a
     negative number, which is data."""
-    if escape_formulas and isinstance(value, str):
-        return inert(value)
-    return cell(value)
+    # cell() written out again rather than called: an export runs this for every cell.
+    if value is None:
+        return ""
+    if type(value) is str:
+        if escape_formulas and value[:1] in FORMULA_FIRST:
+            return inert(value)
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return orjson.dumps(value).decode()
 
 
 # A kind's columns as a tree of their path parts; a leaf is the column's index.

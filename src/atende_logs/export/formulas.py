@@ -20,6 +20,8 @@ import re
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP's list)."""
+FORMULA_FIRST = frozenset(FORMULA_STARTS)
+"""The same, for a set lookup of a cell's first character."""
 QUOTE = "'"
 
 # ASCII digits only: str.isdigit() and \d also take Arabic-Indic and other digits.
