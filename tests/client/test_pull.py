@@ -22,7 +22,7 @@ from atende_logs.cli.main import app
 from atende_logs.cli.pull import ItemRateColumn, _summary
 from atende_logs.client import PullResult
 from atende_logs.client.parquet import arrow_schema
-from atende_logs.export.columns import COLUMNS, cell, flatten, header
+from atende_logs.export.columns import COLUMNS, cell, csv_cell, flatten, header
 from atende_logs.kinds import KINDS
 
 runner = CliRunner()
@@ -73,7 +73,8 @@ def test_csv_is_the_listing(
     pull(remote, kind, output, *options, "--page-size", 100)
     rows = _csv_rows(output, delimiter)
     assert rows[0] == header(kind)
-    assert rows[1:] == [[cell(value) for value in flatten(kind, item)] for item in reference[kind]]
+    expected = [[csv_cell(value) for value in flatten(kind, item)] for item in reference[kind]]
+    assert rows[1:] == expected
     raw = output.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") == ("--bom" in options)
     assert raw.endswith(b"\r\n") and raw.count(b"\r\n") >= len(rows)
