@@ -230,13 +230,13 @@ class LogsClient:
             after = page.after
 
     def query(self, kind: str, params: Mapping[str, str] | None) -> list[tuple[str, str]]:
-        """The query's parameters as ``pages`` sends them: checked (``check_params``), with
-        the client's dialer token for cards when ``params`` has none. Raises ValueError."""
+        """The query's parameters by their contract names, checked (``check_params``): the
+        dialer token among them, the client's own when ``params`` has none (``pages`` then
+        moves it into its header). Raises ValueError."""
         params = dict(params or {})
         found = KINDS.get(kind)
-        if found is not None and found.has_dialer and not params.get("token"):
-            if self.dialer_token:
-                params["token"] = self.dialer_token
+        if found and found.has_dialer and not params.get("token") and self.dialer_token:
+            params["token"] = self.dialer_token
         return check_params(kind, params)
 
     def _placed(self, pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
