@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -87,3 +88,15 @@ def test_the_openapi_document_declares_the_header(client: TestClient) -> None:
     assert found[("header", "x-dialer-token")]["required"] is False
     assert found[("query", "token")]["required"] is False  # one of the two is
     assert "conflicting_token" in found[("query", "token")]["description"]
+
+
+def test_the_access_log_never_sees_a_header_token(
+    client: TestClient, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="atende_logs.access"):
+        response = _cards(client, tenant, {"size": "1"}, tenant.token)
+    assert response.status_code == 200, response.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "atende_logs.access"]
+    assert len(lines) == 1 and '"status":200' in lines[0]
+    assert tenant.token not in lines[0]
+    assert tenant.token[len("atl_dlr_") :] not in "".join(r.getMessage() for r in caplog.records)
