@@ -181,7 +181,8 @@ class FaultProxy:
                     else:
                         self._answer(fault.status, fault.body, fault.retry_after)
                     return
-                headers = {"x-api-key": self.headers.get("x-api-key", "")}
+                forwarded = ("x-api-key", "x-dialer-token")
+                headers = {name: self.headers[name] for name in forwarded if name in self.headers}
                 response = proxy._http.get(self.path, headers=headers)
                 self._answer(response.status_code, response.content, None)
 

@@ -3,6 +3,7 @@
     AtendeError
     ├── ParameterError            a query parameter is unknown, missing or malformed (400)
     ├── AuthenticationError       missing, unknown or revoked key (401)
+    ├── ForbiddenError            a live key asking for what is outside its scope (403)
     ├── NotFoundError             something named by the request does not exist for its caller (404)
     ├── PayloadTooLargeError      an ingest body or batch over its limit (413)
     ├── UnsupportedMediaTypeError an ingest body in a format we do not read (415)
@@ -41,6 +42,10 @@ class ParameterError(AtendeError):
 
 class AuthenticationError(AtendeError):
     code = "unauthorized"
+
+
+class ForbiddenError(AtendeError):
+    code = "forbidden"
 
 
 class NotFoundError(AtendeError):

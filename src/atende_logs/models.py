@@ -54,6 +54,9 @@ class SearchQuery:
 
 
 ExportFormat = Literal["json", "ndjson", "csv"]
+CsvFormulas = Literal["escape", "raw"]
+"""``escape``: a cell a spreadsheet would run as a formula gets a leading ``'``
+(``export.formulas``); ``raw``: every cell as stored, for programs."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Output:
     """CSV only: ``,``, ``;`` or a tab."""
     bom: bool = False
     """CSV only: start with a UTF-8 byte order mark (for Excel)."""
+    formulas: CsvFormulas = "escape"
+    """CSV only: whether cells that start like a formula are made inert."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,45 @@ class KeyInfo:
     revoked_at_ms: int | None
     last_used_at_ms: int | None = None
     """When a request last used it, to about a minute (``storage._key_use``); None: never."""
+
+
+@dataclass(frozen=True)
+class IngestScope:
+    """What an ingest key may write: which customers' logs, of which kinds (issue 21).
+
+    None means every one, present and future; an empty set would mean none, and is never
+    made (the CLI refuses to create a key without a choice).
+    """
+
+    customers: frozenset[int] | None = None
+    """The customers whose logs it may write; None: every customer."""
+    kinds: frozenset[str] | None = None
+    """The kinds it may write (``attendant-logs``, ``cdrs``, ``cards``); None: every kind."""
+
+    def allows(self, customer_id: int, kind_name: str) -> bool:
+        """Whether a batch of ``kind_name`` for ``customer_id`` is inside the scope."""
+        return (self.customers is None or customer_id in self.customers) and (
+            self.kinds is None or kind_name in self.kinds
+        )
+
+
+UNRESTRICTED = IngestScope()
+"""Every customer, every kind: what ingest keys made before scopes existed may write."""
+
+
+@dataclass(frozen=True)
+class IngestKey:
+    """A live ingest key, authenticated: who it is (for the audit line) and its scope."""
+
+    id: int
+    scope: IngestScope
+
+
+@dataclass(frozen=True)
+class IngestKeyInfo(KeyInfo):
+    """An ingest key as listed, with its scope."""
+
+    scope: IngestScope = UNRESTRICTED
 
 
 @dataclass(frozen=True)

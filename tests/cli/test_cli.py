@@ -34,7 +34,7 @@ from atende_logs.config import Settings, get_settings
 from atende_logs.http import create_app
 from atende_logs.ingest.demo import DEMO_CUSTOMER, DEMO_DIALER, prepare_demo
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
-from atende_logs.models import Customer, SearchQuery
+from atende_logs.models import Customer, IngestScope, SearchQuery
 from atende_logs.storage import Store, open_store
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "src" / "atende_logs" / "http" / "examples"
@@ -181,18 +181,59 @@ def test_dialers_create_list_rotate(cli_db: str, store: Store, customer: Custome
 
 def test_ingest_keys_create_list_revoke(cli_db: str, store: Store) -> None:
     name = f"producer {uuid.uuid4().hex[:6]}"
-    created = run_json("ingest-keys", "create", name)
-    assert sorted(created) == ["id", "key"]
+    created = run_json("ingest-keys", "create", name, "--all-customers")
+    assert sorted(created) == ["customers", "id", "key", "kinds"]
+    assert (created["customers"], created["kinds"]) == ("all", "all")
     secret = created["key"]
-    assert store.authenticate_ingest(secret) is True
+    found = store.authenticate_ingest(secret)
+    assert found is not None and found.id == created["id"]
     assert store.authenticate(secret) is None  # an ingest key cannot read
     listing = run("ingest-keys", "list", "--json").stdout
     assert secret not in listing
     ours = [k for k in orjson.loads(listing) if k["id"] == created["id"]]
     assert len(ours) == 1 and ours[0]["name"] == name and ours[0]["revoked_at_ms"] is None
+    assert (ours[0]["customers"], ours[0]["kinds"]) == ("all", "all")
     run("ingest-keys", "revoke", created["id"])
-    assert store.authenticate_ingest(secret) is False
+    assert store.authenticate_ingest(secret) is None
     run("ingest-keys", "revoke", created["id"], code=1)
+
+
+def test_ingest_keys_are_scoped_when_created(cli_db: str, store: Store) -> None:
+    first, second = (store.create_customer(f"scope {n}") for n in range(2))
+    name = f"producer {uuid.uuid4().hex[:6]}"
+    created = run_json(
+        "ingest-keys", "create", name, "--customer", second.id, "--customer", first.id,
+        "--kind", "cdrs",
+    )  # fmt: skip
+    assert created["customers"] == sorted([first.id, second.id])
+    assert created["kinds"] == ["cdrs"]
+    found = store.authenticate_ingest(created["key"])
+    assert found is not None
+    assert found.scope == IngestScope(frozenset({first.id, second.id}), frozenset({"cdrs"}))
+    listed = [k for k in run_json("ingest-keys", "list") if k["id"] == created["id"]]
+    assert [(k["customers"], k["kinds"]) for k in listed] == [(created["customers"], ["cdrs"])]
+    table = run("ingest-keys", "list").stdout
+    assert f"{min(first.id, second.id)}, {max(first.id, second.id)}" in table
+    text = run("ingest-keys", "create", name, "--customer", first.id).stdout
+    assert f"for customers {first.id}; every kind" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ((), 2, "--customer ID (repeatable) or --all-customers"),
+        (("--all-customers", "--customer", "1"), 2, "not both"),
+        (("--all-customers", "--kind", "calls"), 2, "calls"),
+        (("--customer", "2147483000"), 1, "cliente 2147483000 não existe"),
+    ],
+)
+def test_ingest_keys_need_a_scope(
+    cli_db: str, store: Store, args: tuple[str, ...], code: int, message: str
+) -> None:
+    before = len(store.list_ingest_keys())
+    result = run("ingest-keys", "create", "unscoped", *args, code=code)
+    assert message in " ".join(result.stderr.replace("│", " ").split())
+    assert len(store.list_ingest_keys()) == before
 
 
 def test_db_current_and_pending(cli_db: str) -> None:

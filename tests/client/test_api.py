@@ -118,7 +118,7 @@ def _serving(*bodies: Any, status: int = 200, headers: dict[str, str] | None = N
         return httpx.Response(status, headers=headers, json=body)
 
     return LogsClient(
-        "http://logs.test", "k", transport=httpx.MockTransport(handle), sleep=lambda _: None
+        "https://logs.test", "k", transport=httpx.MockTransport(handle), sleep=lambda _: None
     )
 
 
@@ -162,7 +162,7 @@ def test_a_transport_that_cannot_work_is_not_retried() -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         raise httpx.UnsupportedProtocol("no such scheme")
 
-    client = LogsClient("http://logs.test", "k", transport=httpx.MockTransport(handle))
+    client = LogsClient("https://logs.test", "k", transport=httpx.MockTransport(handle))
     with client, pytest.raises(ClientError, match="cannot reach"):
         list(client.items("cdrs"))
 
@@ -175,7 +175,7 @@ def test_the_key_travels_in_the_header_only() -> None:
         return httpx.Response(200, json={"total": 0, "after": None, "items": []})
 
     client = LogsClient(
-        "http://logs.test/base", "atl_live_secret", transport=httpx.MockTransport(handle)
+        "https://logs.test/base", "atl_live_secret", transport=httpx.MockTransport(handle)
     )
     with client:
         assert list(client.items("cards", {"token": "t", "tz": "America/Manaus"})) == []
@@ -183,7 +183,8 @@ def test_the_key_travels_in_the_header_only() -> None:
     assert request.headers["x-api-key"] == "atl_live_secret"
     assert "atl_live_secret" not in str(request.url)
     assert request.url.path == "/base/customers/dialer-queue/cards"
-    assert dict(request.url.params) == {"token": "t", "tz": "America/Manaus", "size": "1000"}
+    assert dict(request.url.params) == {"tz": "America/Manaus", "size": "1000"}
+    assert request.headers["x-dialer-token"] == "t"  # the token too: out of the URL
     assert RetryPolicy().attempts == 8
 
 

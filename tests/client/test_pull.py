@@ -22,7 +22,7 @@ from atende_logs.cli.main import app
 from atende_logs.cli.pull import ItemRateColumn, _summary
 from atende_logs.client import PullResult
 from atende_logs.client.parquet import arrow_schema
-from atende_logs.export.columns import COLUMNS, cell, flatten, header
+from atende_logs.export.columns import COLUMNS, cell, csv_cell, flatten, header
 from atende_logs.kinds import KINDS
 
 runner = CliRunner()
@@ -30,11 +30,10 @@ KIND_NAMES = list(KINDS)
 
 
 def pull(remote: Remote, kind: str, output: Path, *extra: object, code: int = 0) -> Result:
-    """The command, its key from the environment as the docs advise."""
+    """The command, its key and dialer token from the environment as the docs advise."""
     args = ["pull", kind, "--url", remote.url, "-o", output, *extra]
-    if KINDS[kind].has_dialer:
-        args += ["--token", remote.token]
-    result = runner.invoke(app, [str(arg) for arg in args], env={"ATENDE_API_KEY": remote.key})
+    env = {"ATENDE_API_KEY": remote.key, "ATENDE_DIALER_TOKEN": remote.token}
+    result = runner.invoke(app, [str(arg) for arg in args], env=env)
     assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
     return result
 
@@ -74,7 +73,8 @@ def test_csv_is_the_listing(
     pull(remote, kind, output, *options, "--page-size", 100)
     rows = _csv_rows(output, delimiter)
     assert rows[0] == header(kind)
-    assert rows[1:] == [[cell(value) for value in flatten(kind, item)] for item in reference[kind]]
+    expected = [[csv_cell(value) for value in flatten(kind, item)] for item in reference[kind]]
+    assert rows[1:] == expected
     raw = output.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") == ("--bom" in options)
     assert raw.endswith(b"\r\n") and raw.count(b"\r\n") >= len(rows)
@@ -242,7 +242,8 @@ def test_usage_errors(
 
 def test_cards_need_a_token_and_every_pull_a_key(tmp_path: Path) -> None:
     base = ["pull", "--url", "http://127.0.0.1:9", "-o", str(tmp_path / "x")]
-    result = runner.invoke(app, [*base[:1], "cards", *base[1:], "--key", "k"])
+    no_token = {"ATENDE_DIALER_TOKEN": ""}
+    result = runner.invoke(app, [*base[:1], "cards", *base[1:], "--key", "k"], env=no_token)
     assert result.exit_code == 2 and "cards need the dialer's token" in result.stderr
     result = runner.invoke(app, [*base[:1], "cdrs", *base[1:]], env={"ATENDE_API_KEY": ""})
     assert result.exit_code == 2 and "--key or in ATENDE_API_KEY" in result.stderr

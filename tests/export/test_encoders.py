@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atende_logs.export.columns import COLUMNS, cell, flatten, header
+from atende_logs.export.columns import COLUMNS, csv_cell, flatten, header
 from atende_logs.export.encoders import BOM, CsvEncoder, NdjsonEncoder, encoder_for
 from atende_logs.http.openapi import example_page
 from atende_logs.kinds import KINDS
@@ -88,7 +88,9 @@ def test_csv_reads_back_as_the_flattened_documents(
     rows = read_back(body, delimiter, bom)
     expected_docs = [d for i in range(chunks) for d in docs[i::chunks]]
     assert rows[0] == header(kind_name)
-    assert rows[1:] == [[cell(value) for value in flatten(kind_name, doc)] for doc in expected_docs]
+    assert rows[1:] == [
+        [csv_cell(value) for value in flatten(kind_name, doc)] for doc in expected_docs
+    ]
     assert body.endswith(b"\r\n")
 
 

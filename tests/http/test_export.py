@@ -27,7 +27,7 @@ from _export_data import (
     same_items,
 )
 from atende_logs.export import stream
-from atende_logs.export.columns import cell, flatten, header
+from atende_logs.export.columns import csv_cell, flatten, header
 from atende_logs.http.openapi import example_page
 from atende_logs.kinds import KINDS
 from atende_logs.storage import Store
@@ -91,7 +91,7 @@ def test_csv_export_equals_the_pages(
         assert response.status_code == 200, response.text
         rows = csv_rows(response.content)
         assert rows[0] == header(kind_name)
-        assert rows[1:] == [[cell(v) for v in flatten(kind_name, item)] for item in expected]
+        assert rows[1:] == [[csv_cell(v) for v in flatten(kind_name, item)] for item in expected]
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "csv"])
@@ -189,7 +189,7 @@ def test_delimiter_and_bom(client: TestClient, store: Store) -> None:
         )
         assert response.content.startswith(b"\xef\xbb\xbfcard_info_1" + delimiter.encode())
         rows = csv_rows(response.content, delimiter)
-        assert rows[1:] == [[cell(v) for v in flatten("cards", item)] for item in expected]
+        assert rows[1:] == [[csv_cell(v) for v in flatten("cards", item)] for item in expected]
     text = export(client, tenant, "cards", {"format": "csv", "delimiter": ";"}).content.decode()
     assert not text.startswith("\ufeff") and "\r\n" in text
 
@@ -274,4 +274,7 @@ def test_openapi_documents_exports(client: TestClient, kind_name: str) -> None:
     assert content["application/json"]["example"]["items"][0].keys() <= items[0].keys()
     assert ndjson_items(content[NDJSON]["example"].encode()) == items
     rows = csv_rows(content["text/csv"]["example"].encode())
-    assert rows == [header(kind_name), *[[cell(v) for v in flatten(kind_name, i)] for i in items]]
+    assert rows == [
+        header(kind_name),
+        *[[csv_cell(v) for v in flatten(kind_name, i)] for i in items],
+    ]

@@ -55,6 +55,9 @@ def listing(kind: Kind, *pairs: tuple[str, str], accept: Any = "json") -> tuple[
         ([("format", "csv"), ("delimiter", "\t")], "json", Output("csv", "\t")),
         ([("format", "csv"), ("delimiter", "TAB"), ("bom", "False")], "json", Output("csv", "\t")),
         ([("delimiter", ","), ("bom", "")], "csv", Output("csv")),
+        ([("csv_formulas", "raw")], "csv", Output("csv", formulas="raw")),
+        ([("format", "csv"), ("csv_formulas", " ESCAPE ")], "json", Output("csv")),
+        ([("csv_formulas", "")], "csv", Output("csv", formulas="escape")),
     ],
 )
 def test_output_choices(pairs: list[tuple[str, str]], accept: Any, expected: Output) -> None:
@@ -71,6 +74,8 @@ def test_output_choices(pairs: list[tuple[str, str]], accept: Any, expected: Out
         ([("format", "csv"), ("bom", "yes")], "json", "bom", "invalid_parameter"),
         ([("delimiter", ";")], "json", "delimiter", "invalid_parameter"),  # CSV only
         ([("bom", "true")], "ndjson", "bom", "invalid_parameter"),
+        ([("format", "csv"), ("csv_formulas", "off")], "json", "csv_formulas", "invalid_parameter"),
+        ([("csv_formulas", "raw")], "json", "csv_formulas", "invalid_parameter"),  # CSV only
         ([("format", "csv"), ("format", "csv")], "json", "format", "duplicate_parameter"),
         ([("formato", "csv")], "json", "formato", "unknown_parameter"),
     ],

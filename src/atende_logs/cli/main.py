@@ -15,7 +15,7 @@ from rich.table import Table
 
 from atende_logs.cli import demo as demo_command
 from atende_logs.cli import lgpd as lgpd_commands
-from atende_logs.cli.importing import import_file
+from atende_logs.cli.importing import KindName, import_file
 from atende_logs.cli.options import (
     JsonOption,
     check_settings,
@@ -27,7 +27,7 @@ from atende_logs.cli.options import (
 )
 from atende_logs.cli.pull import pull
 from atende_logs.config import get_settings
-from atende_logs.models import KeyInfo
+from atende_logs.models import IngestScope, KeyInfo
 
 app = typer.Typer(
     help="Customer logs API of Atende Simples.", no_args_is_help=True, add_completion=False
@@ -172,18 +172,110 @@ def keys_revoke(key_id: int) -> None:
 
 
 @ingest_keys_app.command("create")
-def ingest_keys_create(name: str, json: JsonOption = False) -> None:
-    """Create a key for a producer of the HTTP ingest endpoints (it cannot read logs)."""
+def ingest_keys_create(
+    name: str,
+    customer: Annotated[
+        list[int] | None,
+        typer.Option("--customer", metavar="ID", help="A customer it may write to; repeatable."),
+    ] = None,
+    all_customers: Annotated[
+        bool, typer.Option("--all-customers", help="It may write to every customer.")
+    ] = False,
+    kind: Annotated[
+        list[KindName] | None,
+        typer.Option("--kind", help="A kind it may write; repeatable. Default: every kind."),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Create a producer's key for the HTTP ingest endpoints, scoped to customers and kinds.
+
+    It may write to the customers given with --customer, or to all with --all-customers
+    (one of the two is required), and only the kinds given with --kind (default: all). It
+    cannot read logs.
+    """
+    scope = IngestScope(
+        customers=_customers_scope(customer or [], all_customers),
+        kinds=frozenset(k.value for k in kind) if kind else None,
+    )
     with store_session() as store:
-        key, secret = store.create_ingest_key(name)
-    _print_new_secret(key, secret, json, "ingest key")
+        key, secret = store.create_ingest_key(name, scope)
+    if json:
+        emit_json({"id": key.id, "key": secret, **_scope_json(scope)})
+        return
+    console.print(
+        f"ingest key {key.id} created for {_scope_text(scope)}. "
+        "It is shown this once; store it now:",
+        markup=False,
+        highlight=False,
+    )
+    console.print(secret, markup=False, highlight=False)
+
+
+def _customers_scope(customers: list[int], all_customers: bool) -> frozenset[int] | None:
+    """The customers of a new ingest key, which its creator must choose: a key for every
+    customer is a deliberate choice, never a default."""
+    if all_customers and customers:
+        raise typer.BadParameter("give --customer or --all-customers, not both")
+    if all_customers:
+        return None
+    if not customers:
+        raise typer.BadParameter(
+            "choose what the key may write: --customer ID (repeatable) or --all-customers",
+            param_hint="--customer",
+        )
+    return frozenset(customers)
+
+
+def _scope_json(scope: IngestScope) -> dict[str, Any]:
+    """``customers`` and ``kinds``: sorted lists, or ``"all"``."""
+    return {
+        "customers": "all" if scope.customers is None else sorted(scope.customers),
+        "kinds": "all" if scope.kinds is None else sorted(scope.kinds),
+    }
+
+
+def _scope_text(scope: IngestScope) -> str:
+    customers, kinds = _scope_cells(scope)
+    who = "every customer" if scope.customers is None else f"customers {customers}"
+    return f"{who}; {'every kind' if scope.kinds is None else kinds}"
+
+
+def _scope_cells(scope: IngestScope) -> tuple[str, str]:
+    """The scope's customers and kinds for people: ``all`` or a comma-separated list."""
+    customers, kinds = scope.customers, scope.kinds
+    return (
+        "all" if customers is None else ", ".join(str(c) for c in sorted(customers)),
+        "all" if kinds is None else ", ".join(sorted(kinds)),
+    )
 
 
 @ingest_keys_app.command("list")
 def ingest_keys_list(json: JsonOption = False) -> None:
-    """List ingest keys: prefix, creation, last use (to a minute), revocation."""
+    """List ingest keys: scope, prefix, creation, last use (to a minute), revocation."""
     with store_session() as store:
-        _print_keys(store.list_ingest_keys(), "name", json)
+        keys = store.list_ingest_keys()
+    if json:
+        emit_json(
+            [
+                {"id": key.id, "name": key.owner}
+                | {k: v for k, v in asdict(key).items() if k not in ("owner", "scope")}
+                | _scope_json(key.scope)
+                for key in keys
+            ]
+        )
+        return
+    table = Table("id", "name", "customers", "kinds", "prefix", "created", "last used", "revoked")
+    for key in keys:
+        table.add_row(
+            str(key.id),
+            str(key.owner),
+            *_scope_cells(key.scope),
+            key.prefix + "…",
+            iso(key.created_at_ms),
+            iso(key.last_used_at_ms),
+            iso(key.revoked_at_ms),
+        )
+    console.print(table)
 
 
 @ingest_keys_app.command("revoke")

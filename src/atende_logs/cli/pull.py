@@ -5,6 +5,7 @@ A thin wrapper over ``atende_logs.client``: options in, a progress bar and a sum
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -35,8 +36,10 @@ from atende_logs.client import (
     RetryNotice,
     RetryPolicy,
 )
+from atende_logs.client.api import TOKEN_VARIABLE
 from atende_logs.client.formats import FormatName
 from atende_logs.client.state import state_path
+from atende_logs.models import CsvFormulas
 
 KEY_VARIABLE = "ATENDE_API_KEY"
 
@@ -61,6 +64,11 @@ class Delimiter(StrEnum):
     tab = "tab"
 
 
+class Formulas(StrEnum):
+    escape = "escape"
+    raw = "raw"
+
+
 def pull(
     kind: Annotated[KindName, typer.Argument(help="Which kind of log to pull.")],
     url: Annotated[str, typer.Option("--url", help="The server's base URL (https://host).")],
@@ -80,7 +88,11 @@ def pull(
     start_at: Annotated[str | None, typer.Option("--start-at", help="First time.")] = None,
     end_at: Annotated[str | None, typer.Option("--end-at", help="Last time.")] = None,
     token: Annotated[
-        str | None, typer.Option("--token", help="Dialer token (required for cards).")
+        str | None,
+        typer.Option(
+            "--token",
+            help=f"Dialer token (cards). Prefer {TOKEN_VARIABLE}: an option is visible in ps.",
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -100,6 +112,14 @@ def pull(
     bom: Annotated[
         bool, typer.Option("--bom", help="Start CSV with a UTF-8 BOM (for spreadsheet programs).")
     ] = False,
+    csv_formulas: Annotated[
+        Formulas,
+        typer.Option(
+            "--csv-formulas",
+            help="escape: a CSV cell starting with = + - @ gets a leading ' so spreadsheets "
+            "do not run it; raw: cells as the server sent them, for programs.",
+        ),
+    ] = Formulas.escape,
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, max=1000, help="Items per request.")
     ] = 1000,
@@ -122,14 +142,37 @@ def pull(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one answer.")
     ] = 60.0,
+    token_in_url: Annotated[
+        bool,
+        typer.Option(
+            "--token-in-url",
+            help="Send the dialer token as the token parameter, not in the x-dialer-token "
+            "header (for a server that reads only the parameter).",
+        ),
+    ] = False,
+    allow_insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-http",
+            help="Send the key over plain http:// to a host that is not this machine.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Pull every item of a query from a server into NDJSON, CSV or Parquet; resumable."""
-    params = _params(kind, start_at, end_at, token, param or [])
-    out_format = _format(fmt, output, delimiter, bom)
+    params = _params(kind, start_at, end_at, _token(kind, token), param or [])
+    out_format = _format(fmt, output, delimiter, bom, csv_formulas)
     policy = RetryPolicy(retries, backoff, max_backoff, give_up_after)
     try:
-        client = LogsClient(url, _key(key), retry=policy, timeout=timeout, on_retry=_retrying)
+        client = LogsClient(
+            url,
+            _key(key),
+            token_in_url=token_in_url,
+            allow_insecure_http=allow_insecure_http,
+            retry=policy,
+            timeout=timeout,
+            on_retry=_retrying,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--url") from exc
     with client:
@@ -141,6 +184,21 @@ def _key(key: str | None) -> str:
     if not key:
         raise typer.BadParameter(f"give the API key with --key or in {KEY_VARIABLE}")
     return key
+
+
+def _token(kind: KindName, token: str | None) -> str | None:
+    """The dialer token of a cards pull: ``--token``, with a warning, else the variable."""
+    if token is not None:
+        errors.print(
+            f"warning: --token is visible to every user of this machine (ps) and stays in "
+            f"your shell history; set {TOKEN_VARIABLE} instead",
+            markup=False,
+            highlight=False,
+        )
+        return token
+    if kind is KindName.cards:
+        return os.environ.get(TOKEN_VARIABLE) or None
+    return None
 
 
 def _params(
@@ -157,15 +215,20 @@ def _params(
             raise typer.BadParameter(f"{name} is given twice", param_hint="--param")
         params[name] = value
     if kind is KindName.cards and "token" not in params:
-        raise typer.BadParameter("cards need the dialer's token", param_hint="--token")
+        raise typer.BadParameter(
+            f"cards need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
+        )
     return params
 
 
-def _format(fmt: PullFormat, output: Path, delimiter: Delimiter, bom: bool) -> OutputFormat:
+def _format(
+    fmt: PullFormat, output: Path, delimiter: Delimiter, bom: bool, formulas: Formulas
+) -> OutputFormat:
     separator = "\t" if delimiter is Delimiter.tab else delimiter.value
+    cells: CsvFormulas = "raw" if formulas is Formulas.raw else "escape"
     if fmt is PullFormat.auto:
-        return OutputFormat.for_path(str(output), separator, bom)
-    return OutputFormat(_FORMAT_NAMES[fmt], separator, bom)
+        return OutputFormat.for_path(str(output), separator, bom, cells)
+    return OutputFormat(_FORMAT_NAMES[fmt], separator, bom, cells)
 
 
 def _run(

@@ -2,11 +2,16 @@
 
 Only what the published contract promises is used: the three GET paths, the ``x-api-key``
 header, ``size`` up to 1000, and ``after`` passed back unchanged until a page comes back
-empty. So the client works against any server that implements the contract.
+empty. So the client works against any server that implements the contract, with one
+exception by default: the dialer token of cards travels in the ``x-dialer-token`` header,
+out of URLs and the logs that record them; ``token_in_url=True`` sends it as the contract's
+``token`` parameter instead, for a server that reads only that.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -23,6 +28,11 @@ from atende_logs.kinds import KINDS
 
 MAX_PAGE_SIZE = 1000
 """The contract's largest page."""
+TOKEN_VARIABLE = "ATENDE_DIALER_TOKEN"
+"""Where the client finds the dialer token of cards when it is given none."""
+DIALER_TOKEN_HEADER = "x-dialer-token"
+"""The header the dialer token travels in (unless ``token_in_url``)."""
+_LOOPBACK_NAMES = frozenset({"localhost"})
 
 After = int | str
 """A page's ``after``: epoch milliseconds or an opaque token. Pass it back unchanged."""
@@ -79,8 +89,40 @@ def check_params(kind: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
             f"accepted: {', '.join(accepted)}"
         )
     if "token" in accepted and not params.get("token"):
-        raise ValueError(f"{kind} needs the dialer's token")
+        raise ValueError(f"{kind} needs the dialer's token (token, or {TOKEN_VARIABLE})")
     return list(params.items())
+
+
+def check_transport(url: str, allow_insecure_http: bool = False) -> None:
+    """Refuse a URL over which the key would travel in clear text.
+
+    ``https://`` always passes; ``http://`` only to a loopback address (127.0.0.0/8, ::1,
+    ``localhost``), where nothing crosses a network, or with ``allow_insecure_http``.
+    Raises ValueError.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"the URL must start with http:// or https://: {url!r}")
+    if url.startswith("https://") or allow_insecure_http:
+        return
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a URL: {url!r} ({exc})") from exc
+    if not _is_loopback(host):
+        raise ValueError(
+            f"refusing to send the API key over plain http:// to {host or url!r}: anyone on "
+            "the way can read it. Use https://, or allow it (--allow-insecure-http, "
+            "allow_insecure_http=True) on a network you trust."
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class LogsClient:
@@ -93,6 +135,12 @@ class LogsClient:
             for cdr in client.items("cdrs", {"start_at": "2026-11-01"}):
                 print(cdr["callid"])
 
+    The dialer token of cards is ``params["token"]``, else ``dialer_token``, else the
+    ``ATENDE_DIALER_TOKEN`` environment variable; it is sent in the ``x-dialer-token``
+    header, never in the URL, unless ``token_in_url``. A plain ``http://`` URL is refused
+    unless it names a loopback address or ``allow_insecure_http`` is set
+    (``check_transport``).
+
     ``sleep`` and ``rng`` are there for tests; ``transport`` swaps the HTTP transport.
     """
 
@@ -101,6 +149,9 @@ class LogsClient:
         url: str,
         key: str,
         *,
+        dialer_token: str | None = None,
+        token_in_url: bool = False,
+        allow_insecure_http: bool = False,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
         on_retry: Callable[[RetryNotice], None] | None = None,
@@ -108,9 +159,10 @@ class LogsClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"the URL must start with http:// or https://: {url!r}")
+        check_transport(url, allow_insecure_http)
         self.url = url.rstrip("/")
+        self.dialer_token = dialer_token or os.environ.get(TOKEN_VARIABLE) or None
+        self.token_in_url = token_in_url
         self.retry = retry or RetryPolicy()
         self._on_retry = on_retry
         self._sleep = sleep
@@ -163,13 +215,13 @@ class LogsClient:
         """
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
-        pairs = check_params(kind, params or {})
+        pairs, headers = self._placed(self.query(kind, params))
         path = KINDS[kind].path
         while True:
             query = [*pairs, ("size", str(size))]
             if after is not None:
                 query.append(("after", str(after)))
-            page = _page(self._get(path, query))
+            page = _page(self._get(path, query, headers))
             if page is None:
                 return
             if page.after == after:
@@ -177,13 +229,34 @@ class LogsClient:
             yield page
             after = page.after
 
-    def _get(self, path: str, query: list[tuple[str, str]]) -> httpx.Response:
+    def query(self, kind: str, params: Mapping[str, str] | None) -> list[tuple[str, str]]:
+        """The query's parameters by their contract names, checked (``check_params``): the
+        dialer token among them, the client's own when ``params`` has none (``pages`` then
+        moves it into its header). Raises ValueError."""
+        params = dict(params or {})
+        found = KINDS.get(kind)
+        if found and found.has_dialer and not params.get("token") and self.dialer_token:
+            params["token"] = self.dialer_token
+        return check_params(kind, params)
+
+    def _placed(self, pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        """The query without the dialer token, and the header carrying it (unless
+        ``token_in_url``): a URL ends up in proxies' and servers' logs, a header does not."""
+        if self.token_in_url:
+            return pairs, {}
+        token = [value for name, value in pairs if name == "token"]
+        headers = {DIALER_TOKEN_HEADER: token[0]} if token else {}
+        return [(name, value) for name, value in pairs if name != "token"], headers
+
+    def _get(
+        self, path: str, query: list[tuple[str, str]], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """One GET, tried again while it fails for a passing reason and the policy allows."""
         started, attempt = time.monotonic(), 0
         while True:
             attempt += 1
             try:
-                response = self._http.get(path, params=tuple(query))
+                response = self._http.get(path, params=tuple(query), headers=headers)
             except _PASSING_FAILURES as exc:
                 problem, asked = _describe(exc), None
             except httpx.TransportError as exc:

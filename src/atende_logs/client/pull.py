@@ -29,7 +29,7 @@ from types import TracebackType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from atende_logs.client import parquet
-from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient, check_params
+from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient
 from atende_logs.client.errors import PullError, StateMismatchError
 from atende_logs.client.formats import OutputFormat, encoder_for
 from atende_logs.client.state import (
@@ -117,7 +117,7 @@ class Pull:
         written by another pull, ``MissingExtraError`` for Parquet without pyarrow.
         """
         fmt = fmt or OutputFormat()
-        spec = PullSpec(client.url, kind, tuple(check_params(kind, params)), fmt)
+        spec = PullSpec(client.url, kind, tuple(client.query(kind, params)), fmt)
         if fmt.name == "parquet":
             parquet.require_pyarrow()
             _zone(dict(spec.params))  # an unknown tz fails now, not after the download

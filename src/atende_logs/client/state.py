@@ -5,6 +5,7 @@
     {"version": 1,
      "fingerprint": "5f0c…",             # SHA-256 of the arguments that decide the bytes
      "pull": {"url": …, "kind": …, "params": [[name, value], …], "format": …},
+                                         # and for CSV "delimiter", "bom", "formulas"
      "after": 1580164093000,             # the cursor after the last page written
      "items": 2000,                      # items written so far
      "bytes": 1843211,                   # the length of the file those items end at
@@ -55,7 +56,8 @@ class PullSpec:
             "format": self.fmt.name,
         }
         if self.fmt.name == "csv":  # the other formats' bytes do not depend on these
-            described |= {"delimiter": self.fmt.delimiter, "bom": self.fmt.bom}
+            fmt = self.fmt
+            described |= {"delimiter": fmt.delimiter, "bom": fmt.bom, "formulas": fmt.formulas}
         return described
 
     def fingerprint(self) -> str:

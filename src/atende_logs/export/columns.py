@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from atende_logs.export.formulas import FORMULA_FIRST, inert
+
 EXTRA = "extra"
 """The last column: the fields no other column holds, as a JSON object (empty when none)."""
 
@@ -225,6 +227,25 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return orjson.dumps(value).decode()
+
+
+def csv_cell(value: Any, escape_formulas: bool = True) -> str:
+    """``cell`` in a CSV file: a text that a spreadsheet would run as a formula is made
+    inert unless ``escape_formulas`` is off (``export.formulas``). Only text values are
+    checked: the JSON text of the other values cannot start like a formula, except a
+    negative number, which is data."""
+    # cell() written out again rather than called: an export runs this for every cell.
+    if value is None:
+        return ""
+    if type(value) is str:
+        if escape_formulas and value[:1] in FORMULA_FIRST:
+            return inert(value)
         return value
     if value is True:
         return "true"

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import orjson
 
-from atende_logs.export.columns import cell, flatten, header
+from atende_logs.export.columns import csv_cell, flatten, header
 from atende_logs.models import Output
 
 BOM = "\ufeff".encode()
@@ -60,23 +60,35 @@ def _one_line(doc: bytes) -> bytes:
 
 
 class CsvEncoder:
-    """A header row of the kind's columns, then one row per document (RFC 4180, CRLF)."""
+    """A header row of the kind's columns, then one row per document (RFC 4180, CRLF).
+
+    Cells a spreadsheet would run as formulas get a leading ``'`` unless
+    ``escape_formulas`` is off (``export.formulas``).
+    """
 
     media_type = "text/csv; charset=utf-8"
     extension = "csv"
 
-    def __init__(self, kind_name: str, delimiter: str = ",", bom: bool = False) -> None:
+    def __init__(
+        self,
+        kind_name: str,
+        delimiter: str = ",",
+        bom: bool = False,
+        escape_formulas: bool = True,
+    ) -> None:
         self._kind_name = kind_name
         self._delimiter = delimiter
         self._bom = bom
+        self._escape = escape_formulas
 
     def head(self) -> bytes:
         return (BOM if self._bom else b"") + self._rows([header(self._kind_name)])
 
     def encode(self, docs: list[bytes]) -> bytes:
-        kind_name = self._kind_name
+        kind_name, escape = self._kind_name, self._escape
         return self._rows(
-            [cell(value) for value in flatten(kind_name, orjson.loads(doc))] for doc in docs
+            [csv_cell(value, escape) for value in flatten(kind_name, orjson.loads(doc))]
+            for doc in docs
         )
 
     def _rows(self, rows: Iterable[list[str]]) -> bytes:
@@ -91,7 +103,9 @@ class CsvEncoder:
 def encoder_for(kind_name: str, output: Output) -> Encoder:
     """The encoder of an export of ``kind_name`` in ``output``'s format (ndjson or csv)."""
     if output.format == "csv":
-        return CsvEncoder(kind_name, output.delimiter, output.bom)
+        return CsvEncoder(
+            kind_name, output.delimiter, output.bom, escape_formulas=output.formulas == "escape"
+        )
     if output.format == "ndjson":
         return NdjsonEncoder()
     raise ValueError(f"no export encoder for format {output.format!r}")

@@ -27,6 +27,7 @@ from starlette.types import Scope
 from atende_logs.config import Settings
 from atende_logs.http.paths import route_path
 from atende_logs.http.request_id import current_request_id
+from atende_logs.query.output import OUTPUT_PARAMETERS
 
 logger = logging.getLogger("atende_logs.access")
 
@@ -35,7 +36,7 @@ PHONE_PARAMETERS = frozenset({"ani", "alt_dnis", "number"})
 SHOWN_PARAMETERS = frozenset(
     {
         # Every endpoint's: times, paging (after=card: is cut below), output shape.
-        *("start_at", "end_at", "tz", "size", "after", "format", "delimiter", "bom"),
+        *("start_at", "end_at", "tz", "size", "after", *OUTPUT_PARAMETERS),
         # Filters naming no person: kinds, screens, states, durations, amounts, and the
         # platform's own call ids (which reveal nothing without access to the logs).
         *("description", "duration", "source", "direction", "call_id", "voip_version"),

@@ -9,7 +9,9 @@ from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
 from atende_logs.config import Settings
-from atende_logs.errors import AuthenticationError
+from atende_logs.errors import AuthenticationError, ForbiddenError
+from atende_logs.kinds import Kind
+from atende_logs.models import IngestKey
 from atende_logs.storage.base import Store
 
 CUSTOMER_KEY_HEADER = "x-api-key"
@@ -59,12 +61,24 @@ def customer_of(store: Store, key: str | None) -> int:
 
 async def authenticate_ingest(
     store: StoreDep, key: Annotated[str | None, Security(_ingest_key)]
-) -> None:
-    if not await run_in_threadpool(store.authenticate_ingest, key or ""):
+) -> IngestKey:
+    found = await run_in_threadpool(store.authenticate_ingest, key or "")
+    if found is None:
         raise AuthenticationError("chave de ingestão ausente, inválida ou revogada")
+    return found
+
+
+def authorize_ingest(key: IngestKey, customer_id: int, kind: Kind) -> None:
+    """403 unless ``key`` may write ``kind`` for ``customer_id``. Checked before the body is
+    read and before the customer is looked up, so a key learns nothing of a customer
+    outside its scope, not even whether it exists."""
+    if not key.scope.allows(customer_id, kind.name):
+        raise ForbiddenError(
+            f"a chave de ingestão não pode gravar {kind.name} do cliente {customer_id}"
+        )
 
 
 CUSTOMER_KEY = Security(_customer_key)
 """The ``x-api-key`` requirement, for the OpenAPI document of the routes that read the
 header themselves and check it with ``customer_of`` (``routes.logs``)."""
-IngestKeyDep = Annotated[None, Depends(authenticate_ingest)]
+IngestKeyDep = Annotated[IngestKey, Depends(authenticate_ingest)]

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from atende_logs.errors import (
     AtendeError,
     AuthenticationError,
+    ForbiddenError,
     NotFoundError,
     ParameterError,
     PayloadTooLargeError,
@@ -33,6 +34,7 @@ logger = logging.getLogger("atende_logs.http")
 _STATUS: list[tuple[type[AtendeError], int]] = [
     (ParameterError, 400),
     (AuthenticationError, 401),
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (PayloadTooLargeError, 413),
     (UnsupportedMediaTypeError, 415),

@@ -17,7 +17,7 @@ from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.models import Output
 from atende_logs.query.output import OUTPUT_PARAMETERS
-from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_PARAMETER
+from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_HEADER, TOKEN_PARAMETER
 
 _COMMON_SEMANTICS = {
     "start_at": "Inclusive lower bound on the item's time. Epoch milliseconds (0, or from "
@@ -45,6 +45,11 @@ _OUTPUT_SEMANTICS = {
     "(`application/x-ndjson`, `text/csv`). See docs/export.md.",
     "delimiter": "CSV only: `,` (default), `;` or `tab`.",
     "bom": "CSV only: `true` starts the file with a UTF-8 byte order mark, for Excel.",
+    "csv_formulas": "CSV only. `escape` (default): a text cell starting with `=`, `+`, `-`, "
+    "`@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it instead "
+    "of running it as a formula; a plain decimal number (`-48.3317167`) is left as it is. "
+    "`raw`: every cell exactly as stored, for programs that read the CSV themselves. See "
+    "docs/export.md.",
 }
 _EXAMPLE_FILES = {
     "attendant-logs": "example-attendant-logs.json",
@@ -82,16 +87,7 @@ def example_page(kind: Kind) -> dict[str, Any]:
 
 def search_operation(kind: Kind) -> dict[str, Any]:
     """``openapi_extra`` for a search route: its parameters and example response."""
-    parameters = []
-    if kind.has_dialer:
-        parameters.append(
-            _parameter(
-                TOKEN_PARAMETER,
-                "Token do discador (Obrigatorio)",
-                "A token that is not one of your dialers' gets 404.",
-                required=True,
-            )
-        )
+    parameters = _token_parameters() if kind.has_dialer else []
     parameters += [
         _parameter(name, description, _COMMON_SEMANTICS[name])
         for name, description in COMMON_PARAMETERS.items()
@@ -126,6 +122,31 @@ def search_operation(kind: Kind) -> dict[str, Any]:
             }
         },
     }
+
+
+def _token_parameters() -> list[dict[str, Any]]:
+    """The dialer token of cards: the spec's ``token`` parameter, or a header that keeps it
+    out of URLs and their logs. One of the two is required; OpenAPI cannot say "one of"."""
+    rules = (
+        "Required in one of the two: both may be sent if they are equal (different: 400 "
+        "`conflicting_token`; neither: 400 `missing_parameter`). A token that is not one of "
+        "your dialers' gets 404."
+    )
+    header = {
+        "name": TOKEN_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "Token do discador, fora da URL. The dialer's token, instead of the "
+        f"`{TOKEN_PARAMETER}` parameter: a URL is recorded by proxies and servers, a header "
+        f"is not. {rules}",
+        "schema": {"type": "string"},
+    }
+    query = _parameter(
+        TOKEN_PARAMETER,
+        "Token do discador (Obrigatorio)",
+        f"The dialer's token, or send it in the `{TOKEN_HEADER}` header. {rules}",
+    )
+    return [query, header]
 
 
 def _export_contents(kind: Kind) -> dict[str, Any]:

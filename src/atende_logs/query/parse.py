@@ -33,6 +33,9 @@ COMMON_PARAMETERS: dict[str, str] = {
     "tz": "Fuso horário (nome IANA) de datas e datas-horas sem fuso; padrão America/Sao_Paulo",
 }
 TOKEN_PARAMETER = "token"
+TOKEN_HEADER = "x-dialer-token"
+"""Where a cards request may carry its dialer token instead of ``token``: out of the URL,
+and so out of proxies' and servers' logs (issue 21)."""
 
 _VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 
@@ -61,15 +64,21 @@ def accepted_parameters(kind: Kind, *, output: bool = False) -> list[str]:
 
 
 def parse_search(
-    kind: Kind, pairs: Iterable[tuple[str, str]], *, customer_id: int, default_tz: str
+    kind: Kind,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    customer_id: int,
+    default_tz: str,
+    token_header: str | None = None,
 ) -> SearchQuery:
-    """Validate a request's query parameters for ``kind``, scoped to ``customer_id``.
+    """Validate a request's query parameters for ``kind``, scoped to ``customer_id``;
+    ``token_header`` is the request's ``x-dialer-token`` header, if any.
 
     Raises ParameterError naming the first parameter that is unknown, repeated, missing
     or malformed.
     """
     params = _single_values(accepted_parameters(kind), pairs)
-    return _search_query(kind, params, customer_id, default_tz)
+    return _search_query(kind, params, customer_id, default_tz, token_header)
 
 
 def parse_listing(
@@ -79,6 +88,7 @@ def parse_listing(
     default_format: ExportFormat,
     customer_id: int,
     default_tz: str,
+    token_header: str | None = None,
 ) -> tuple[SearchQuery, Output]:
     """``parse_search`` for an endpoint's request, which may also choose the output format
     (``default_format`` is what its Accept header asked for; ``format`` wins over it).
@@ -89,11 +99,15 @@ def parse_listing(
     params = _single_values(accepted_parameters(kind, output=True), pairs)
     shape = {name: params.pop(name) for name in OUTPUT_PARAMETERS if name in params}
     output = parse_output(shape, default_format)
-    return _search_query(kind, params, customer_id, default_tz), output
+    return _search_query(kind, params, customer_id, default_tz, token_header), output
 
 
 def _search_query(
-    kind: Kind, params: dict[str, str], customer_id: int, default_tz: str
+    kind: Kind,
+    params: dict[str, str],
+    customer_id: int,
+    default_tz: str,
+    token_header: str | None = None,
 ) -> SearchQuery:
     tz = zone(params.pop("tz", default_tz))
     start = _bound(params.pop("start_at", None), "start_at", tz)
@@ -103,11 +117,7 @@ def _search_query(
     if start is not None and end is not None and start > end:
         raise ParameterError("start_at", "start_at é posterior a end_at", code="invalid_range")
     after_raw = params.pop("after", None)
-    token = params.pop(TOKEN_PARAMETER, None)
-    if kind.has_dialer and token is None:
-        raise ParameterError(
-            TOKEN_PARAMETER, "token do discador é obrigatório", code="missing_parameter"
-        )
+    token = _dialer_token(kind, params.pop(TOKEN_PARAMETER, None), token_header)
     size = _size(params.pop("size", None))
     after, after_item = _after(after_raw, kind, default_tz)
     return SearchQuery(
@@ -121,6 +131,29 @@ def _search_query(
         conditions=tuple(_condition(kind.filter(name), value) for name, value in params.items()),
         dialer_token=token,
     )
+
+
+def _dialer_token(kind: Kind, parameter: str | None, header: str | None) -> str | None:
+    """The dialer token of a cards request, from ``token`` or the ``x-dialer-token``
+    header. Both may be sent if they agree; two different tokens are refused rather than
+    one of them picked. Other kinds ignore the header, as any header they do not read."""
+    if not kind.has_dialer:
+        return None
+    header = header if header and header.strip() else None
+    if parameter is not None and header is not None and parameter != header:
+        raise ParameterError(
+            TOKEN_PARAMETER,
+            f"token e o cabeçalho {TOKEN_HEADER} trazem tokens diferentes",
+            code="conflicting_token",
+        )
+    token = parameter if parameter is not None else header
+    if token is None:
+        raise ParameterError(
+            TOKEN_PARAMETER,
+            f"token do discador é obrigatório (parâmetro token ou cabeçalho {TOKEN_HEADER})",
+            code="missing_parameter",
+        )
+    return token
 
 
 def _single_values(accepted: list[str], pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

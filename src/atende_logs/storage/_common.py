@@ -17,13 +17,17 @@ from typing import Any
 
 from atende_logs import credentials
 from atende_logs.errors import NotFoundError, ParameterError
-from atende_logs.kinds import Kind
+from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import (
+    UNRESTRICTED,
     Chunk,
     Cursor,
     Customer,
     Dialer,
     EncodedRows,
+    IngestKey,
+    IngestKeyInfo,
+    IngestScope,
     KeyInfo,
     Page,
     SearchQuery,
@@ -158,6 +162,30 @@ def _lower_bound(query: SearchQuery) -> tuple[list[str], list[Any]]:
     return ["(time_ms, doc_id) > (?, ?)"], [after.time_ms, after.doc_id]
 
 
+def _checked_scope(scope: IngestScope) -> list[int]:
+    """The customers a new ingest key is scoped to, sorted ([] for every customer).
+
+    Raises ValueError for a scope of no customer or no kind, or a kind that does not exist.
+    """
+    if scope.customers is not None and not scope.customers:
+        raise ValueError("an ingest key scoped to no customer could write nothing")
+    if scope.kinds is not None:
+        unknown = sorted(scope.kinds - set(KINDS))
+        if unknown or not scope.kinds:
+            raise ValueError(f"unknown kinds {unknown}; one of: {', '.join(KINDS)}")
+    return sorted(scope.customers or ())
+
+
+def _ingest_scope(
+    all_customers: Any, kinds: str | None, customers: list[int] | None
+) -> IngestScope:
+    """A key's scope from its row (``all_customers`` is 0/1 on SQLite) and its customers."""
+    return IngestScope(
+        customers=None if all_customers else frozenset(customers or ()),
+        kinds=None if kinds is None else frozenset(kinds.split(",")),
+    )
+
+
 def next_after(rows: Sequence[DocRow], size: int) -> int | str | None:
     """The page's ``after``: a number when the last item's millisecond alone continues.
 
@@ -283,25 +311,77 @@ class SqlStore(ABC):
         self.key_use.note("api_keys", rows[0][0], now_ms())
         return int(rows[0][1])
 
-    def create_ingest_key(self, name: str) -> tuple[KeyInfo, str]:
-        return self._new_key("ingest_keys", "name", name, credentials.INGEST_KEY)
+    def create_ingest_key(
+        self, name: str, scope: IngestScope = UNRESTRICTED
+    ) -> tuple[IngestKeyInfo, str]:
+        customers = _checked_scope(scope)
+        missing = [c for c in customers if self.get_customer(c) is None]
+        if missing:  # customers are never deleted: checked once, here, before writing
+            raise NotFoundError(f"cliente {missing[0]} não existe")
+        secret = credentials.generate(credentials.INGEST_KEY)
+        prefix, created = credentials.display_prefix(secret), now_ms()
+        kinds = None if scope.kinds is None else ",".join(sorted(scope.kinds))
+        with self._writing() as connection:
+            row = self._one(
+                connection,
+                "INSERT INTO ingest_keys (name, prefix, digest, created_at_ms, all_customers, "
+                "kinds) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                [name, prefix, credentials.digest(secret), created, scope.customers is None, kinds],
+            )
+            for customer_id in customers:
+                connection.execute(
+                    self._sql(
+                        "INSERT INTO ingest_key_customers (ingest_key_id, customer_id) "
+                        "VALUES (?, ?)"
+                    ),
+                    [row[0], customer_id],
+                )
+        return IngestKeyInfo(row[0], name, prefix, created, None, scope=scope), secret
 
-    def list_ingest_keys(self) -> list[KeyInfo]:
-        return self._keys("ingest_keys", "name", "", [])
+    def list_ingest_keys(self) -> list[IngestKeyInfo]:
+        rows = self._all(
+            "SELECT id, name, prefix, created_at_ms, revoked_at_ms, last_used_at_ms, "
+            "all_customers, kinds FROM ingest_keys ORDER BY id"
+        )
+        customers: dict[int, list[int]] = {}
+        for key_id, customer_id in self._all(
+            "SELECT ingest_key_id, customer_id FROM ingest_key_customers "
+            "ORDER BY ingest_key_id, customer_id"
+        ):
+            customers.setdefault(key_id, []).append(customer_id)
+        return [
+            IngestKeyInfo(
+                key_id,
+                name,
+                prefix,
+                created,
+                revoked,
+                used,
+                scope=_ingest_scope(all_customers, kinds, customers.get(key_id)),
+            )
+            for key_id, name, prefix, created, revoked, used, all_customers, kinds in rows
+        ]
 
     def revoke_ingest_key(self, key_id: int) -> bool:
         return self._revoke("ingest_keys", key_id)
 
-    def authenticate_ingest(self, secret: str) -> bool:
+    def authenticate_ingest(self, secret: str) -> IngestKey | None:
         if not credentials.is_well_formed(secret, credentials.INGEST_KEY):
-            return False
+            return None
+        # One row per customer in the key's scope (one row, without a customer, for a key
+        # of every customer): one statement whatever the scope.
         rows = self._all(
-            "SELECT id FROM ingest_keys WHERE digest = ? AND revoked_at_ms IS NULL",
+            "SELECT k.id, k.all_customers, k.kinds, c.customer_id FROM ingest_keys k "
+            "LEFT JOIN ingest_key_customers c ON c.ingest_key_id = k.id "
+            "WHERE k.digest = ? AND k.revoked_at_ms IS NULL",
             [credentials.digest(secret)],
         )
-        if rows:
-            self.key_use.note("ingest_keys", rows[0][0], now_ms())
-        return bool(rows)
+        if not rows:
+            return None
+        key_id, all_customers, kinds = rows[0][:3]
+        self.key_use.note("ingest_keys", key_id, now_ms())
+        scoped = [row[3] for row in rows if row[3] is not None]
+        return IngestKey(key_id, _ingest_scope(all_customers, kinds, scoped))
 
     # Created on first use (the backends' constructors stay as they are); two threads racing
     # to create it can lose one note, rewritten at that key's next use.

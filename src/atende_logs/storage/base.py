@@ -14,11 +14,15 @@ from typing import Protocol
 
 from atende_logs.kinds import Kind
 from atende_logs.models import (
+    UNRESTRICTED,
     Chunk,
     Customer,
     Dialer,
     EncodedRows,
     Erasure,
+    IngestKey,
+    IngestKeyInfo,
+    IngestScope,
     KeyInfo,
     Page,
     Row,
@@ -62,10 +66,24 @@ class Store(Protocol):
         """The customer id a live API key belongs to, else None."""
         ...
 
-    def create_ingest_key(self, name: str) -> tuple[KeyInfo, str]: ...
-    def list_ingest_keys(self) -> list[KeyInfo]: ...
+    def create_ingest_key(
+        self, name: str, scope: IngestScope = UNRESTRICTED
+    ) -> tuple[IngestKeyInfo, str]:
+        """A new ingest key that may write what ``scope`` allows (by default every
+        customer's logs of every kind, what keys could do before scopes existed; the CLI
+        makes its caller choose).
+
+        Raises NotFoundError for a customer of the scope that does not exist, ValueError
+        for a scope of no customer, or of no or unknown kinds.
+        """
+        ...
+
+    def list_ingest_keys(self) -> list[IngestKeyInfo]: ...
     def revoke_ingest_key(self, key_id: int) -> bool: ...
-    def authenticate_ingest(self, secret: str) -> bool: ...
+    def authenticate_ingest(self, secret: str) -> IngestKey | None:
+        """The live ingest key ``secret`` is, with its scope, else None."""
+        ...
+
     def key_use_pending(self) -> bool:
         """Whether ``record_key_use`` has anything to write (no I/O: call it anywhere)."""
         ...

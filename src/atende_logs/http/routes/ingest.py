@@ -7,15 +7,22 @@ fails, none is, so a producer can retry a failed batch safely (ingest is idempot
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from atende_logs.config import Settings
-from atende_logs.errors import NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
-from atende_logs.http.deps import IngestKeyDep, SettingsDep, StoreDep
+from atende_logs.errors import (
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from atende_logs.http.deps import IngestKeyDep, SettingsDep, StoreDep, authorize_ingest
 from atende_logs.http.metrics import count_ingest
 from atende_logs.http.openapi import (
     IngestSummary,
@@ -23,15 +30,17 @@ from atende_logs.http.openapi import (
     ingest_body,
     other_client_errors,
 )
+from atende_logs.http.request_id import current_request_id
 from atende_logs.http.responses import JSONResponse
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.readers import Format, Record, read_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
-from atende_logs.models import IngestResult
+from atende_logs.models import IngestKey, IngestResult
 from atende_logs.query.times import zone
 from atende_logs.storage.base import Store
 
 router = APIRouter(prefix="/ingest", tags=["Ingestão"])
+audit_log = logging.getLogger("atende_logs.ingest")
 
 # Ids are PostgreSQL `integer` serials: one outside 1..2**31-1 names no row, and would
 # overflow the driver's parameter (a 500) before the lookup could answer 404.
@@ -108,16 +117,48 @@ async def _ingest(
     store: Store,
     settings: Settings,
     kind: Kind,
+    key: IngestKey,
     customer_id: int,
     dialer_id: int | None = None,
 ) -> JSONResponse:
+    try:
+        authorize_ingest(key, customer_id, kind)
+    except ForbiddenError:
+        _audit("ingest_refused", key, kind, customer_id, dialer_id)
+        raise
     fmt = _format(request.headers.get("content-type"), kind)
     body = await _read_body(request, settings.ingest_max_bytes)
     result = await run_in_threadpool(
         _store_batch, store, settings, kind, customer_id, dialer_id, body, fmt
     )
     count_ingest(kind.name, result)
+    _audit("ingest_batch", key, kind, customer_id, dialer_id, result)
     return JSONResponse(result.as_dict())
+
+
+def _audit(
+    event: str,
+    key: IngestKey,
+    kind: Kind,
+    customer_id: int,
+    dialer_id: int | None,
+    result: IngestResult | None = None,
+) -> None:
+    """One JSON line per batch stored or refused: which ingest key wrote what, where (never
+    a secret; the request id joins it to the access log line)."""
+    entry: dict[str, Any] = {
+        "event": event,
+        "ingest_key_id": key.id,
+        "customer_id": customer_id,
+        "kind": kind.name,
+    }
+    if dialer_id is not None:
+        entry["dialer_id"] = dialer_id
+    if result is not None:
+        entry |= {"stored": result.stored, "replaced": result.replaced, "rejected": result.rejected}
+    entry["request_id"] = current_request_id()
+    log = audit_log.info if result is not None else audit_log.warning
+    log(orjson.dumps(entry).decode())
 
 
 _RESULT: dict[int | str, dict[str, Any]] = {
@@ -139,8 +180,18 @@ _RESULT: dict[int | str, dict[str, Any]] = {
         "unauthorized",
         "chave de ingestão ausente, inválida ou revogada",
     ),
+    403: error_answer(
+        403,
+        "Cliente ou tipo de log fora do escopo da chave de ingestão (o mesmo para um cliente "
+        "que não existe); nada do corpo é lido",
+        "forbidden",
+        "a chave de ingestão não pode gravar cdrs do cliente 7",
+    ),
     404: error_answer(
-        404, "Cliente (ou discador) inexistente", "not_found", "cliente 7 não existe"
+        404,
+        "Cliente (ou discador) inexistente, para uma chave cujo escopo o inclui",
+        "not_found",
+        "cliente 7 não existe",
     ),
     413: error_answer(
         413,
@@ -170,18 +221,18 @@ _RESULT: dict[int | str, dict[str, Any]] = {
     responses=_RESULT,
 )
 async def ingest_attendant_logs(
-    request: Request, customer_id: RowId, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
+    request: Request, customer_id: RowId, key: IngestKeyDep, store: StoreDep, settings: SettingsDep
 ) -> JSONResponse:
     """Store attendant logs (identified by `id`, ordered by `timestamp`)."""
-    return await _ingest(request, store, settings, ATTENDANT_LOGS, customer_id)
+    return await _ingest(request, store, settings, ATTENDANT_LOGS, key, customer_id)
 
 
 @router.post("/customers/{customer_id}/cdrs", openapi_extra=ingest_body(CDRS), responses=_RESULT)
 async def ingest_cdrs(
-    request: Request, customer_id: RowId, _: IngestKeyDep, store: StoreDep, settings: SettingsDep
+    request: Request, customer_id: RowId, key: IngestKeyDep, store: StoreDep, settings: SettingsDep
 ) -> JSONResponse:
     """Store CDRs (identified by `callid`, ordered by `ori_start_time`)."""
-    return await _ingest(request, store, settings, CDRS, customer_id)
+    return await _ingest(request, store, settings, CDRS, key, customer_id)
 
 
 @router.post(
@@ -193,9 +244,9 @@ async def ingest_cards(
     request: Request,
     customer_id: RowId,
     dialer_id: RowId,
-    _: IngestKeyDep,
+    key: IngestKeyDep,
     store: StoreDep,
     settings: SettingsDep,
 ) -> JSONResponse:
     """Store dialer-queue cards of one dialer (identified by `id`, or by number and time)."""
-    return await _ingest(request, store, settings, CARDS, customer_id, dialer_id)
+    return await _ingest(request, store, settings, CARDS, key, customer_id, dialer_id)

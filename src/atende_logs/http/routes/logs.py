@@ -19,6 +19,7 @@ from atende_logs.http.responses import page_body
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import ExportFormat, Page
 from atende_logs.query import parse_listing
+from atende_logs.query.parse import TOKEN_HEADER
 from atende_logs.storage import Store
 
 router = APIRouter()
@@ -76,11 +77,12 @@ def _search_handler(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         params = request.query_params.multi_items()
         wanted = preferred_format(request.headers.get("accept"))
         key = request.headers.get(CUSTOMER_KEY_HEADER)
+        token = request.headers.get(TOKEN_HEADER) if kind.has_dialer else None
         # One hop to a worker thread for all the blocking work: each hop costs more than
         # the key lookup itself. The key is checked first, so a bad key answers 401 whatever
         # the parameters.
         found = await run_in_threadpool(
-            _search, kind, state.store, state.settings, key, params, wanted
+            _search, kind, state.store, state.settings, key, params, wanted, token
         )
         if isinstance(found, Page):
             return Response(page_body(found), media_type="application/json", headers=VARY)
@@ -97,6 +99,7 @@ def _search(
     key: str | None,
     params: list[tuple[str, str]],
     wanted: ExportFormat,
+    token_header: str | None = None,
 ) -> Page | OpenedExport:
     """A page, or an export with its first chunk read (so its errors are still JSON)."""
     with store.session():  # one connection for the key check and the query
@@ -107,6 +110,7 @@ def _search(
             default_format=wanted,
             customer_id=customer_id,
             default_tz=settings.timezone,
+            token_header=token_header,
         )
         if output.format == "json":
             return store.search(query)
