@@ -84,7 +84,7 @@ def make_docs(kind_name: str, times: list[int], rng: random.Random, prefix: str 
 def put(store: Store, tenant: Tenant, kind_name: str, docs: list[Doc]) -> None:
     """Store ``docs`` through the ingest library, as an import would."""
     kind = KINDS[kind_name]
-    dialer_id = tenant.dialer_id if kind.has_dialer else None
+    dialer_id = tenant.dialer_id if kind.scope.by_dialer else None
     records = [Record(n + 1, dict(doc, token=tenant.token) if dialer_id else doc, None)
                for n, doc in enumerate(docs)]  # fmt: skip
     result = ingest(store, tenant.customer_id, kind, records, zone=UTC, dialer_id=dialer_id)
@@ -92,7 +92,7 @@ def put(store: Store, tenant: Tenant, kind_name: str, docs: list[Doc]) -> None:
 
 
 def with_token(tenant: Tenant, kind_name: str, params: dict[str, str]) -> dict[str, str]:
-    return {"token": tenant.token, **params} if KINDS[kind_name].has_dialer else dict(params)
+    return {"token": tenant.token, **params} if KINDS[kind_name].scope.by_dialer else dict(params)
 
 
 def pages(

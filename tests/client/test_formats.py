@@ -20,17 +20,11 @@ import atende_logs.client as client_package
 from atende_logs.client import OutputFormat, parquet
 from atende_logs.client.api import Page
 from atende_logs.client.formats import CsvEncoder, NdjsonEncoder, encoder_for
-from atende_logs.client.parquet import (
-    COLUMN_TYPES,
-    ColumnType,
-    _converters,
-    column_types,
-    typed_row,
-)
+from atende_logs.client.parquet import _converters, column_types, typed_row
 from atende_logs.client.state import PullSpec, PullState, fsync_directory
-from atende_logs.export.columns import COLUMNS, header
+from atende_logs.export.columns import columns, header
 from atende_logs.http.openapi import example_page
-from atende_logs.kinds import KINDS
+from atende_logs.kinds import KINDS, FlatType
 
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 MANAUS = ZoneInfo("America/Manaus")
@@ -69,7 +63,7 @@ def test_encoders_write_whole_lines() -> None:
     assert row == "\t".join(cells).encode()
 
 
-def _expected_type(value: Any) -> ColumnType:
+def _expected_type(value: Any) -> FlatType:
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -93,11 +87,12 @@ def test_column_types_are_those_of_the_spec_examples(kind: str) -> None:
                 flat[prefix + key] = value
 
     walk(example, "")
-    expected = {column: _expected_type(flat[column]) for column in COLUMNS[kind]}
+    expected = {column: _expected_type(flat[column]) for column in columns(kind)}
     if kind == "cards":
         expected["schedule"] = "time"  # null in the example; a call-back time in real cards
-    assert dict(zip(COLUMNS[kind], column_types(kind), strict=False)) == expected
-    assert set(COLUMN_TYPES[kind]) <= set(COLUMNS[kind])
+    assert dict(zip(columns(kind), column_types(kind), strict=False)) == expected
+    typed = KINDS[kind].flat
+    assert {*typed.booleans, *typed.integers, *typed.times} <= set(columns(kind))
     assert column_types(kind)[-1] == "text"  # extra
     assert values["extra"] is None  # every example value fits its column
 

@@ -22,7 +22,7 @@ from atende_logs.cli.main import app
 from atende_logs.cli.pull import ItemRateColumn, _summary
 from atende_logs.client import PullResult
 from atende_logs.client.parquet import arrow_schema
-from atende_logs.export.columns import COLUMNS, cell, csv_cell, flatten, header
+from atende_logs.export.columns import cell, columns, csv_cell, flatten, header
 from atende_logs.kinds import KINDS
 
 runner = CliRunner()
@@ -118,8 +118,8 @@ def _check_parquet(path: Path, kind: str, items: list[Doc]) -> list[dict[str, An
     for row, item in zip(rows, items, strict=True):
         flat = dict(zip(header(kind), flatten(kind, item), strict=True))
         extra = orjson.loads(row["extra"]) if row["extra"] is not None else {}
-        assert {k: v for k, v in extra.items() if k not in COLUMNS[kind]} == (flat["extra"] or {})
-        for name in COLUMNS[kind]:
+        assert {k: v for k, v in extra.items() if k not in columns(kind)} == (flat["extra"] or {})
+        for name in columns(kind):
             value, want, type_ = row[name], flat[name], table.schema.field(name).type
             if name in extra:  # did not fit the column's type
                 assert value is None and extra[name] == want

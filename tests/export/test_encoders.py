@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atende_logs.export.columns import COLUMNS, csv_cell, flatten, header
+from atende_logs.export.columns import columns, csv_cell, flatten, header
 from atende_logs.export.encoders import BOM, CsvEncoder, NdjsonEncoder, encoder_for
 from atende_logs.http.openapi import example_page
 from atende_logs.kinds import KINDS
@@ -40,7 +40,7 @@ def documents(draw: st.DrawFn, kind_name: str) -> dict[str, Any]:
     """The kind's example with random fields changed, removed or added."""
     doc = copy.deepcopy(_example(kind_name))
     for _ in range(draw(st.integers(0, 5))):
-        path = draw(st.sampled_from(COLUMNS[kind_name]))
+        path = draw(st.sampled_from(columns(kind_name)))
         *parents, leaf = path.split(".")
         node = doc
         for part in parents:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from atende_logs.client import formats
 from atende_logs.export import encoders
-from atende_logs.export.columns import COLUMNS, cell, flatten
+from atende_logs.export.columns import cell, columns, flatten
 from atende_logs.export.formulas import FORMULA_STARTS, inert
 from atende_logs.http.openapi import example_page
 from atende_logs.kinds import KINDS
@@ -62,7 +62,7 @@ def documents(draw: st.DrawFn, kind_name: str) -> Doc:
     """The kind's example with random columns, and fields no column holds, set to values
     that start like formulas, numbers and others."""
     doc: Doc = copy.deepcopy(example_page(KINDS[kind_name])["items"][0])
-    for path in draw(st.lists(st.sampled_from(COLUMNS[kind_name]), max_size=8)):
+    for path in draw(st.lists(st.sampled_from(columns(kind_name)), max_size=8)):
         *parents, leaf = path.split(".")
         node = doc
         for part in parents:
@@ -157,6 +157,6 @@ def test_the_rule(value: str, cell_text: str) -> None:
 def test_numbers_and_json_cells_are_left_alone() -> None:
     doc = {"ani_long": -48.33, "duration_call": -7, "redirects": ["=x"], "customer_info": None}
     body = _server("cdrs", ",", True)([doc])
-    row = dict(zip(COLUMNS["cdrs"], _rows(body, ",")[0], strict=False))
+    row = dict(zip(columns("cdrs"), _rows(body, ",")[0], strict=False))
     assert (row["ani_long"], row["duration_call"]) == ("-48.33", "-7")
     assert row["redirects"] == '["=x"]'  # JSON text starts with [ and runs nothing

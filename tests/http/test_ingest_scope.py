@@ -176,7 +176,7 @@ def test_the_cards_audit_line_names_the_dialer(
 def test_the_openapi_document_declares_the_403(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for kind in KINDS.values():
-        suffix = "dialers/{dialer_id}/cards" if kind.has_dialer else kind.name
+        suffix = "dialers/{dialer_id}/cards" if kind.scope.by_dialer else kind.name
         answers = paths[f"/ingest/customers/{{customer_id}}/{suffix}"]["post"]["responses"]
         example = answers["403"]["content"]["application/json"]["example"]
         assert example["error"]["code"] == "forbidden"

@@ -105,13 +105,14 @@ class Tenant:
 
     def served(self, kind: Kind) -> list[dict[str, Any]]:
         """Its documents as the API serves them, in listing order (time, then id)."""
-        docs = [{**doc, "token": MASK} if kind.has_dialer else doc for doc in self.docs[kind.name]]
+        masked = dict.fromkeys(kind.masked_fields, MASK)
+        docs = [{**doc, **masked} for doc in self.docs[kind.name]]
         return sorted(docs, key=lambda doc: (doc[kind.time_field], doc[kind.id_field]))
 
 
 def ingest_path(tenant: Tenant, kind: Kind) -> str:
-    base = f"/ingest/customers/{tenant.customer.id}"
-    return f"{base}/dialers/{tenant.dialer_id}/cards" if kind.has_dialer else f"{base}/{kind.name}"
+    path = kind.ingest_path.format(customer_id=tenant.customer.id, dialer_id=tenant.dialer_id)
+    return f"/ingest{path}"
 
 
 def make_tenant(store: Store, owner: str) -> Tenant:
@@ -150,7 +151,7 @@ def tenants(client: TestClient, store: Store) -> tuple[Tenant, Tenant]:
 
 
 def base_params(tenant: Tenant, kind: Kind) -> dict[str, Any]:
-    return {"token": tenant.token} if kind.has_dialer else {}
+    return {"token": tenant.token} if kind.scope.by_dialer else {}
 
 
 # Isolation ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def spellings(draw: st.DrawFn, national: str) -> str:
 
 
 def query(kind: Kind, *pairs: tuple[str, str]) -> SearchQuery:
-    token = [("token", "t")] if kind.has_dialer else []
+    token = [("token", "t")] if kind.scope.by_dialer else []
     return parse_search(kind, [*token, *pairs], customer_id=1, default_tz="America/Sao_Paulo")
 
 

@@ -24,7 +24,7 @@ CARD_MS = 1_580_480_009_669  # the spec's card: 2020-01-31T14:13:29.669Z
 
 
 def listing(kind: Kind, *pairs: tuple[str, str], accept: Any = "json") -> tuple[Any, Output]:
-    token = [("token", "t")] if kind.has_dialer else []
+    token = [("token", "t")] if kind.scope.by_dialer else []
     return parse_listing(
         kind,
         [*token, *pairs],

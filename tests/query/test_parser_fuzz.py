@@ -59,7 +59,7 @@ SP = ZoneInfo("America/Sao_Paulo")
 
 
 def one(kind: Kind, *pairs: tuple[str, str]) -> SearchQuery:
-    token = [("token", "t")] if kind.has_dialer else []
+    token = [("token", "t")] if kind.scope.by_dialer else []
     return parse_search(kind, [*token, *pairs], customer_id=1, default_tz="America/Sao_Paulo")
 
 
@@ -192,7 +192,7 @@ def test_no_request_is_answered_with_a_500(
 ) -> None:
     key, token = reader
     pairs = data.draw(request_pairs(kind))
-    if kind.has_dialer and data.draw(st.booleans()):
+    if kind.scope.by_dialer and data.draw(st.booleans()):
         pairs.append(("token", token))
     headers = {"x-api-key": key} if with_key else {}
     response = client.get(kind.path, params=pairs, headers=headers)

@@ -427,7 +427,7 @@ def test_parse_search_fuzz_query_or_parameter_error(data: st.DataObject, kind: K
         assert 1 <= query.size <= 1000
         if query.start_ms is not None and query.end_ms is not None:
             assert query.start_ms <= query.end_ms
-        assert (query.dialer_token is not None) == kind.has_dialer
+        assert (query.dialer_token is not None) == kind.scope.by_dialer
 
 
 # --- normalize ------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def stored_as_before(url: str) -> tuple[int, int, str]:
         customer = store.create_customer("antes da 0010")
         dialer, token = store.create_dialer(customer.id, "discador")
         for kind, cases in CASES.items():
-            dialer_id = dialer.id if kind.has_dialer else None
+            dialer_id = dialer.id if kind.scope.by_dialer else None
             docs = [doc for doc, _ in cases]
             ingest(store, customer.id, kind, as_records(docs), zone=UTC, dialer_id=dialer_id)
         filler = [

@@ -36,7 +36,7 @@ def store_docs(
     store: Store, customer: Customer, kind: Kind, times: list[int], first: int = 0
 ) -> None:
     dialer_id = None
-    if kind.has_dialer:
+    if kind.scope.by_dialer:
         dialers = store.list_dialers(customer.id)
         dialer_id = dialers[0].id if dialers else store.create_dialer(customer.id, "d")[0].id
     docs = [doc(kind, first + n, t) for n, t in enumerate(times)]
@@ -64,7 +64,7 @@ def stored_times(url: str, customer_id: int, kind: Kind) -> list[int]:
 
 def store_total(store: Store, customer: Customer, kind: Kind, **query: Any) -> int:
     token = None
-    if kind.has_dialer:
+    if kind.scope.by_dialer:
         token = store.rotate_dialer_token(customer.id, store.list_dialers(customer.id)[0].id)
     search = SearchQuery(kind, customer.id, size=1, dialer_token=token, **query)
     return store.search(search).total

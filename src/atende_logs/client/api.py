@@ -71,7 +71,7 @@ def query_parameters(kind: str) -> list[str]:
     found = KINDS.get(kind)
     if found is None:
         raise ValueError(f"unknown kind {kind!r}; one of: {', '.join(KINDS)}")
-    token = ["token"] if found.has_dialer else []
+    token = ["token"] if found.scope.by_dialer else []
     return [*token, "start_at", "end_at", "tz", *(spec.param for spec in found.filters)]
 
 
@@ -235,7 +235,7 @@ class LogsClient:
         moves it into its header). Raises ValueError."""
         params = dict(params or {})
         found = KINDS.get(kind)
-        if found and found.has_dialer and not params.get("token") and self.dialer_token:
+        if found and found.scope.by_dialer and not params.get("token") and self.dialer_token:
             params["token"] = self.dialer_token
         return check_params(kind, params)
 

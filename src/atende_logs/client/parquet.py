@@ -2,8 +2,8 @@
 
 pyarrow is an optional extra (``pip install 'atende-logs[parquet]'``), imported only here.
 
-A column's type is that of its value in the spec's example document, fixed in
-``COLUMN_TYPES`` (a test checks the table against the examples):
+A column's type is that of its value in the spec's example document, fixed on the kind
+(``Kind.flat``; a test checks them against the examples):
 
 - booleans are ``bool``, whole numbers ``int64``;
 - times (the kind's time field and every other ISO-8601 time of the examples, plus a card's
@@ -23,66 +23,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from atende_logs.client.errors import MissingExtraError
-from atende_logs.export.columns import COLUMNS, cell, flatten, header
+from atende_logs.export.columns import cell, columns, flatten, header
+from atende_logs.kinds import KINDS, FlatType
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-ColumnType = Literal["boolean", "integer", "time", "text"]
 
 DEFAULT_ZONE = "America/Sao_Paulo"
 """Where offset-less times are read when the pull has no ``tz``: the service's default."""
-
-_MACHINE_FLAGS = (
-    "isWebSocketsSupported",
-    "hasMicrophone",
-    "hasWebcam",
-    "isWebRTCSupported",
-    "isWebSocketsBlocked",
-    "hasSpeakers",
-    "isMobileDevice",
-)
-
-COLUMN_TYPES: dict[str, dict[str, ColumnType]] = {
-    "attendant-logs": {
-        **{c: "boolean" for c in COLUMNS["attendant-logs"] if c.startswith("configuration.")},
-        **{
-            f"{machine}.{flag}": "boolean"
-            for machine in ("last_machine_attributes", "machine_attributes")
-            for flag in _MACHINE_FLAGS
-        },
-        "last_machine_attributes.loggedInAt": "time",
-        "machine_attributes.loggedInAt": "time",
-        "duration": "integer",
-        "complements.ringing.duration": "integer",
-        "complements.ringing.has_error": "boolean",
-        "complements.pause.scheduled": "boolean",
-        "timestamp": "time",
-        "allow_save": "boolean",
-        "send_logs_active": "boolean",
-    },
-    "cdrs": {
-        "uraduration": "integer",
-        "voicemail": "boolean",
-        "dialduration": "integer",
-        "has_audio": "boolean",
-        "ori_end_time": "time",
-        "duration_call": "integer",
-        "ori_start_time": "time",
-        "ori_billing_time": "integer",
-    },
-    "cards": {
-        "schedule": "time",
-        "is_scheduled": "boolean",
-        "timestamp": "time",
-    },
-}
-"""The columns that are not text, per kind."""
 
 BATCH_ROWS = 10_000
 """Rows converted and written at a time: memory stays flat whatever the file's size."""
@@ -95,9 +49,10 @@ _MISFIT = object()
 Converter = Callable[[Any], Any]
 
 
-def column_types(kind: str) -> list[ColumnType]:
+def column_types(kind: str) -> list[FlatType]:
     """The type of each column of ``header(kind)``, in order (``extra`` is text)."""
-    return [COLUMN_TYPES[kind].get(column, "text") for column in header(kind)]
+    flat = KINDS[kind].flat
+    return [*map(flat.type_of, flat.columns), "text"]
 
 
 def require_pyarrow() -> None:
@@ -163,7 +118,7 @@ def typed_row(kind: str, doc: dict[str, Any], converters: list[Converter]) -> li
     that do not fit their type move into ``extra`` (JSON text, null when empty)."""
     values = flatten(kind, doc)
     extra: dict[str, Any] = values[-1] or {}
-    names = COLUMNS[kind]
+    names = columns(kind)
     for index, convert in enumerate(converters):
         value = values[index]
         if value is None:
@@ -178,7 +133,7 @@ def typed_row(kind: str, doc: dict[str, Any], converters: list[Converter]) -> li
 
 
 def _converters(kind: str, zone: tzinfo) -> list[Converter]:
-    by_type: dict[ColumnType, Converter] = {
+    by_type: dict[FlatType, Converter] = {
         "boolean": _boolean,
         "integer": _integer,
         "time": lambda value: _time(value, zone),

@@ -87,7 +87,7 @@ def example_page(kind: Kind) -> dict[str, Any]:
 
 def search_operation(kind: Kind) -> dict[str, Any]:
     """``openapi_extra`` for a search route: its parameters and example response."""
-    parameters = _token_parameters() if kind.has_dialer else []
+    parameters = _token_parameters() if kind.scope.by_dialer else []
     parameters += [
         _parameter(name, description, _COMMON_SEMANTICS[name])
         for name, description in COMMON_PARAMETERS.items()
@@ -253,13 +253,13 @@ class IngestSummary(BaseModel):
 def ingest_body(kind: Kind) -> dict[str, Any]:
     """``openapi_extra`` of an ingest route: the body media types ``kind`` takes."""
     media_types = ["application/x-ndjson", "application/json"]
-    if kind.has_dialer:
-        media_types.append("text/csv")  # only cards have a flat, fixed set of columns
+    if kind.accepts_csv:
+        media_types.append("text/csv")
     return {
         "requestBody": {
             "required": True,
             "description": "NDJSON (one document per line) or a JSON array of documents"
-            + ("; CSV with a header row" if kind.has_dialer else "")
+            + ("; CSV with a header row" if kind.accepts_csv else "")
             + ". Each record is checked on its own: one that is not a document or lacks "
             "its id is listed in `rejections` with its position, and the rest are stored.",
             "content": {media: {"schema": _BODY_SCHEMAS[media]} for media in media_types},

@@ -78,7 +78,7 @@ def prepare_demo(
                 kind,
                 as_records(docs),
                 zone=zone,
-                dialer_id=dialer.id if kind.has_dialer else None,
+                dialer_id=dialer.id if kind.scope.by_dialer else None,
             )
             for kind, docs in (
                 (ATTENDANT_LOGS, demo.attendant_logs(plan)),

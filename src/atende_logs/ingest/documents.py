@@ -14,7 +14,8 @@ from atende_logs.models import Row
 from atende_logs.query.times import MAX_MS
 
 TOKEN_MASK = "****************"
-"""What a card's dialer token reads as, stored and served (as the spec shows)."""
+"""What a masked field (``Kind.masked_fields``: a card's dialer token) reads as, stored and
+served (as the spec shows)."""
 
 MAX_INDEXED_BYTES = 2_000
 """Most bytes a record's id and filter values may hold together (UTF-8, numbers as text).
@@ -39,22 +40,22 @@ def to_row(
     """Validate ``doc`` and extract what storage needs: id, time, JSON text, filter keys.
 
     ``raw``, when given, is the document's JSON as received (UTF-8); it is stored as is
-    (cards excepted: their token must be masked), saving a re-encoding.
+    (unless the kind masks fields), saving a re-encoding.
     Raises RecordError when the id or the time is missing or unreadable, or the document
     nests more than ``MAX_DEPTH`` levels or cannot be written as JSON.
     """
     time_ms = _time_ms(kind, doc, zone)
-    if kind.has_dialer:
-        # The token is a credential: it is never stored in clear, so no dump or response
-        # can leak it.
-        doc = {**doc, "token": TOKEN_MASK}  # a copy: the caller's document stays as it was
+    if kind.masked_fields:
+        # Credentials are never stored in clear, so no dump or response can leak them. A
+        # copy: the caller's document stays as it was.
+        doc = {**doc, **dict.fromkeys(kind.masked_fields, TOKEN_MASK)}
     doc_id = _doc_id(kind, doc, time_ms, dialer_id)
     values = tuple([key(extract(doc)) for extract, key in kind.stored_keys])
     # JSON text can only hold a NUL as the escape \u0000: without one, no key has a NUL.
     if raw is None or b"\\u0000" in raw:
         values = tuple(_storable(value) for value in values)
     _check_indexed_size(kind, doc_id, values)
-    if raw is None or kind.has_dialer:
+    if raw is None or kind.masked_fields:
         raw = _encoded(doc)
     _check_depth(doc, raw)
     return Row(doc_id, time_ms, raw, values)
@@ -133,9 +134,9 @@ def _time_ms(kind: Kind, doc: dict[str, Any], zone: tzinfo) -> int:
 def _doc_id(kind: Kind, doc: dict[str, Any], time_ms: int, dialer_id: int | None) -> str:
     name = kind.id_field
     value = doc.get(name)
-    if value is None and kind.has_dialer:
-        # A card without an id is identified by what makes it unique: dialer, number, time.
-        return normalize.derived_card_id(dialer_id, doc.get("number"), time_ms)
+    if value is None and kind.derived_id_from is not None:
+        # Identified by what makes it unique: dialer, the field (a card's number), time.
+        return normalize.derived_card_id(dialer_id, doc.get(kind.derived_id_from), time_ms)
     if value is None:
         raise RecordError(f"campo {name!r} ausente")
     if isinstance(value, bool) or not isinstance(value, str | int):

@@ -58,7 +58,7 @@ _AS_SENT: frozenset[Callable[[Any], Any]] = frozenset(
 def accepted_parameters(kind: Kind, *, output: bool = False) -> list[str]:
     """Every parameter of a search of ``kind`` in documentation order; with ``output``,
     also those choosing the response's format (what an endpoint accepts)."""
-    token = [TOKEN_PARAMETER] if kind.has_dialer else []
+    token = [TOKEN_PARAMETER] if kind.scope.by_dialer else []
     shape = list(OUTPUT_PARAMETERS) if output else []
     return token + list(COMMON_PARAMETERS) + shape + [spec.param for spec in kind.filters]
 
@@ -134,10 +134,11 @@ def _search_query(
 
 
 def _dialer_token(kind: Kind, parameter: str | None, header: str | None) -> str | None:
-    """The dialer token of a cards request, from ``token`` or the ``x-dialer-token``
-    header. Both may be sent if they agree; two different tokens are refused rather than
-    one of them picked. Other kinds ignore the header, as any header they do not read."""
-    if not kind.has_dialer:
+    """The dialer token of a request for a dialer's documents (cards), from ``token`` or
+    the ``x-dialer-token`` header. Both may be sent if they agree; two different tokens are
+    refused rather than one of them picked. Other kinds ignore the header, as any header
+    they do not read."""
+    if not kind.scope.by_dialer:
         return None
     header = header if header and header.strip() else None
     if parameter is not None and header is not None and parameter != header:

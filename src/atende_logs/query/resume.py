@@ -51,7 +51,7 @@ def parse_item_ref(raw: str, kind: Kind, zone: tzinfo) -> ItemRef:
                 "after", f"after id: precisa do {kind.id_field} do último item recebido"
             )
         return ItemRef(doc_id=doc_id)
-    if not kind.has_dialer:
+    if kind.derived_id_from is None:
         raise ParameterError("after", f"after card: só vale para fichas; use id:<{kind.id_field}>")
     number, at, stamp = raw[len(CARD_PREFIX) :].rpartition("@")
     time_ms = _card_time(stamp.strip(), zone) if at else None

@@ -77,7 +77,7 @@ def _search_handler(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         params = request.query_params.multi_items()
         wanted = preferred_format(request.headers.get("accept"))
         key = request.headers.get(CUSTOMER_KEY_HEADER)
-        token = request.headers.get(TOKEN_HEADER) if kind.has_dialer else None
+        token = request.headers.get(TOKEN_HEADER) if kind.scope.by_dialer else None
         # One hop to a worker thread for all the blocking work: each hop costs more than
         # the key lookup itself. The key is checked first, so a bad key answers 401 whatever
         # the parameters.

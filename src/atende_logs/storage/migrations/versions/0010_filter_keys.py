@@ -85,15 +85,20 @@ _SQL_TYPES = {"text": "text", "real": "double precision"}
 Key = Callable[[Any], Any]
 
 
+def _kinds() -> list[Kind]:
+    # The kinds of this revision: one added since has no rows to recompute yet.
+    return [kind for kind in KINDS.values() if kind.table in _CHANGED]
+
+
 def upgrade() -> None:
-    for kind in KINDS.values():
+    for kind in _kinds():
         specs = {spec.column: spec for spec in kind.stored_filters}
         keys = [specs[column].key for column in _CHANGED[kind.table]]
         _recompute(kind, keys)
 
 
 def downgrade() -> None:
-    for kind in KINDS.values():
+    for kind in _kinds():
         specs = {spec.column: spec for spec in kind.stored_filters}
         keys = [_OLD_KEYS.get(specs[column].key, _old_text) for column in _CHANGED[kind.table]]
         _recompute(kind, keys)
@@ -104,7 +109,7 @@ def _recompute(kind: Kind, keys: Sequence[Key]) -> None:
     columns = _CHANGED[kind.table]
     specs = {spec.column: spec for spec in kind.stored_filters}
     extracts = [specs[column].extract for column in columns]
-    scope = ["customer_id", "dialer_id"] if kind.has_dialer else ["customer_id"]
+    scope = list(kind.scope.columns)
     touched: set[int] = set()
     for rows in _batches(kind.table, scope, columns):
         changed = []
