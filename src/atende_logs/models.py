@@ -229,9 +229,6 @@ class Erasure:
     requested_by: str
     erased_at_ms: int
     phone_last_digits: str
-    attendant_logs: int
-    """Attendant logs that held the number, now redacted."""
-    cdrs: int
-    """CDRs that held the number, now redacted."""
-    cards: int
-    """Cards that held the number, now deleted."""
+    counts: dict[str, int]
+    """Documents that held the number, by kind name (every kind, 0 when none did): each
+    redacted or deleted as its kind's ``erasure`` says."""

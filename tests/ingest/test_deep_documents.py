@@ -254,6 +254,6 @@ def test_a_record_at_the_limit_can_be_erased(store: Store, customer: Customer) -
     result = ingest(store, customer.id, CDRS, as_records([doc]), zone=UTC)
     assert result.stored == 1
     erasure = store.erase_phone(customer.id, "11 98765-4321", "teste")
-    assert erasure.cdrs == 1
+    assert erasure.counts[CDRS.name] == 1
     [stored] = stored_docs(store, customer.id, "cdrs", None)
     assert stored["extra"]["nota"] == "ligar para [apagado]"

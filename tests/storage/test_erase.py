@@ -152,7 +152,7 @@ def load(store: Store, owner: Customer, docs: dict[Kind, list[Doc]]) -> str:
     """Store ``docs`` for ``owner``; the dialer's token."""
     dialer, token = store.create_dialer(owner.id, "discador")
     for kind, listed in docs.items():
-        dialer_id = dialer.id if kind.has_dialer else None
+        dialer_id = dialer.id if kind.scope.by_dialer else None
         ingest(store, owner.id, kind, as_records(listed), zone=UTC, dialer_id=dialer_id)
     return token
 
@@ -183,7 +183,7 @@ def matches(store: Store, owner: Customer, token: str, national: str, spelled: s
                 owner.id,
                 size=1,
                 conditions=(Condition(spec, spec.key(value)),),
-                dialer_token=token if kind.has_dialer else None,
+                dialer_token=token if kind.scope.by_dialer else None,
             )
             found += store.search(query).total
     return found
@@ -210,7 +210,7 @@ def test_erase_takes_the_number_out_of_every_kind(
         patch.setattr(_lgpd, "SCAN_CHUNK", 2)  # the search reads several chunks
         erasure = store.erase_phone(owner.id, spelled[6], "titular via ticket 42")
 
-    assert (erasure.attendant_logs, erasure.cdrs, erasure.cards) == tuple(HOLDING.values())
+    assert erasure.counts == {kind.name: count for kind, count in HOLDING.items()}
     assert erasure.phone_last_digits == national[-4:]
     assert store.list_erasures(owner.id) == [erasure]
     assert matches(store, owner, token, national, spelled[0]) == 0
@@ -219,7 +219,7 @@ def test_erase_takes_the_number_out_of_every_kind(
         assert not [d for d in after.values() if national in without_separators(d)]
         untouched = {i: d for i, d in before[kind].items() if national not in without_separators(d)}
         assert {i: after[i] for i in untouched} == untouched  # byte for byte
-        if kind is CARDS:
+        if kind.erasure == "delete":
             assert sorted(after) == sorted(untouched)  # the cards holding it are gone
         else:
             assert sorted(after) == sorted(before[kind])  # redacted, not deleted
@@ -249,7 +249,7 @@ def test_erasure_shows_in_the_api_and_its_totals(
 
     assert total("011987654321") == 3  # counted once, then cached for later pages
     erasure = store.erase_phone(customer.id, number, "dpo@cliente.com.br")
-    assert erasure.attendant_logs == 3
+    assert erasure.counts == {ATTENDANT_LOGS.name: 3, CDRS.name: 0, CARDS.name: 0}
     assert total("011987654321") == 0
     everything = client.get(
         "/customers/attendants/logs", params={"size": "1"}, headers={"x-api-key": api_key}
@@ -262,7 +262,7 @@ def test_erasure_of_a_number_nobody_has_is_audited_as_zero(
     store: Store, customer: Customer
 ) -> None:
     erasure = store.erase_phone(customer.id, "(21) 3456-7890", "operador")
-    assert (erasure.attendant_logs, erasure.cdrs, erasure.cards) == (0, 0, 0)
+    assert erasure.counts == dict.fromkeys(KINDS, 0)
     assert store.list_erasures(customer.id) == [erasure]
 
 
@@ -285,5 +285,5 @@ def test_ids_and_times_are_kept_even_when_they_hold_the_digits(
     ingest(store, customer.id, CDRS, as_records([cdr]), zone=UTC)
     before = stored(database_url, customer, CDRS)
     erasure = store.erase_phone(customer.id, "(11) 98765-4321", "operador")
-    assert (erasure.attendant_logs, erasure.cdrs, erasure.cards) == (0, 0, 0)
+    assert erasure.counts == dict.fromkeys(KINDS, 0)
     assert stored(database_url, customer, CDRS) == before

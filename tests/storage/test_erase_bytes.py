@@ -63,7 +63,7 @@ def documents() -> dict[Kind, list[dict[str, Any]]]:
 def store_documents(store: Store, customer: Customer) -> None:
     dialer, _ = store.create_dialer(customer.id, "discador")
     for kind, docs in documents().items():
-        dialer_id = dialer.id if kind.has_dialer else None
+        dialer_id = dialer.id if kind.scope.by_dialer else None
         ingest(store, customer.id, kind, as_records(docs), zone=UTC, dialer_id=dialer_id)
 
 
@@ -89,7 +89,7 @@ def sqlite_case(store: Store, url: str, customer: Customer) -> None:
 
     erasure = store.erase_phone(customer.id, NATIONAL, "teste")
 
-    assert (erasure.attendant_logs, erasure.cdrs, erasure.cards) == (1, 4, 1)
+    assert erasure.counts == {ATTENDANT_LOGS.name: 1, CDRS.name: 4, CARDS.name: 1}
     assert [form for form in SPELLINGS if sqlite_files_hold(url, form)] == []
 
 
@@ -174,7 +174,7 @@ def postgres_case(store: Store, url: str, customer: Customer) -> None:
 
     erasure = store.erase_phone(customer.id, NATIONAL, "teste")
 
-    assert (erasure.attendant_logs, erasure.cdrs, erasure.cards) == (1, 3, 1)
+    assert erasure.counts == {ATTENDANT_LOGS.name: 1, CDRS.name: 3, CARDS.name: 1}
     assert vacuumed_since(url, started) == set(TABLES)  # by the erasure, after it committed
     deadline = time.monotonic() + HORIZON_DEADLINE_S
     while in_use(url) and time.monotonic() < deadline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +13,8 @@ from atende_logs import lgpd
 from atende_logs.cli.options import JsonOption, console, emit_json, errors, iso, store_session
 from atende_logs.config import get_settings
 from atende_logs.errors import ParameterError
+from atende_logs.kinds import KINDS
+from atende_logs.models import Erasure
 from atende_logs.redaction import erasure_key
 
 
@@ -79,13 +81,25 @@ def erase(
     with store_session() as store:
         erasure = store.erase_phone(customer, phone, by or getpass.getuser())
     if json:
-        emit_json(asdict(erasure))
+        emit_json(_as_json(erasure))
         return
+    done: dict[str, list[str]] = {"redact": [], "delete": []}
+    for name, count in erasure.counts.items():
+        kind = KINDS[name]
+        done[kind.erasure].append(f"{count} {kind.label}(s)")
+    said = [f"taken out of {' and '.join(done['redact'])}"] if done["redact"] else []
+    said += [f"{' and '.join(done['delete'])} deleted"] if done["delete"] else []
     console.print(
-        f"erasure {erasure.id}: number ending {erasure.phone_last_digits} taken out of "
-        f"{erasure.attendant_logs} attendant log(s) and {erasure.cdrs} CDR(s); "
-        f"{erasure.cards} card(s) deleted"
+        f"erasure {erasure.id}: number ending {erasure.phone_last_digits} {'; '.join(said)}"
     )
+
+
+def _as_json(erasure: Erasure) -> dict[str, Any]:
+    """An erasure as the audit showed it before its counts moved out of ``erasures``
+    (migration 0012): one field per kind, named as the kind with underscores."""
+    fields = asdict(erasure)
+    counts = fields.pop("counts")
+    return fields | {name.replace("-", "_"): count for name, count in counts.items()}
 
 
 def erasures(customer_id: int, json: JsonOption = False) -> None:
@@ -93,18 +107,17 @@ def erasures(customer_id: int, json: JsonOption = False) -> None:
     with store_session() as store:
         audited = store.list_erasures(customer_id)
     if json:
-        emit_json([asdict(erasure) for erasure in audited])
+        emit_json([_as_json(erasure) for erasure in audited])
         return
-    table = Table("id", "when", "requested by", "ends in", "attendant logs", "cdrs", "cards")
+    names = list(dict.fromkeys(name for item in audited for name in item.counts)) or list(KINDS)
+    table = Table("id", "when", "requested by", "ends in", *(n.replace("-", " ") for n in names))
     for item in audited:
         table.add_row(
             str(item.id),
             iso(item.erased_at_ms),
             item.requested_by,
             item.phone_last_digits,
-            str(item.attendant_logs),
-            str(item.cdrs),
-            str(item.cards),
+            *(str(item.counts.get(name, 0)) for name in names),
         )
     console.print(table)
 

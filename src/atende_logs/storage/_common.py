@@ -1,8 +1,8 @@
 """What both SQL backends share: the SQL of every operation, written once.
 
-SQL here uses ``?`` placeholders; the PostgreSQL backend rewrites them to ``%s`` (no
-statement here contains a literal ``?`` or ``%``). Backends supply connections, error
-translation and the one operation whose best SQL differs: the bulk upsert.
+SQL here is written with ``?`` placeholders; what differs in the text between the two
+databases is a backend's ``Dialect``. Backends supply connections, error translation and
+the one operation whose best SQL differs: the bulk upsert.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
-from functools import cached_property
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from atende_logs import credentials
@@ -37,9 +37,32 @@ from atende_logs.query.resume import candidate_ids
 from atende_logs.storage._counts import CountCache
 from atende_logs.storage._hourly import hourly_total_sql
 from atende_logs.storage._key_use import KeyUseNotes, last_use_sql
+from atende_logs.storage._versions import BUMP_VERSION, VERSION
 
 DocRow = tuple[int, str, bytes]
 """(time_ms, doc_id, document bytes) of one stored document."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs in the SQL text the two databases take."""
+
+    placeholder: str
+    """The driver's parameter marker. SQL here is written with ``?``, which ``sql`` turns
+    into this (no statement here holds a literal ``?`` or ``%``)."""
+    document: str
+    """How a SELECT reads the ``doc`` column of a page: as bytes, never decoded to text."""
+    distinct: str
+    """The NULL-safe "differs" comparison of two rows."""
+
+    def sql(self, text: str) -> str:
+        """``text`` with this dialect's placeholders."""
+        return text if self.placeholder == "?" else _placeholders(text, self.placeholder)
+
+
+@lru_cache(maxsize=256)  # the same few statements, again and again
+def _placeholders(text: str, placeholder: str) -> str:
+    return text.replace("?", placeholder)
 
 
 def quote(identifier: str) -> str:
@@ -51,26 +74,20 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def scope_columns(kind: Kind) -> list[str]:
-    """The columns that, with doc_id, identify a stored document."""
-    return ["customer_id", "dialer_id"] if kind.has_dialer else ["customer_id"]
-
-
 def insert_columns(kind: Kind) -> list[str]:
-    return [*scope_columns(kind), "doc_id", "time_ms", "doc", *kind.columns]
+    return [*kind.scope.columns, "doc_id", "time_ms", "doc", *kind.columns]
 
 
-def upsert_sql(kind: Kind, values_sql: str, differs: str) -> str:
+def upsert_sql(kind: Kind, values_sql: str, dialect: Dialect) -> str:
     """INSERT ... ON CONFLICT DO UPDATE for ``kind``; ``values_sql`` supplies the rows.
 
-    A stored row is rewritten only where some value differs, ``differs`` being the
-    dialect's NULL-safe row comparison (``IS DISTINCT FROM``; SQLite before 3.39 knows
-    only ``IS NOT``). A document sent again unchanged, the common case of a producer's
-    retry or a re-import, then costs a comparison instead of a new row version, its index
-    entries and its log.
+    A stored row is rewritten only where some value differs, by the dialect's NULL-safe
+    row comparison (``IS DISTINCT FROM``; SQLite before 3.39 knows only ``IS NOT``). A
+    document sent again unchanged, the common case of a producer's retry or a re-import,
+    then costs a comparison instead of a new row version, its index entries and its log.
     """
     columns = insert_columns(kind)
-    conflict = ", ".join(quote(c) for c in [*scope_columns(kind), "doc_id"])
+    conflict = ", ".join(quote(c) for c in [*kind.scope.columns, "doc_id"])
     replaced = [quote(c) for c in ["time_ms", "doc", *kind.columns]]
     updates = ", ".join(f"{c} = excluded.{c}" for c in replaced)
     table = quote(kind.table)
@@ -79,12 +96,12 @@ def upsert_sql(kind: Kind, values_sql: str, differs: str) -> str:
     return (
         f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) {values_sql} "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} "
-        f"WHERE ({stored}) {differs} ({sent})"
+        f"WHERE ({stored}) {dialect.distinct} ({sent})"
     )
 
 
 def search_sql(
-    query: SearchQuery, dialer_id: int | None, versioned: bool = False
+    query: SearchQuery, dialer_id: int | None, dialect: Dialect, versioned: bool = False
 ) -> tuple[str, list[Any], str, list[Any]]:
     """The page query (size + 1 rows, to see past the page) and the count query; the count
     also gives the data version it saw, and so does every row of a ``versioned`` page.
@@ -97,20 +114,22 @@ def search_sql(
     if query.start_ms is not None:
         count_where.append("time_ms >= ?")
         count_params.append(query.start_ms)
-    page, page_params = _rows_sql(query, where, params, query.size + 1, versioned)
+    page, page_params = _rows_sql(query, where, params, query.size + 1, dialect, versioned)
     count = f"SELECT count(*) FROM {quote(query.kind.table)} WHERE {' AND '.join(count_where)}"
     hourly = hourly_total_sql(query, dialer_id)
     if hourly is not None:
         count, count_params = hourly  # exact too, and in bounded time on large listings
     # The count reads the version too, in its own statement's snapshot (_page_and_total).
-    count = f"SELECT ({count}), {_VERSION}"
+    count = f"SELECT ({count}), {VERSION}"
     return page, page_params, count, [*count_params, query.customer_id, query.kind.table]
 
 
-def scan_sql(query: SearchQuery, dialer_id: int | None, limit: int) -> tuple[str, list[Any]]:
+def scan_sql(
+    query: SearchQuery, dialer_id: int | None, limit: int, dialect: Dialect
+) -> tuple[str, list[Any]]:
     """The next ``limit`` rows of a listing after its cursor: one chunk of an export."""
     where, params = _filters(query, dialer_id)
-    return _rows_sql(query, where, params, limit)
+    return _rows_sql(query, where, params, limit, dialect)
 
 
 def _filters(query: SearchQuery, dialer_id: int | None) -> tuple[list[str], list[Any]]:
@@ -130,15 +149,20 @@ def _filters(query: SearchQuery, dialer_id: int | None) -> tuple[list[str], list
 
 
 def _rows_sql(
-    query: SearchQuery, where: list[str], params: list[Any], limit: int, versioned: bool = False
+    query: SearchQuery,
+    where: list[str],
+    params: list[Any],
+    limit: int,
+    dialect: Dialect,
+    versioned: bool = False,
 ) -> tuple[str, list[Any]]:
     """Rows of (time_ms, doc_id, doc), plus the data version they were read at when
     ``versioned`` (the same on every row: one value per statement)."""
     where_lower, lower_params = _lower_bound(query)
-    version = f", {_VERSION}" if versioned else ""
+    version = f", {VERSION}" if versioned else ""
     version_params = [query.customer_id, query.kind.table] if versioned else []
     sql = (
-        f"SELECT time_ms, doc_id, doc{version} FROM {quote(query.kind.table)} "
+        f"SELECT time_ms, doc_id, {dialect.document}{version} FROM {quote(query.kind.table)} "
         f"WHERE {' AND '.join(where + where_lower)} ORDER BY time_ms, doc_id LIMIT ?"
     )
     return sql, [*version_params, *params, *lower_params, limit]
@@ -204,8 +228,13 @@ class SqlStore(ABC):
     """The ``Store`` operations, over a backend's connections."""
 
     backend: str
-    counts: CountCache
-    """Totals of recent listings; each backend makes one when it opens."""
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self.counts = CountCache()
+        """Totals of recent listings, valid for one data version (``storage._counts``)."""
+        self.key_use = KeyUseNotes()
+        """Key uses noted by authentication, not yet written (``storage._key_use``)."""
 
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Any]:
@@ -228,7 +257,7 @@ class SqlStore(ABC):
 
     @abstractmethod
     def _rows(self, connection: Any, sql: str, params: list[Any]) -> list[Any]:
-        """The rows of a query of ``_rows_sql``, the document as bytes, never decoded."""
+        """The rows of a query of ``_rows_sql``, the document as bytes (``Dialect.document``)."""
 
     @abstractmethod
     def _as_docs(self, rows: list[Any]) -> list[DocRow]:
@@ -252,7 +281,7 @@ class SqlStore(ABC):
         """Insert or replace rows; (inserted, replaced)."""
 
     def _sql(self, sql: str) -> str:
-        return sql
+        return self.dialect.sql(sql)
 
     def _one(self, connection: Any, sql: str, params: Sequence[Any]) -> Any:
         row = connection.execute(self._sql(sql), params).fetchone()
@@ -383,13 +412,6 @@ class SqlStore(ABC):
         scoped = [row[3] for row in rows if row[3] is not None]
         return IngestKey(key_id, _ingest_scope(all_customers, kinds, scoped))
 
-    # Created on first use (the backends' constructors stay as they are); two threads racing
-    # to create it can lose one note, rewritten at that key's next use.
-    @cached_property
-    def key_use(self) -> KeyUseNotes:
-        """Key uses noted by authentication, not yet written (``storage._key_use``)."""
-        return KeyUseNotes()
-
     def key_use_pending(self) -> bool:
         return self.key_use.pending()
 
@@ -498,12 +520,16 @@ class SqlStore(ABC):
     ) -> tuple[int, int]:
         if not rows.count:
             return 0, 0
-        scope: list[Any] = [customer_id, dialer_id] if kind.has_dialer else [customer_id]
+        scope: list[Any] = kind.scope.key(customer_id, dialer_id)
         with self._writing() as connection:
             counts = self._upsert(connection, kind, scope, rows)
-            # In the same transaction: no reader can see the rows with the old version.
-            connection.execute(self._sql(_BUMP_VERSION), [customer_id, kind.table])
+            self._bump_version(connection, customer_id, kind)
             return counts
+
+    def _bump_version(self, connection: Any, customer_id: int, kind: Kind) -> None:
+        """Retire the cached totals of the customer's ``kind``: call it in the transaction
+        that changed its documents, so no reader sees them with the old version."""
+        connection.execute(self._sql(BUMP_VERSION), [customer_id, kind.table])
 
     @abstractmethod
     def refresh_statistics(self, kind: Kind) -> None:
@@ -519,7 +545,8 @@ class SqlStore(ABC):
             query = self._resolved(connection, query, dialer_id)
             # Only a page read outside a transaction needs to say which data it saw: on
             # SQLite the version column cost 0.3 us per row, a tenth of a small page.
-            sqls = search_sql(query, dialer_id, versioned=not self._statements_share_a_snapshot)
+            versioned = not self._statements_share_a_snapshot
+            sqls = search_sql(query, dialer_id, self.dialect, versioned)
             rows, total = self._page_and_total(
                 connection, query, *sqls, one_snapshot=self._statements_share_a_snapshot
             )
@@ -551,7 +578,7 @@ class SqlStore(ABC):
             if not one_snapshot:
                 return rows, None
             version = self._one(
-                connection, f"SELECT {_VERSION}", [query.customer_id, query.kind.table]
+                connection, f"SELECT {VERSION}", [query.customer_id, query.kind.table]
             )[0]
         # The statement's text with its parameters: two filters sharing a value (kind and
         # description, say) share parameters, not SQL (issue 21).
@@ -570,14 +597,15 @@ class SqlStore(ABC):
         # timeout of a page.
         with self._reading() as connection:
             query = self._resolved(connection, query, dialer_id)
-            sql, params = scan_sql(query, dialer_id, limit)
+            sql, params = scan_sql(query, dialer_id, limit, self.dialect)
             rows = self._fetch_docs(connection, self._sql(sql), params)
         last = Cursor(rows[-1][0], rows[-1][1]) if rows else None
         return Chunk([row[2] for row in rows], last)
 
     def _dialer_id(self, query: SearchQuery) -> int | None:
-        """The id of the dialer a cards query names; NotFoundError when it is not the caller's."""
-        if not query.kind.has_dialer:
+        """The id of the dialer a query names by its token (for a kind whose documents are a
+        dialer's); NotFoundError when it is not the caller's."""
+        if not query.kind.scope.by_dialer:
             return None
         dialer = self.find_dialer(query.customer_id, query.dialer_token or "")
         if dialer is None:
@@ -612,9 +640,3 @@ class SqlStore(ABC):
 
 
 _DIALER_COLUMNS = "SELECT id, customer_id, name, token_prefix, created_at_ms FROM dialers"
-_VERSION = "COALESCE((SELECT version FROM data_versions WHERE customer_id = ? AND kind = ?), 0)"
-"""The data version of a customer's kind, as a column (0 before its first write)."""
-_BUMP_VERSION = (
-    "INSERT INTO data_versions (customer_id, kind, version) VALUES (?, ?, 1) "
-    "ON CONFLICT (customer_id, kind) DO UPDATE SET version = data_versions.version + 1"
-)

@@ -8,7 +8,7 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import astuple, replace
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -17,12 +17,15 @@ from atende_logs.errors import NotFoundError
 from atende_logs.kinds import KINDS, Doc, Kind
 from atende_logs.models import Erasure
 from atende_logs.redaction import SEPARATORS, audit_hint, erasure_key, redact
-from atende_logs.storage._common import _BUMP_VERSION, SqlStore, now_ms, quote, scope_columns
+from atende_logs.storage._common import SqlStore, now_ms, quote
 from atende_logs.storage._hourly import HOUR_MS
 
-_ERASURE_COLUMNS = (
-    "id, customer_id, requested_by, erased_at_ms, phone_last_digits, attendant_logs, cdrs, cards"
-)
+_ERASURE_COLUMNS = "id, customer_id, requested_by, erased_at_ms, phone_last_digits"
+_LEGACY_COUNTS = {"attendant-logs": "attendant_logs", "cdrs": "cdrs", "cards": "cards"}
+"""Kind -> the column of ``erasures`` that held its count before migration 0012, which
+moved the counts to ``erasure_counts``. Still written and, for an erasure without rows in
+``erasure_counts`` (an older release's, during a rolling deploy), read: the release after
+drops the columns and this (docs/cli.md, migrations are additive)."""
 SCAN_CHUNK = 20_000
 """Documents one read of an erasure's search looks at: well within the statement timeout
 (0.4 s on PostgreSQL for 2.5 KB CDRs), and only their keys come back. Smaller chunks cost
@@ -74,9 +77,10 @@ class LgpdStore(SqlStore):
 
     def delete_before(self, customer_id: int, kind: Kind, before_ms: int, limit: int) -> int:
         table = quote(kind.table)
-        key = ", ".join(quote(c) for c in [*scope_columns(kind)[1:], "doc_id"])
+        within = kind.scope.columns[1:]  # the scope below the customer (a dialer)
+        key = ", ".join(quote(c) for c in [*within, "doc_id"])
         # Oldest first, in the time index's order: an interrupted purge leaves no gaps.
-        order = ", ".join(quote(c) for c in [*scope_columns(kind)[1:], "time_ms"])
+        order = ", ".join(quote(c) for c in [*within, "time_ms"])
         with self._writing() as connection:
             deleted = connection.execute(
                 self._sql(
@@ -95,7 +99,7 @@ class LgpdStore(SqlStore):
                     ),
                     [customer_id, kind.table, before_ms],
                 )
-                connection.execute(self._sql(_BUMP_VERSION), [customer_id, kind.table])
+                self._bump_version(connection, customer_id, kind)
         return int(deleted)
 
     # Erasure ---------------------------------------------------------------------------
@@ -110,32 +114,43 @@ class LgpdStore(SqlStore):
         erased_at = now_ms()
         with self._writing() as connection:
             changed = {
-                kind.table: self._erase_in(connection, kind, keys, key)
+                kind: self._erase_in(connection, kind, keys, key)
                 for kind, keys in candidates.items()
             }
-            for table, count in changed.items():
+            for kind, count in changed.items():
                 if count:
-                    connection.execute(self._sql(_BUMP_VERSION), [customer_id, table])
-            erasure = Erasure(
-                0,
-                customer_id,
-                requested_by,
-                erased_at,
-                audit_hint(key),
-                attendant_logs=changed["attendant_logs"],
-                cdrs=changed["cdrs"],
-                cards=changed["cards"],
-            )
-            row = self._one(
-                connection,
-                f"INSERT INTO erasures ({_ERASURE_COLUMNS.removeprefix('id, ')}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                astuple(erasure)[1:],
-            )
-        touched = [table for table, count in changed.items() if count]
+                    self._bump_version(connection, customer_id, kind)
+            counts = {kind.name: count for kind, count in changed.items()}
+            erasure = Erasure(0, customer_id, requested_by, erased_at, audit_hint(key), counts)
+            erasure = replace(erasure, id=self._audit(connection, erasure))
+        touched = [kind.table for kind, count in changed.items() if count]
         if touched:
             self._scrub(touched)
-        return replace(erasure, id=row[0])
+        return erasure
+
+    def _audit(self, connection: Any, erasure: Erasure) -> int:
+        """Write ``erasure``'s audit row and its counts; its id."""
+        values = {
+            "customer_id": erasure.customer_id,
+            "requested_by": erasure.requested_by,
+            "erased_at_ms": erasure.erased_at_ms,
+            "phone_last_digits": erasure.phone_last_digits,
+            **{column: erasure.counts.get(kind, 0) for kind, column in _LEGACY_COUNTS.items()},
+        }
+        (erasure_id,) = self._one(
+            connection,
+            f"INSERT INTO erasures ({', '.join(values)}) "
+            f"VALUES ({', '.join('?' for _ in values)}) RETURNING id",
+            list(values.values()),
+        )
+        for kind, count in erasure.counts.items():
+            connection.execute(
+                self._sql(
+                    "INSERT INTO erasure_counts (erasure_id, kind, documents) VALUES (?, ?, ?)"
+                ),
+                [erasure_id, kind, count],
+            )
+        return int(erasure_id)
 
     def _scrub(self, tables: list[str]) -> None:
         """After an erasure committed: take what is left of the old rows of ``tables`` out of
@@ -143,11 +158,25 @@ class LgpdStore(SqlStore):
         raise NotImplementedError
 
     def list_erasures(self, customer_id: int) -> list[Erasure]:
+        legacy = ", ".join(_LEGACY_COUNTS.values())
         rows = self._all(
-            f"SELECT {_ERASURE_COLUMNS} FROM erasures WHERE customer_id = ? ORDER BY id",
+            f"SELECT {_ERASURE_COLUMNS}, {legacy} FROM erasures WHERE customer_id = ? ORDER BY id",
             [customer_id],
         )
-        return [Erasure(*row) for row in rows]
+        counts: dict[int, dict[str, int]] = {}
+        for erasure_id, kind, documents in self._all(
+            "SELECT c.erasure_id, c.kind, c.documents FROM erasure_counts c "
+            "JOIN erasures e ON e.id = c.erasure_id WHERE e.customer_id = ?",
+            [customer_id],
+        ):
+            counts.setdefault(erasure_id, {})[kind] = documents
+        erasures = []
+        for erasure_id, customer, by, at, digits, *old in rows:
+            by_kind = counts.get(erasure_id) or dict(zip(_LEGACY_COUNTS, old, strict=True))
+            # Every kind, in the order of KINDS, then any kind no longer known.
+            ordered = {name: by_kind.pop(name, 0) for name in KINDS} | by_kind
+            erasures.append(Erasure(erasure_id, customer, by, at, digits, ordered))
+        return erasures
 
     def _holding(self, customer_id: int, kind: Kind, key: str) -> list[Key]:
         """Keys of the customer's documents whose text may hold the number: its digits,
@@ -156,8 +185,9 @@ class LgpdStore(SqlStore):
         Read in primary-key order, a chunk per short read: each chunk stays within the
         statement timeout however many documents the customer has.
         """
-        key_columns = ", ".join(quote(c) for c in [*scope_columns(kind)[1:], "doc_id"])
-        last: tuple[Any, ...] = (0, "") if kind.has_dialer else ("",)  # before every key
+        within = kind.scope.columns[1:]  # the scope below the customer (a dialer)
+        key_columns = ", ".join(quote(c) for c in [*within, "doc_id"])
+        last: tuple[Any, ...] = (*(0 for _ in within), "")  # before every key (ids start at 1)
         sql = (
             f"SELECT {key_columns}, {_without_separators('doc')} LIKE ? "
             f"FROM {quote(kind.table)} WHERE customer_id = ? "
@@ -173,15 +203,15 @@ class LgpdStore(SqlStore):
             last = tuple(rows[-1][:-1])
 
     def _erase_in(self, connection: Any, kind: Kind, keys: list[Key], key: str) -> int:
-        """Take the number out of the documents at ``keys``: cards are deleted, the other
-        kinds redacted (docs/lgpd.md says why). Returns how many documents changed."""
+        """Take the number out of the documents at ``keys``, redacting or deleting each as
+        ``kind.erasure`` says. Returns how many documents changed."""
         table, where = quote(kind.table), _key_condition(kind)
         changed = 0
         for primary_key, doc in self._current_docs(connection, kind, keys):
             if not redact(doc, key, keep=(kind.time_field, kind.id_field)):
                 continue
             changed += 1
-            if kind.has_dialer:
+            if kind.erasure == "delete":
                 connection.execute(self._sql(f"DELETE FROM {table} WHERE {where}"), primary_key)
                 continue
             columns = ", ".join(f"{quote(c)} = ?" for c in ["doc", *kind.columns])
@@ -204,4 +234,4 @@ class LgpdStore(SqlStore):
 
 
 def _key_condition(kind: Kind) -> str:
-    return " AND ".join(f"{quote(c)} = ?" for c in [*scope_columns(kind), "doc_id"])
+    return " AND ".join(f"{quote(c)} = ?" for c in [*kind.scope.columns, "doc_id"])

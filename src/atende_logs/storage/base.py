@@ -176,8 +176,8 @@ class Store(Protocol):
     def erase_phone(self, customer_id: int, phone: str, requested_by: str) -> Erasure:
         """Take one person's phone number (any spelling) out of the customer's logs.
 
-        Attendant logs and CDRs holding it are redacted, cards holding it deleted, and the
-        audit row written, all in one transaction. Raises NotFoundError for an unknown
+        The documents holding it are redacted or deleted, as each kind's ``erasure`` says,
+        and the audit row written, all in one transaction. Raises NotFoundError for an unknown
         customer, ParameterError (``phone``) when ``phone`` is not a phone number.
         """
         ...

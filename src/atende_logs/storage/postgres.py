@@ -23,8 +23,7 @@ from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailable
 from atende_logs.kinds import Kind
 from atende_logs.models import EncodedRows
 from atende_logs.storage import _pgcopy
-from atende_logs.storage._common import DocRow, quote, scope_columns, upsert_sql
-from atende_logs.storage._counts import CountCache
+from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
 from atende_logs.storage._lgpd import LgpdStore
 from atende_logs.storage.base import PoolStats
 
@@ -43,9 +42,7 @@ def _conninfo(database_url: str, statement_timeout_ms: int) -> str:
     return make_conninfo(database_url, options=options.strip(), application_name=name)
 
 
-@lru_cache(maxsize=256)
-def _placeholders(sql: str) -> str:
-    return sql.replace("?", "%s")
+DIALECT = Dialect(placeholder="%s", document="doc", distinct="IS DISTINCT FROM")
 
 
 def _staging(kind: Kind) -> str:
@@ -72,10 +69,10 @@ def _copy_in(kind: Kind) -> str:
 
 @lru_cache(maxsize=8)
 def _upsert_sql(kind: Kind) -> str:
-    scope = ", ".join("%s::integer" for _ in scope_columns(kind))
+    scope = ", ".join("%s::integer" for _ in kind.scope.columns)
     columns = ", ".join(quote(name) for name, _ in _pgcopy.staging_columns(kind))
     return (
-        upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", "IS DISTINCT FROM")
+        upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", DIALECT)
         # xmax is 0 on a freshly inserted row version: that is how we tell new from replaced.
         # A row left as it was (nothing differed) is not returned: it counts as replaced.
         + " RETURNING (xmax = 0)"
@@ -106,11 +103,12 @@ def _translated() -> Iterator[None]:
 
 class PostgresStore(LgpdStore):
     backend = "postgresql"
+    dialect = DIALECT
 
     def __init__(
         self, database_url: str, statement_timeout_ms: int = 10_000, pool_size: int = 8
     ) -> None:
-        self.counts = CountCache()
+        super().__init__()
         self._held = threading.local()  # the connection of this thread's session, if any
         self._pool = psycopg_pool.ConnectionPool(
             _conninfo(database_url, statement_timeout_ms),
@@ -149,9 +147,6 @@ class PostgresStore(LgpdStore):
         except psycopg.Error:
             self._pool.check()  # tests every idle connection, replacing the dead ones
             raise
-
-    def _sql(self, sql: str) -> str:
-        return _placeholders(sql)
 
     @contextmanager
     def session(self) -> Iterator[None]:

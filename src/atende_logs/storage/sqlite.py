@@ -20,8 +20,7 @@ from typing import Any
 from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
 from atende_logs.kinds import Kind
 from atende_logs.models import EncodedRows, Row
-from atende_logs.storage._common import DocRow, insert_columns, quote, upsert_sql
-from atende_logs.storage._counts import CountCache
+from atende_logs.storage._common import Dialect, DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._hourly import HOUR_MS
 from atende_logs.storage._lgpd import LgpdStore
 from atende_logs.storage.base import PoolStats
@@ -78,8 +77,12 @@ def encode_rows(kind: Kind, rows: Sequence[Row]) -> EncodedRows:
 
 class SQLiteStore(LgpdStore):
     backend = "sqlite"
+    # CAST to BLOB hands the stored bytes over without decoding them to str. SQLite before
+    # 3.39 has no IS DISTINCT FROM; IS NOT is its NULL-safe "differs".
+    dialect = Dialect(placeholder="?", document="CAST(doc AS BLOB)", distinct="IS NOT")
 
     def __init__(self, database_url: str, statement_timeout_ms: int = 10_000) -> None:
+        super().__init__()
         self.path = sqlite_path(database_url)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +91,6 @@ class SQLiteStore(LgpdStore):
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
         self._writer = threading.Lock()
-        self.counts = CountCache()
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -152,10 +154,6 @@ class SQLiteStore(LgpdStore):
         return rows  # already (time_ms, doc_id, doc): the extra version column is unread
 
     def _rows(self, connection: Any, sql: str, params: list[Any]) -> list[Any]:
-        # CAST to BLOB hands the stored bytes over without decoding them to str.
-        sql = sql.replace(
-            "SELECT time_ms, doc_id, doc", "SELECT time_ms, doc_id, CAST(doc AS BLOB)"
-        )
         rows: list[Any] = connection.execute(sql, params).fetchall()
         return rows
 
@@ -167,7 +165,7 @@ class SQLiteStore(LgpdStore):
         old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
         connection.executemany(
-            upsert_sql(kind, f"VALUES ({placeholders})", "IS NOT"),
+            upsert_sql(kind, f"VALUES ({placeholders})", self.dialect),
             [(*scope, *values) for values in rows.payload],
         )
         self._count_hours(connection, kind, scope, rows.payload, old_times)
@@ -177,9 +175,7 @@ class SQLiteStore(LgpdStore):
         self, connection: Any, kind: Kind, scope: list[Any], ids: list[str]
     ) -> dict[str, int]:
         """doc_id -> time_ms of the stored documents among ``ids``."""
-        where = " AND ".join(
-            f"{column} = ?" for column in ("customer_id", "dialer_id")[: len(scope)]
-        )
+        where = " AND ".join(f"{column} = ?" for column in kind.scope.columns)
         # The primary key's index, named: left to itself, SQLite (which has no statistics
         # here) reads the customer's whole time index instead, since that one covers
         # doc_id and time_ms: 63 us per id at 100k rows, growing with the table.
@@ -217,7 +213,7 @@ class SQLiteStore(LgpdStore):
             elif old // HOUR_MS * HOUR_MS != hour:
                 deltas[old // HOUR_MS * HOUR_MS] -= 1
                 deltas[hour] += 1
-        dialer = scope[1] if kind.has_dialer else 0
+        dialer = scope[1] if kind.scope.by_dialer else 0  # the counts' "no dialer"
         connection.executemany(
             _ADD_COUNTS,
             [(scope[0], kind.table, dialer, hour, n) for hour, n in sorted(deltas.items()) if n],
