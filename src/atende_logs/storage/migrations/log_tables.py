@@ -1,0 +1,153 @@
+"""A log table as the migrations have shaped the three of 0001, for the migration of a new kind.
+
+The table of attendant logs, CDRs or cards is the work of several migrations: 0001 created
+it, 0003 compressed its documents with lz4 (PostgreSQL), 0004 and 0008 shaped its indexes,
+0005 and 0009 made its rows counted by hour. ``create_log_table`` makes all of that at once,
+so the migration of a fourth kind is one call (docs/architecture.md, "Add a kind"), and a
+test holds it to the tables those migrations made (tests/storage/test_log_tables.py).
+
+A migration spells out its table's columns rather than reading them from its ``Kind``:
+a migration is history, and the kind may grow columns that a later migration adds.
+Call these inside a migration (or ``alembic.operations.Operations.context``): they use
+``alembic.op``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from atende_logs.kinds import ColumnType
+
+HOUR_MS = 3_600_000
+_SQL_TYPES: dict[ColumnType, sa.types.TypeEngine[Any]] = {
+    "text": sa.Text(),
+    "integer": sa.BigInteger(),
+    "real": sa.Float(),
+}
+_REFERENCES = {"customer_id": "customers.id", "dialer_id": "dialers.id"}
+"""What each scope column names."""
+# Ties in time are ordered by id as text, byte by byte, on both databases: "C" collation on
+# PostgreSQL (its default follows the server's locale), SQLite's BINARY.
+_ID_TYPE = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+_EVENTS = ("insert", "update", "delete")
+
+
+def create_log_table(
+    table: str,
+    *,
+    scope: Sequence[str],
+    columns: Sequence[tuple[str, ColumnType]],
+    indexed: Sequence[str] = (),
+) -> None:
+    """Create a kind's table, its indexes and its hourly counting.
+
+    ``scope`` is the kind's ``Scope.columns``, ``columns`` its stored filter columns in
+    the kind's order (``Kind.stored_filters``: column and column type), and ``indexed``
+    the filter columns that get an index leading to the listing's order, for filters too
+    selective to leave to the time index (0004: a call id, a call status).
+    """
+    op.create_table(
+        table,
+        *(
+            sa.Column(name, sa.Integer, sa.ForeignKey(_REFERENCES[name]), nullable=False)
+            for name in scope
+        ),
+        sa.Column("doc_id", _ID_TYPE, nullable=False),
+        sa.Column("time_ms", sa.BigInteger, nullable=False),
+        # The document as JSON text, passed through to responses without re-parsing.
+        sa.Column("doc", sa.Text, nullable=False),
+        *(sa.Column(name, _SQL_TYPES[column_type]) for name, column_type in columns),
+        sa.PrimaryKeyConstraint(*scope, "doc_id", name=f"pk_{table}"),
+    )
+    keyset = [*scope, "time_ms", "doc_id"]
+    postgres = op.get_bind().dialect.name == "postgresql"
+    # Every listing is one customer's (dialer's) rows by time, then id. On PostgreSQL the
+    # index carries every filter column, so a filtered count reads no table (0008).
+    include: dict[str, Any] = {"postgresql_include": [c for c, _ in columns]} if postgres else {}
+    op.create_index(f"ix_{table}_time", table, keyset, **include)
+    for column in indexed:
+        op.create_index(f"ix_{table}_{column}", table, [*scope, column, "time_ms", "doc_id"])
+    if postgres:
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN doc SET COMPRESSION lz4")  # 0003
+        _postgres_counting(table, scope)
+    else:
+        _sqlite_counting(table, scope)
+
+
+def drop_log_table(table: str) -> None:
+    """Undo ``create_log_table``."""
+    op.drop_table(table)  # its indexes and triggers go with it
+    if op.get_bind().dialect.name == "postgresql":
+        for event in _EVENTS:
+            op.execute(f"DROP FUNCTION hourly_counts_{table}_{event}()")
+    op.execute(f"DELETE FROM hourly_counts WHERE kind = '{table}'")
+    op.execute(f"DELETE FROM data_versions WHERE kind = '{table}'")
+
+
+def _dialer(scope: Sequence[str], row: str = "") -> str:
+    """The hourly counts' dialer of a row: its dialer, or 0 for a kind of no dialer."""
+    return f"{row}dialer_id" if "dialer_id" in scope else "0"
+
+
+def _hour(column: str) -> str:
+    # Times are never negative (ingest refuses them), so integer division floors.
+    return f"({column} / {HOUR_MS}) * {HOUR_MS}"
+
+
+_ADD = (
+    "INSERT INTO hourly_counts (customer_id, kind, dialer_id, hour_ms, row_count) {rows} "
+    "ON CONFLICT (customer_id, kind, dialer_id, hour_ms) "
+    "DO UPDATE SET row_count = hourly_counts.row_count + excluded.row_count"
+)
+
+
+def _sqlite_counting(table: str, scope: Sequence[str]) -> None:
+    # SQLite's upsert counts the rows it inserts and moves (0009): only deletes (purge,
+    # erasure) keep a row trigger, which costs nothing on the upsert's path.
+    minus = _ADD.format(
+        rows=f"VALUES (OLD.customer_id, '{table}', {_dialer(scope, 'OLD.')}, "
+        f"{_hour('OLD.time_ms')}, -1)"
+    )
+    op.execute(
+        f"CREATE TRIGGER hourly_counts_{table}_delete AFTER DELETE ON {table} BEGIN {minus}; END"
+    )
+
+
+def _postgres_counting(table: str, scope: Sequence[str]) -> None:
+    # Statement-level triggers over transition tables: one grouped upsert of the counts per
+    # statement (0005). Ordered by key, so concurrent writers lock count rows in one order.
+    dialer, hour = _dialer(scope), _hour("time_ms")
+    group = ", ".join(["customer_id", *(["dialer_id"] if dialer != "0" else []), hour])
+
+    def grouped(rows: str, sign: str) -> str:
+        return (
+            f"SELECT customer_id, '{table}', {dialer}, {hour}, {sign}count(*) FROM {rows} "
+            f"GROUP BY {group} ORDER BY 1, 3, 4"
+        )
+
+    # An update nets the rows leaving an hour against those entering one.
+    moves = (
+        f"SELECT customer_id, '{table}', dialer, hour, sum(delta) FROM ("
+        f"SELECT customer_id, {dialer} AS dialer, {hour} AS hour, -1 AS delta FROM old_rows "
+        f"UNION ALL SELECT customer_id, {dialer}, {hour}, 1 FROM new_rows) AS moves "
+        "GROUP BY customer_id, dialer, hour HAVING sum(delta) != 0 ORDER BY 1, 3, 4"
+    )
+    bodies = {
+        "insert": (grouped("new_rows", ""), "REFERENCING NEW TABLE AS new_rows"),
+        "update": (moves, "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        "delete": (grouped("old_rows", "-"), "REFERENCING OLD TABLE AS old_rows"),
+    }
+    for event, (rows, transition) in bodies.items():
+        function = f"hourly_counts_{table}_{event}"
+        op.execute(
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN {_ADD.format(rows=rows)}; RETURN NULL; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER hourly_counts_{event} AFTER {event.upper()} ON {table} "
+            f"{transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        )
