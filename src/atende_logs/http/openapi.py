@@ -51,11 +51,6 @@ _OUTPUT_SEMANTICS = {
     "`raw`: every cell exactly as stored, for programs that read the CSV themselves. See "
     "docs/export.md.",
 }
-_EXAMPLE_FILES = {
-    "attendant-logs": "example-attendant-logs.json",
-    "cdrs": "example-cdrs.json",
-    "cards": "example-dialer-queue-cards.json",
-}
 
 
 def _parameter(
@@ -80,7 +75,7 @@ def _parameter(
 
 def example_page(kind: Kind) -> dict[str, Any]:
     """The spec's example response for ``kind``."""
-    text = resources.files("atende_logs.http").joinpath("examples", _EXAMPLE_FILES[kind.name])
+    text = resources.files("atende_logs.http").joinpath("examples", kind.example_file)
     example: dict[str, Any] = orjson.loads(text.read_bytes())
     return example
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,13 +22,6 @@ from atende_logs.query import parse_listing
 from atende_logs.query.parse import TOKEN_HEADER
 from atende_logs.storage import Store
 
-router = APIRouter()
-
-_SUMMARIES = {
-    "attendant-logs": ("Logs de atendentes", "API de consulta de logs dos atendentes"),
-    "cdrs": ("Logs de CDRs", "API de consulta de logs dos cdrs"),
-    "cards": ("Logs de fichas", "API de consulta de logs das fichas"),
-}
 _ERRORS: dict[int | str, dict[str, Any]] = other_client_errors() | {
     status: error_answer(status, description, code, message, param)
     for status, description, code, message, param in [
@@ -117,17 +110,23 @@ def _search(
         return open_export(store, query, output)
 
 
-for _kind in KINDS.values():
-    _summary, _description = _SUMMARIES[_kind.name]
-    router.add_api_route(
-        _kind.path,
-        _search_handler(_kind),
-        route_class_override=_LeanRoute,
-        dependencies=[CUSTOMER_KEY],
-        methods=["GET"],
-        summary=_summary,
-        description=_description,
-        tags=["API de Clientes"],
-        responses=_ERRORS,
-        openapi_extra=search_operation(_kind),
-    )
+def search_router(kinds: Iterable[Kind]) -> APIRouter:
+    """The search endpoint of each of ``kinds``, at its documented path."""
+    router = APIRouter()
+    for kind in kinds:
+        router.add_api_route(
+            kind.path,
+            _search_handler(kind),
+            route_class_override=_LeanRoute,
+            dependencies=[CUSTOMER_KEY],
+            methods=["GET"],
+            summary=kind.summary,
+            description=kind.description,
+            tags=["API de Clientes"],
+            responses=_ERRORS,
+            openapi_extra=search_operation(kind),
+        )
+    return router
+
+
+router = search_router(KINDS.values())
