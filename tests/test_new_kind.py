@@ -36,8 +36,7 @@ from atende_logs.http.routes.logs import search_router
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo import as_records
 from atende_logs.ingest.documents import TOKEN_MASK
-from atende_logs.kinds import KINDS, FilterSpec, Flat, Kind, Scope
-from atende_logs.kinds._kind import exact_filter, phone_filter
+from atende_logs.kinds import KINDS, FilterSpec, Flat, Kind, Scope, exact_filter, phone_filter
 from atende_logs.storage import Store
 from atende_logs.storage.migrate import sqlalchemy_url
 from atende_logs.storage.migrations.log_tables import create_log_table, drop_log_table

@@ -4,6 +4,20 @@ Everything that differs between kinds is a field of its ``Kind``: where it is st
 it is ordered and filtered, its flat columns, its example, and each policy (whose a
 document is, which fields are masked, whether an id may be derived, whether CSV is taken,
 what erasure does). Code elsewhere reads those fields and never names a kind.
+
+Adding a kind (tests/test_new_kind.py does it with a made-up one):
+
+1. ``kinds/<name>.py``: its ``Kind``, with its filters, its flat columns (its example's
+   fields, flattened, in order) and its policies; list it in ``KINDS`` below.
+2. A migration calling ``storage.migrations.log_tables.create_log_table`` with its table,
+   scope and filter columns, spelt out.
+3. Its example response in ``atende_logs/http/examples/`` (``Kind.example_file``).
+4. Its docs: ``UPDATE_DOCS=1 pytest tests/test_docs.py`` writes its filters and export
+   columns into docs/api.md and docs/export.md; say what it is in the README.
+
+Until the ingest routes and the import command are made from ``KINDS`` (issue 15, point
+2), it also needs its route in ``http/routes/ingest.py`` and its name in
+``cli/importing.py``'s ``KindName``.
 """
 
 from __future__ import annotations
@@ -18,7 +32,9 @@ from atende_logs.kinds._kind import (
     Kind,
     Path,
     Scope,
+    exact_filter,
     getter,
+    phone_filter,
     value_at,
 )
 from atende_logs.kinds.attendant_logs import ATTENDANT_LOGS
@@ -43,6 +59,8 @@ __all__ = [
     "Kind",
     "Path",
     "Scope",
+    "exact_filter",
     "getter",
+    "phone_filter",
     "value_at",
 ]

@@ -149,9 +149,8 @@ ErasureAction = Literal["redact", "delete"]
 class Kind:
     """One kind of log and everything that differs between kinds.
 
-    A fourth kind is one more of these (a module beside ``cdrs.py``, listed in ``KINDS``),
-    the migration creating its table (``storage.log_tables``), its example file and its
-    docs: docs/architecture.md, "Add a kind".
+    A fourth kind is one more of these, its table's migration, its example and its docs:
+    the recipe is in ``atende_logs.kinds``.
     """
 
     name: str

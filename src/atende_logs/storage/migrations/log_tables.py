@@ -3,8 +3,8 @@
 The table of attendant logs, CDRs or cards is the work of several migrations: 0001 created
 it, 0003 compressed its documents with lz4 (PostgreSQL), 0004 and 0008 shaped its indexes,
 0005 and 0009 made its rows counted by hour. ``create_log_table`` makes all of that at once,
-so the migration of a fourth kind is one call (docs/architecture.md, "Add a kind"), and a
-test holds it to the tables those migrations made (tests/storage/test_log_tables.py).
+so the migration of a fourth kind is one call (the recipe is in ``atende_logs.kinds``), and
+a test holds it to the tables those migrations made (tests/storage/test_log_tables.py).
 
 A migration spells out its table's columns rather than reading them from its ``Kind``:
 a migration is history, and the kind may grow columns that a later migration adds.
