@@ -15,12 +15,12 @@ from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings
 from atende_logs.storage import open_store
 from bench import database, export, ingest
-from bench.common import BIG, HTTP_LOADED, KINDS, Options, console
+from bench.common import BIG, HTTP_LOADED, KINDS, Options, console, server_under_test
 from bench.data import CustomerData, drop_data, ensure_data, head, recipes
 from bench.load import Budget, FloorPool, api_latency, api_throughput, floor_latency, wrk_path
 from bench.queries import ORDER, build
 from bench.report import meta, save, show, src_state, targets
-from bench.server import RssSampler, Server
+from bench.server import RssSampler
 
 FULL_ROWS = {"sqlite": 1_000_000, "postgresql": 10_000_000}
 """The issue's sizes: rows per kind in the table."""
@@ -157,15 +157,10 @@ def _http_ingest(
         _, key = store.create_ingest_key("bench http")
     finally:
         store.close()
-    with Server(db.url, _log(options), options.serve_args) as server:
-        with RssSampler(server) as sampler:
-            result = ingest.http_ingest(server.base_url, key, customers[name], source)
+    with server_under_test(options, db.url) as server, RssSampler(server) as sampler:
+        result = ingest.http_ingest(server.url, key, customers[name], source)
     console.print(f"ingest: HTTP {kind}: {result['docs_per_s']:,.0f} docs/s")
     return {**result, "kind": kind, "peak_rss_mb": sampler.peak}
-
-
-def _log(options: Options) -> Path:
-    return options.workdir / f"server-{options.db}.log"
 
 
 def measure(options: Options, db: database.Target, state: database.State) -> list[dict[str, Any]]:
@@ -183,7 +178,9 @@ def measure(options: Options, db: database.Target, state: database.State) -> lis
             return rows
         wrk_path()
         pool = FloorPool(db.url, big, options.floor_workers)
-        with Server(db.url, _log(options), options.serve_args) as server:
+        with server_under_test(options, db.url) as server:
+            pids = server.settled_pids()
+            console.print(f"server: up on {server.url}, pids {pids}")
             for query in queries:
                 with console.status(f"queries: {query.label}"):
                     api = api_latency(server, key, query, budget)
@@ -193,7 +190,7 @@ def measure(options: Options, db: database.Target, state: database.State) -> lis
                     floor["c8"] = pool.throughput(query, options.duration)
                 rows.append(
                     {"query": query.qid, "kind": query.kind, "params": query.params}
-                    | {"api": api, "floor": floor, "server_pids": server.pids}
+                    | {"api": api, "floor": floor, "server_pids": pids}
                 )
                 console.print(
                     f"queries: {query.label}: API p50 {api['latency_ms']['p50']:.2f} ms, "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from typing import Literal
 from rich.console import Console
 
 from atende_logs.demo import ZONE
+from bench.server import Server
 
 Db = Literal["sqlite", "postgresql"]
 
@@ -71,17 +71,6 @@ class Options:
     """Extra arguments of ``atende-logs serve`` (``--workers 2``)."""
 
 
-def cli_path() -> Path:
-    """The ``atende-logs`` script of the interpreter running the suite (the project venv)."""
-    beside = Path(sys.executable).with_name("atende-logs")
-    if beside.exists():
-        return beside
-    found = shutil.which("atende-logs")
-    if found is None:
-        raise SystemExit("atende-logs not found: run the suite with the project venv's python")
-    return Path(found)
-
-
 def child_env(database_url: str) -> dict[str, str]:
     """The environment of a server or import subprocess: ours, pointed at the database.
 
@@ -90,6 +79,13 @@ def child_env(database_url: str) -> dict[str, str]:
     which measures what they cost and what they spare a neighbour).
     """
     return {"ATENDE_RATE_LIMIT_ENABLED": "false", **os.environ, "ATENDE_DATABASE_URL": database_url}
+
+
+def server_under_test(options: Options, database_url: str) -> Server:
+    """The server the run measures: ``serve``'s own defaults (a worker per core) unless
+    ``--serve-args`` says otherwise; its log in the work directory."""
+    log = options.workdir / f"server-{options.db}.log"
+    return Server(database_url, log, *options.serve_args, workers=None, env=child_env(database_url))
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

@@ -25,7 +25,7 @@ from atende_logs.config import Settings
 from atende_logs.kinds import CDRS
 from atende_logs.storage import open_store
 from bench import database
-from bench.common import BIG, Options, console, mb
+from bench.common import BIG, Options, console, mb, server_under_test
 from bench.server import RssSampler, Server, cpu_seconds
 
 EXPORTS = ("E-ndjson", "E-csv", "E-pages")
@@ -55,8 +55,7 @@ def measure(
     finally:
         store.close()
     rows: list[dict[str, Any]] = []
-    log = options.workdir / f"server-{options.db}.log"
-    with Server(db.url, log, options.serve_args) as server:
+    with server_under_test(options, db.url) as server:
         for name in names:
             with console.status(f"exports: {name}"):
                 row = _measured(server, key, name)

@@ -28,10 +28,10 @@ from atende_logs.ingest.documents import to_row
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.storage._pgcopy import SQL_TYPES
 from atende_logs.storage.sqlite import sqlite_path
-from bench.common import child_env, cli_path, console, mb
+from bench.common import child_env, console, mb
 from bench.data import DataFile, batches
 from bench.database import Target
-from bench.server import rss_mb
+from bench.server import cli_path, rss_mb
 
 Write = Callable[[Sequence[tuple[Any, ...]]], None]
 

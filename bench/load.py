@@ -145,7 +145,7 @@ def api_throughput(
     server: Server, key: str, query: Query, clients: int, budget: Budget, threads: int
 ) -> dict[str, Any]:
     """``wrk`` with ``clients`` connections for the run's duration; server CPU and peak RSS."""
-    url = f"{server.base_url}{query.path()}?{urlencode(query.params)}"
+    url = f"{server.url}{query.path()}?{urlencode(query.params)}"
     command = [wrk_path(), "--latency", "-t", str(min(threads, clients)), "-c", str(clients)]
     command += ["-d", f"{budget.duration:g}s", "--timeout", "60s", "-H", f"x-api-key: {key}", url]
     before = cpu_seconds(server.live_pids())

@@ -41,6 +41,7 @@ from atende_logs.kinds import CDRS
 from atende_logs.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from atende_logs.storage import open_store
 from atende_logs.storage.migrate import upgrade
+from bench.common import child_env
 from bench.load import wrk_path
 from bench.server import Server
 
@@ -110,7 +111,7 @@ def _prepare(url: str, abuser_rows: int = 2_000) -> tuple[str, str]:
 def _wrk(server: Server, key: str, connections: int, seconds: int, delay_ms: int, script: Path):
     command = [wrk_path(), "-t", "1", "-c", str(connections), "-d", f"{seconds}s"]
     command += ["--timeout", "30s"]  # a slow count is an answer, not a socket error
-    command += ["-s", str(script), "-H", f"x-api-key: {key}", server.base_url + TARGET]
+    command += ["-s", str(script), "-H", f"x-api-key: {key}", server.url + TARGET]
     env = {**os.environ, "WRK_DELAY_MS": str(delay_ms)}
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
 
@@ -197,18 +198,9 @@ def slow_queries(seconds: int) -> None:
             "ATENDE_RATE_LIMIT_QUOTA": "100000",  # the quota is not what is measured here
             "ATENDE_CONCURRENT_REQUESTS_PER_KEY": str(SLOW_CAP),
         }
-        saved = {name: os.environ.get(name) for name in limits}
-        os.environ.update(limits)
-        try:
-            workers = ("--workers", str(SLOW_WORKERS))
-            with Server(url, work / "server.log", extra=workers) as server:
-                _print_slow(_slow_run(server, keys, seconds, work), seconds)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        env = {**child_env(url), **limits}
+        with Server(url, work / "server.log", workers=SLOW_WORKERS, env=env) as server:
+            _print_slow(_slow_run(server, keys, seconds, work), seconds)
 
 
 async def _overhead(buckets: Buckets, calls: int) -> tuple[float, float]:
@@ -278,17 +270,9 @@ def main() -> None:
         runs.append(("429s at once", {**limits, "ATENDE_RATE_LIMIT_REFUSAL_DELAY_MS": "0"}))
         runs.append(("limits off", {**limits, "ATENDE_RATE_LIMIT_ENABLED": "false"}))
         for label, env in runs:
-            saved = {name: os.environ.get(name) for name in env}
-            os.environ.update(env)  # the server's environment: bench.common.child_env copies it
-            try:
-                with Server(url, work / "server.log") as server:
-                    _print(label, _run(server, keys, args.seconds, script), args.seconds)
-            finally:
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
+            environment = {**child_env(url), **env}
+            with Server(url, work / "server.log", workers=None, env=environment) as server:
+                _print(label, _run(server, keys, args.seconds, script), args.seconds)
 
 
 if __name__ == "__main__":

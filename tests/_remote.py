@@ -1,6 +1,7 @@
 """A real server to pull from, the data it holds, and a proxy that fails on a schedule.
 
-``Server`` runs ``atende-logs serve`` as a subprocess on a free port of 127.0.0.1, so the
+``Server`` (``bench/server.py``, the one helper that starts real servers) runs ``atende-logs
+serve`` as a subprocess on a free port of 127.0.0.1, one worker unless told otherwise, so the
 client meets real sockets, real uvicorn and a real process that can be killed -9.
 ``FaultProxy`` forwards GETs to it and, for the request numbers it is told, answers 429 or
 5xx, slowly or at once, or drops the connection instead: the failures a client must
@@ -11,18 +12,12 @@ with is the listing paged by hand, the README's loop: plain httpx, ``size=1000``
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -35,83 +30,7 @@ from atende_logs.ingest.demo import as_records
 from atende_logs.kinds import KINDS
 from atende_logs.query.times import zone
 from atende_logs.storage import Store
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def cli() -> str:
-    """The ``atende-logs`` script of the interpreter running the tests."""
-    return str(Path(sys.executable).with_name("atende-logs"))
-
-
-class Server:
-    """``atende-logs serve`` with one worker; ``kill`` is a kill -9, ``start`` brings it back
-    on the same port."""
-
-    def __init__(self, database_url: str, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._env = {**os.environ, "ATENDE_DATABASE_URL": database_url}
-        self._log = log
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        command = [cli(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self._log.open("ab") as log:
-            self._process = subprocess.Popen(
-                [*command, "--workers", "1"],
-                env=self._env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the server exited; its log ends:\n{self._tail()}")
-            try:
-                httpx.get(f"{self.url}/customers/cdrs/logs", timeout=1.0)
-                return  # any answer (401 without a key) means it serves
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError(f"the server did not answer within 60 s; its log ends:\n{self._tail()}")
-
-    def _tail(self) -> str:
-        return self._log.read_text(errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        """kill -9: no shutdown, open connections cut."""
-        assert self._process is not None
-        self._process.send_signal(signal.SIGKILL)
-        self._process.wait(timeout=10)
-        self._process = None
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+from bench.server import Server
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import atende_logs.client.pull as pull_module
-from _remote import Doc, Fault, FaultProxy, Remote, as_ndjson, cli
+from _remote import Doc, Fault, FaultProxy, Remote, as_ndjson
 from atende_logs.cli.main import app
 from atende_logs.client import (
     LogsClient,
@@ -37,6 +37,7 @@ from atende_logs.client import (
 from atende_logs.client.formats import CsvEncoder
 from atende_logs.client.state import state_path
 from atende_logs.kinds import KINDS
+from bench.server import cli_path
 
 runner = CliRunner()
 FORMATS = [OutputFormat("ndjson"), OutputFormat("csv", ";", True), OutputFormat("parquet")]
@@ -181,7 +182,7 @@ def _wait_for_items(state: Path, at_least: int, process: subprocess.Popen[bytes]
 
 
 def _command(remote: Remote, kind: str, output: Path, *extra: str) -> list[str]:
-    return [cli(), "pull", kind, "--url", remote.url, "-o", str(output), *extra]
+    return [str(cli_path()), "pull", kind, "--url", remote.url, "-o", str(output), *extra]
 
 
 def _secrets(remote: Remote) -> dict[str, str]:

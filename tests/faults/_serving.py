@@ -1,19 +1,15 @@
-"""Real servers to break, clients that keep count, and the database read behind the API.
+"""Clients that keep count, and the database read behind the API, for real servers to break.
 
-``ServerProcess`` runs ``atende-logs serve`` in a process group of its own, so a kill -9
-reaches the supervisor and every worker at once, and nothing else on the machine (other
-test servers run beside these). ``Batches`` is a producer's view of what it sent: which
-batches the server acknowledged. ``stored_ids`` reads the table directly, for the moments
-the server is dead or the answer must not depend on it.
+The servers are ``bench.server.Server``: a process group of their own, so a kill -9 reaches
+the supervisor and every worker at once, and nothing else on the machine (other test
+servers run beside these). ``Batches`` is a producer's view of what it sent: which batches
+the server acknowledged. ``stored_ids`` reads the table directly, for the moments the
+server is dead or the answer must not depend on it.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,100 +17,17 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import psycopg
 
-from _remote import free_port
 from atende_logs.config import Settings
 from atende_logs.storage import open_store
 
 BASE_MS = 1_709_640_000_000
 """2024-03-05 12:00 UTC: every document of these tests lies in the hour after it."""
-
-
-class ServerProcess:
-    """``atende-logs serve`` on a fixed port; ``kill`` is kill -9 of its whole process group,
-    ``start`` brings it back on the same port."""
-
-    def __init__(
-        self, database_url: str, log: Path, workers: int = 2, env: dict[str, str] | None = None
-    ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
-        self._env = {**os.environ, **(env or {}), "ATENDE_DATABASE_URL": database_url}
-        self._log = log
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [str(Path(sys.executable).with_name("atende-logs")), "serve"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
-        with self._log.open("ab") as log:
-            self._process = subprocess.Popen(
-                [*command, "--workers", str(self.workers)],
-                env=self._env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # its own process group: killed as one, by its id
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the server exited; its log ends:\n{self.tail()}")
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=1.0)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError(f"the server did not answer within 60 s; its log ends:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self._log.read_text(errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        """kill -9 of the supervisor and its workers: no shutdown, connections cut."""
-        self._signal_group(signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._signal_group(signal.SIGTERM, grace_s=15)
-        if self._process is not None:
-            self._signal_group(signal.SIGKILL)
-
-    def _signal_group(self, signum: int, grace_s: float = 10) -> None:
-        assert self._process is not None
-        group = self._process.pid
-        try:
-            os.killpg(group, signum)
-        except ProcessLookupError:
-            pass
-        try:
-            self._process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            return  # the caller escalates
-        # Workers are reaped by init, not by us: wait until none is left holding the port.
-        deadline = time.monotonic() + grace_s
-        while _group_alive(group) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self._process = None
-
-
-def _group_alive(group: int) -> bool:
-    """Whether a process of ``group`` still runs (zombies waiting for init do not count)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # Fields after the command name, which sits in parentheses: state ppid pgrp.
-            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, IndexError, ValueError):
-            continue
-        if int(pgrp) == group and state != "Z":
-            return True
-    return False
 
 
 def wait_for(what: str, condition: Callable[[], object], timeout_s: float = 60.0) -> None:

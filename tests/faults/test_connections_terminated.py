@@ -18,7 +18,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from atende_logs.storage.postgres import APPLICATION_NAME, _conninfo
-from faults._serving import Load, ServerProcess, fresh_tenant, stored_ids, wait_for
+from bench.server import Server
+from faults._serving import Load, fresh_tenant, stored_ids, wait_for
 
 WORKERS = 2
 POOL_SIZE = 3
@@ -65,7 +66,7 @@ def test_terminated_connections_are_replaced_without_5xx_or_leaks(
     # A name of this server's own: other servers (other tests, other sessions) share the
     # database, and only this one's connections may be ended.
     name = f"atende-faults-{uuid.uuid4().hex[:12]}"
-    server = ServerProcess(
+    server = Server(
         f"{postgres_url}&application_name={name}",
         tmp_path / "serve.log",
         workers=WORKERS,

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.server import Server
 from faults._cluster import Cluster, cluster_of
-from faults._serving import Load, ServerProcess, fresh_tenant, listed_ids, stored_ids, wait_for
+from faults._serving import Load, fresh_tenant, listed_ids, stored_ids, wait_for
 
 KINDS = ("query", "ingest")
 STATEMENT_TIMEOUT_MS = 2_000
@@ -49,9 +50,10 @@ def test_an_outage_is_503_then_served_again_without_a_restart(
     postgres_cluster: Cluster, postgres_url: str, tmp_path: Path
 ) -> None:
     tenant = fresh_tenant(postgres_url)
-    server = ServerProcess(
+    server = Server(
         postgres_url,
         tmp_path / "serve.log",
+        workers=2,
         env={"ATENDE_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS)},
     )
     server.start()

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.server import Server
 from faults._serving import (
     Batches,
-    ServerProcess,
     Tenant,
     batch_body,
     fresh_tenant,
@@ -32,7 +32,7 @@ SEED = 20261127
 KILLS = 3
 
 
-def _produce(server: ServerProcess, tenant: Tenant, batches: Batches) -> None:
+def _produce(server: Server, tenant: Tenant, batches: Batches) -> None:
     """The producer: each batch in turn, retried until acknowledged."""
     path = f"/ingest/customers/{tenant.customer_id}/attendant-logs"
     headers = {"x-ingest-key": tenant.ingest_key, "content-type": "application/x-ndjson"}
@@ -65,7 +65,7 @@ def test_acknowledged_batches_survive_kill_9_exactly_once(
     # After how many acknowledgements each kill comes, and how far into the next request.
     kills = sorted(rng.sample(range(50, BATCHES - 100), KILLS))
     batches = Batches(RECORDS_PER_BATCH)
-    server = ServerProcess(database_url, tmp_path / "serve.log")
+    server = Server(database_url, tmp_path / "serve.log", workers=2)
     server.start()
     producer = threading.Thread(target=_produce, args=(server, tenant, batches))
     try:

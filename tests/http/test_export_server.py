@@ -9,17 +9,11 @@ HTTP layer's; both databases' export reads are tested in-process.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
-from pathlib import Path
 
 import httpx
 import orjson
@@ -32,6 +26,7 @@ from atende_logs.ingest.readers import Record
 from atende_logs.kinds import CDRS
 from atende_logs.storage import open_store
 from atende_logs.storage.migrate import upgrade
+from bench.server import Server, rss_mb, tree
 
 CDR_COUNT = 30_000
 """About 80 MB of NDJSON: several times what a server that buffered would have to grow."""
@@ -41,7 +36,7 @@ RSS_GROWTH_LIMIT_MB = 32
 # A server whose database fails on the third chunk read of an export: the first two chunks
 # (4,000 CDRs) are sent, then the failure comes after the first byte.
 FAILING_SERVER = """
-import sys
+import argparse
 import uvicorn
 from atende_logs.config import Settings
 from atende_logs.errors import QueryTimeoutError
@@ -59,16 +54,14 @@ class FailingStore:
             raise QueryTimeoutError("a consulta excedeu o tempo limite")
         return self._store.scan(query, limit)
 
-settings = Settings(database_url=sys.argv[1])
+parser = argparse.ArgumentParser()
+parser.add_argument("--host")
+parser.add_argument("--port", type=int)
+arguments = parser.parse_args()
+settings = Settings()  # ATENDE_DATABASE_URL, from the environment
 app = create_app(settings, store=FailingStore(open_store(settings)))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
 """
-
-
-@dataclass(frozen=True)
-class Server:
-    base_url: str
-    pid: int
 
 
 @dataclass(frozen=True)
@@ -77,31 +70,6 @@ class Loaded:
     key: str
     callids: list[str]
     """In listing order."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _rss_mb(pid: int) -> float:
-    """Anonymous resident memory of ``pid`` and its descendants, in MB.
-
-    Not VmRSS: SQLite memory-maps the database for reads, and the mapped pages an export
-    touches count in VmRSS although they are the kernel's page cache, not the server's.
-    """
-    total_kb, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue  # it exited meanwhile
-        total_kb += next(int(line.split()[1]) for line in status.splitlines() if "RssAnon" in line)
-    return total_kb / 1024
 
 
 @pytest.fixture(scope="module")
@@ -128,72 +96,35 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     return Loaded(url, key, [f"{n:06d}" for n in range(CDR_COUNT)])
 
 
-def _start(command: list[str], url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, "ATENDE_DATABASE_URL": url},
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,  # its own process group: stopped as one, by its id
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/customers/cdrs/logs", timeout=2)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    _stop(process)
-    pytest.fail(f"the server did not start: {log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-
-
 @pytest.fixture(scope="module")
 def server(loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = _free_port()
-    cli = Path(sys.executable).with_name("atende-logs")
-    command = [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     log = tmp_path_factory.mktemp("logs") / "serve.log"
-    process = _start(command, loaded.database_url, port, log)
-    yield Server(f"http://127.0.0.1:{port}", process.pid)
-    _stop(process)
+    with Server(loaded.database_url, log) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def failing_server(loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = _free_port()
-    command = [sys.executable, "-c", FAILING_SERVER, loaded.database_url, str(port)]
     log = tmp_path_factory.mktemp("logs") / "failing.log"
-    process = _start(command, loaded.database_url, port, log)
-    yield Server(f"http://127.0.0.1:{port}", process.pid)
-    _stop(process)
+    command = [sys.executable, "-c", FAILING_SERVER]
+    with Server(loaded.database_url, log, workers=None, command=command) as server:
+        yield server
 
 
 def _stream(server: Server, key: str, params: dict[str, str]) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, headers={"x-api-key": key}, timeout=60)
+    return httpx.Client(base_url=server.url, headers={"x-api-key": key}, timeout=60)
 
 
 def test_a_large_export_streams_with_flat_server_memory(server: Server, loaded: Loaded) -> None:
     params = {"format": "ndjson"}
-    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+    with httpx.Client(base_url=server.url, headers={"x-api-key": loaded.key}) as client:
         client.get("/customers/cdrs/logs", params={**params, "end_at": str(BASE_MS + 5000)})
-        baseline = _rss_mb(server.pid)
+        baseline = rss_mb(tree(server.pid))
         peak, stop = [baseline], threading.Event()
 
         def sample() -> None:
             while not stop.wait(0.02):
-                peak.append(_rss_mb(server.pid))
+                peak.append(rss_mb(tree(server.pid)))
 
         sampler = threading.Thread(target=sample)
         sampler.start()
@@ -213,7 +144,7 @@ def test_a_large_export_streams_with_flat_server_memory(server: Server, loaded: 
     assert lines == CDR_COUNT
     assert pieces > 10
     growth = max(peak) - baseline
-    body_mb = size / 2**20
+    body_mb = size / 1e6
     assert body_mb > 2 * RSS_GROWTH_LIMIT_MB, body_mb
     assert growth < RSS_GROWTH_LIMIT_MB, (growth, body_mb)
 
@@ -223,7 +154,7 @@ def test_a_dropped_export_resumes_after_the_last_item_received(
 ) -> None:
     """The client hangs up mid-way (the server sees a disconnect), then resumes."""
     received: list[str] = []
-    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+    with httpx.Client(base_url=server.url, headers={"x-api-key": loaded.key}) as client:
         params = {"format": "ndjson"}
         with client.stream("GET", "/customers/cdrs/logs", params=params, timeout=60) as r:
             for line in r.iter_lines():
@@ -241,7 +172,7 @@ def test_a_failure_midway_is_a_truncated_transfer(
 ) -> None:
     """What a client sees when the database fails mid-export, and how it carries on."""
     received: list[str] = []
-    with httpx.Client(base_url=failing_server.base_url, headers={"x-api-key": loaded.key}) as c:
+    with httpx.Client(base_url=failing_server.url, headers={"x-api-key": loaded.key}) as c:
         params = {"format": "ndjson"}
         with pytest.raises(httpx.RemoteProtocolError):
             with c.stream("GET", "/customers/cdrs/logs", params=params, timeout=60) as r:
@@ -250,7 +181,7 @@ def test_a_failure_midway_is_a_truncated_transfer(
                 for line in r.iter_lines():
                     received.append(orjson.loads(line)["callid"])
     assert received == loaded.callids[:4000]
-    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+    with httpx.Client(base_url=server.url, headers={"x-api-key": loaded.key}) as client:
         params["after"] = f"id:{received[-1]}"
         with client.stream("GET", "/customers/cdrs/logs", params=params, timeout=60) as r:
             received += [orjson.loads(line)["callid"] for line in r.iter_lines()]
@@ -259,7 +190,7 @@ def test_a_failure_midway_is_a_truncated_transfer(
 
 def test_a_csv_export_from_a_real_server(server: Server, loaded: Loaded) -> None:
     params = {"format": "csv", "delimiter": ";", "bom": "true", "end_at": str(BASE_MS + 99)}
-    with httpx.Client(base_url=server.base_url, headers={"x-api-key": loaded.key}) as client:
+    with httpx.Client(base_url=server.url, headers={"x-api-key": loaded.key}) as client:
         response = client.get("/customers/cdrs/logs", params=params)
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeffcallid;my_status_name;")

@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from _remote import cli, free_port
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.http.app import DEFAULT_DB_THREADS
@@ -38,6 +37,7 @@ from atende_logs.http.metrics import (
 )
 from atende_logs.models import Customer
 from atende_logs.storage import Store
+from bench.server import Server
 
 REQUESTS = "atende_http_requests_total"
 
@@ -251,30 +251,13 @@ def test_the_live_gauges_of_a_dead_worker_are_dropped_and_its_counts_kept(tmp_pa
 @contextmanager
 def _serving(database_url: str, tmp: Path, workers: int) -> Iterator[str]:
     """``atende-logs serve`` with ``workers`` processes; its temporary files go to ``tmp``."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ATENDE_DATABASE_URL": database_url, "TMPDIR": str(tmp)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [cli(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    env = {"TMPDIR": str(tmp), "PROMETHEUS_MULTIPROC_DIR": None}
     log = tmp / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "--workers", str(workers)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-        )
-    try:
-        _wait_for(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200, log)
+    # Its first answers are asked of /readyz: the test counts the requests to /healthz.
+    with Server(database_url, log, workers=workers, env=env, ready_path="/readyz") as server:
+        url = server.url
+        _wait_for(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200, server.log)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _wait_for(condition: Callable[[], bool], log: Path, seconds: float = 60) -> None:

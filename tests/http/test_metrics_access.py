@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from _limits import DEFAULT_LIMITS
-from _served import serving
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.storage import Store
+from bench.server import Server
 
 TOKEN = "s3cret-scrape-token"
 
@@ -100,8 +100,8 @@ def test_wrong_tokens_spend_the_address_failures_like_forged_keys(app_with):
 def test_a_server_listening_beyond_loopback_refuses_scrapes_without_a_token(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    with serving(sqlite_url, tmp_path / "server.log", "--host", "0.0.0.0") as url:
-        open_ = httpx.get(f"{url}/metrics", timeout=30)
+    with Server(sqlite_url, tmp_path / "server.log", "--host", "0.0.0.0") as server:
+        open_ = httpx.get(f"{server.url}/metrics", timeout=30)
     assert open_.status_code == 403
     log = (tmp_path / "server.log").read_text()
     assert "ATENDE_METRICS_TOKEN is unset and the server listens on 0.0.0.0" in log
@@ -110,8 +110,8 @@ def test_a_server_listening_beyond_loopback_refuses_scrapes_without_a_token(
 def test_a_server_on_loopback_answers_scrapes_without_a_token(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    with serving(sqlite_url, tmp_path / "server.log", "--host", "127.0.0.1") as url:
-        direct = httpx.get(f"{url}/metrics", timeout=30)
-        forwarded = httpx.get(f"{url}/metrics", headers={"x-forwarded-for": "1.2.3.4"})
+    with Server(sqlite_url, tmp_path / "server.log", "--host", "127.0.0.1") as server:
+        direct = httpx.get(f"{server.url}/metrics", timeout=30)
+        forwarded = httpx.get(f"{server.url}/metrics", headers={"x-forwarded-for": "1.2.3.4"})
     assert direct.status_code == 200 and "atende_http_requests" in direct.text
     assert forwarded.status_code == 403

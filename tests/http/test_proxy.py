@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from _limits import DEFAULT_LIMITS
-from _served import serving
 from atende_logs import credentials
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.storage import Store, open_store
+from bench.server import Server
 
 SEARCH = "/customers/cdrs/logs"
 QUOTA = 2
@@ -133,8 +133,8 @@ def test_a_real_server_applies_the_trust_it_is_given(
         "ATENDE_RATE_LIMIT_REFUSAL_DELAY_MS": "0",
     }
     key = live_key(store)
-    with serving(sqlite_url, tmp_path / "server.log", *options, env=env) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:  # from 127.0.0.1
+    with Server(sqlite_url, tmp_path / "server.log", *options, env=env) as server:
+        with httpx.Client(base_url=server.url, timeout=30) as client:  # from 127.0.0.1
             forger = [search(client, forged(), "198.51.100.5") for _ in range(QUOTA + 1)]
             answered = search(client, key, "198.51.100.6")
     assert forger == [401] * QUOTA + [429]

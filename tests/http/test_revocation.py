@@ -19,12 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
-from _remote import cli, free_port
 from atende_logs.models import Customer
 from atende_logs.storage import Store
+from bench.server import Server, cli_path
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc to tell the workers apart"
@@ -37,36 +36,14 @@ either; the second worker may still be starting)."""
 
 
 @contextmanager
-def serving(database_url: str, log: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """``atende-logs serve --workers 2`` on a free port, until it answers."""
-    port = free_port()
-    env = {**os.environ, "ATENDE_DATABASE_URL": database_url}
-    command = [cli(), "serve", "--port", str(port), "--workers", str(WORKERS)]
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=output,
-                                   stderr=output)  # fmt: skip
-    try:
+def serving(database_url: str, log: Path) -> Iterator[Server]:
+    """``atende-logs serve --workers 2``, once it answers and both workers run."""
+    with Server(database_url, log, workers=WORKERS) as server:
         deadline = time.monotonic() + 60
-        while len(_children(process.pid)) < WORKERS or not _answers(port):
-            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        while len(_children(server.pid)) < WORKERS:
+            assert time.monotonic() < deadline, server.tail()
             time.sleep(0.1)
-        yield port, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _answers(port: int) -> bool:
-    try:
-        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0)
-    except httpx.TransportError:
-        return False
-    return True
+        yield server
 
 
 def _children(pid: int) -> set[int]:
@@ -158,20 +135,20 @@ def test_revocation_reaches_every_worker(
     database_url: str, store: Store, customer: Customer, tmp_path: Path
 ) -> None:
     info, key = store.create_api_key(customer.id)
-    with serving(database_url, tmp_path / "server.log") as (port, process):
+    with serving(database_url, tmp_path / "server.log") as server:
         # Children of the supervisor; the spawn machinery may add a helper that serves none.
-        before = statuses_by_worker(port, Probe(key), _children(process.pid))
+        before = statuses_by_worker(server.port, Probe(key), _children(server.pid))
         assert all(statuses == {200} for statuses in before.values()), before
 
         revoke = subprocess.run(
-            [cli(), "keys", "revoke", str(info.id)],
+            [cli_path(), "keys", "revoke", str(info.id)],
             env={**os.environ, "ATENDE_DATABASE_URL": database_url},
             capture_output=True,
             timeout=60,
         )
         assert revoke.returncode == 0, revoke.stderr
 
-        after = statuses_by_worker(port, Probe(key), set(before))
+        after = statuses_by_worker(server.port, Probe(key), set(before))
         assert after == {worker: {401} for worker in before}
 
 
@@ -180,13 +157,13 @@ def test_ingest_key_revocation_reaches_every_worker(
 ) -> None:
     info, key = store.create_ingest_key(f"revocation {customer.id}")
     probe = ingest_probe(key, customer.id)
-    with serving(database_url, tmp_path / "server.log") as (port, process):
-        before = statuses_by_worker(port, probe, _children(process.pid))
+    with serving(database_url, tmp_path / "server.log") as server:
+        before = statuses_by_worker(server.port, probe, _children(server.pid))
         assert all(statuses == {200} for statuses in before.values()), before
 
         revoking_ms = time.time_ns() // 1_000_000
         revoke = subprocess.run(
-            [cli(), "ingest-keys", "revoke", str(info.id)],
+            [cli_path(), "ingest-keys", "revoke", str(info.id)],
             env={**os.environ, "ATENDE_DATABASE_URL": database_url},
             capture_output=True,
             timeout=60,
@@ -194,7 +171,7 @@ def test_ingest_key_revocation_reaches_every_worker(
         assert revoke.returncode == 0, revoke.stderr
         revoked_ms = time.time_ns() // 1_000_000
 
-        after = statuses_by_worker(port, probe, set(before))
+        after = statuses_by_worker(server.port, probe, set(before))
         assert after == {worker: {401} for worker in before}
     listed = {k.id: k for k in store.list_ingest_keys()}
     # Stamped by the command, when it ran.

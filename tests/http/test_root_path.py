@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from starlette._utils import get_route_path
 
 from _limits import DEFAULT_LIMITS
-from _served import serving
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.http.paths import route_path
 from atende_logs.storage import Store, open_store
+from bench.server import Server
 
 SEARCH = "/customers/cdrs/logs"
 QUOTA = {"rate_limit_quota": 2, "rate_limit_window_s": 3600}
@@ -78,8 +78,9 @@ def test_the_limits_hold_under_a_root_path_on_a_real_server(
 ) -> None:
     env = {"ATENDE_RATE_LIMIT_QUOTA": "2", "ATENDE_RATE_LIMIT_WINDOW_S": "3600"}
     env["ATENDE_RATE_LIMIT_REFUSAL_DELAY_MS"] = "0"
-    with serving(sqlite_url, tmp_path / "server.log", "--root-path", "/api", env=env) as url:
-        with httpx.Client(base_url=url, headers={"x-api-key": api_key}, timeout=30) as client:
+    with Server(sqlite_url, tmp_path / "server.log", "--root-path", "/api", env=env) as server:
+        headers = {"x-api-key": api_key}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
             # The proxy strips /api before forwarding; uvicorn puts it back in the path.
             answers = [client.get(SEARCH) for _ in "abcd"]
             documented = client.get("/openapi.json").json()
