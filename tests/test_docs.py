@@ -133,3 +133,98 @@ def test_packaged_examples_are_the_spec_examples(kind: str) -> None:
         pytest.skip(f"the published spec is not beside the repository ({SPEC})")
     published = SPEC / KINDS[kind].example_file  # packaged under the published name
     assert example_page(KINDS[kind]) == orjson.loads(published.read_bytes())
+
+
+# Links into docs/ must not rot: a section cited by anchor (``api.md#rate-limits``) or by
+# name (``docs/benchmarks.md, "The request's fixed cost"``) must be a heading of that file.
+CITING = [*(ROOT / top for top in ("src", "bench", "tests", "docs")), ROOT / "README.md"]
+ANCHOR_LINK = re.compile(r"(?<![\w/.-])((?:docs/)?[\w.-]+\.md)#([\w-]+)")
+IN_PAGE_LINK = re.compile(r"\]\(#([\w-]+)\)")
+# The name in quotes after the file, as comments write it: `docs/api.md, "Limits"`,
+# `docs/api.md "Filters"`, `docs/api.md ("Filters")`; a comment may wrap it over two lines.
+NAMED_SECTION = re.compile(r'docs/([\w-]+\.md)(?:,\s*|\s+\(?|\()"([^"\n]+(?:\n[^"\n]+)?)"')
+DATED = re.compile(r"^\d{4}-\d{2}-\d{2}(?: to \d{4}-\d{2}-\d{2})?: ")
+"""The history's headings open with their date; a citation may leave it out."""
+
+
+def _citing_files() -> list[Path]:
+    found = []
+    for top in CITING:
+        paths = [top] if top.is_file() else sorted(top.rglob("*"))
+        found += [p for p in paths if p.suffix in (".py", ".md") and "__pycache__" not in p.parts]
+    return found
+
+
+def _headings(path: Path) -> list[str]:
+    """The file's headings, outside fenced code (where ``#`` starts a shell comment)."""
+    found, fenced = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"#{1,6} (.+?)\s*#*$", line)):
+            found.append(heading[1])
+    return found
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors: lower case, punctuation dropped, spaces as hyphens, repeats numbered."""
+    seen: dict[str, int] = {}
+    anchors = set()
+    for heading in _headings(path):
+        anchor = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        repeats = seen.get(anchor, 0)
+        seen[anchor] = repeats + 1
+        anchors.add(anchor if repeats == 0 else f"{anchor}-{repeats}")
+    return anchors
+
+
+def _has_section(path: Path, name: str) -> bool:
+    """Whether a heading of ``path`` is ``name``, or starts with it ("Import into PostgreSQL"
+    names "Import into PostgreSQL: binary COPY …"), its date left out."""
+    for heading in _headings(path):
+        for text in (heading, DATED.sub("", heading)):
+            if text == name or (text.startswith(name) and not text[len(name)].isalnum()):
+                return True
+    return False
+
+
+def test_every_link_to_a_section_of_the_docs_resolves() -> None:
+    checked, broken = 0, []
+    for path in _citing_files():
+        text = path.read_text()
+        links = [(m[1], m[2]) for m in ANCHOR_LINK.finditer(text)]
+        if path.suffix == ".md":
+            links += [(path.name, anchor) for anchor in IN_PAGE_LINK.findall(text)]
+        for target, anchor in links:
+            # Beside the citing file (a link between docs), else in docs/ (a code comment's).
+            file = ROOT / target if target.startswith("docs/") else path.parent / target
+            file = file if file.is_file() else DOCS / target
+            checked += 1
+            if not file.is_file() or anchor not in _anchors(file):
+                broken.append(f"{path.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken, "\n".join(broken)
+    assert checked >= 20  # the pattern still finds the links the docs are known to hold
+
+
+def test_every_section_cited_by_name_exists() -> None:
+    checked, broken = 0, []
+    for path in _citing_files():
+        for match in NAMED_SECTION.finditer(path.read_text()):
+            # A wrapped comment's second line starts with its indent and, in code, a "#".
+            name = re.sub(r"\s*\n\s*(?:#\s*)?", " ", match[2])
+            target = DOCS / match[1]
+            checked += 1
+            if not target.is_file() or not _has_section(target, name):
+                broken.append(f'{path.relative_to(ROOT)}: docs/{match[1]}, "{name}"')
+    assert not broken, "\n".join(broken)
+    assert checked >= 8  # as above: the citations of src/ and tests/ are still seen
+
+
+def test_every_docs_file_named_exists() -> None:
+    named = {
+        m
+        for p in _citing_files()
+        for m in re.findall(r"(?<![\w/])docs/([\w-]+\.md)", p.read_text())
+    }
+    assert "benchmarks.md" in named
+    assert [name for name in sorted(named) if not (DOCS / name).is_file()] == []
