@@ -89,7 +89,8 @@ def test_a_secret_anywhere_in_the_query_is_never_logged(
     logged = redact_query(encoded([*others, pair], how))
     body = secret[secret.index("_", 4) + 1 :]
     assert body not in unquote_plus(logged) and body not in logged
-    if not in_name and name in SHOWN_PARAMETERS:
+    # Unencoded (2), an "&" before the secret splits it off into a pair of its own.
+    if not in_name and name in SHOWN_PARAMETERS and not (how == 2 and "&" in before):
         # The prefix stays where values are shown: an operator sees that a key was sent
         # where none belongs (other parameters' values are masked whole).
         assert secret[: secret.index("_", 4) + 1] + "***" in unquote_plus(logged)
