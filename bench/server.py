@@ -105,7 +105,9 @@ class Server:
     ``--workers`` (None: the server's own default, one per core); ``env`` is laid over this
     process's environment when the object is made (None unsets a name). ``command`` replaces
     ``atende-logs serve`` with another program taking ``--port`` and ``--host``. The server
-    is up once ``ready_path`` answers, whatever its status. ``start`` again after ``stop`` or
+    is up once ``ready_path`` answers, whatever its status, and, with several workers, once
+    its log says each one started: one that starts late would otherwise meet whatever the
+    test does first (a database stopped, for one). ``start`` again after ``stop`` or
     ``kill`` serves on the same port.
     """
 
@@ -123,6 +125,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._ready_url = self.url + ready_path
+        # One process answering is the app started; several must each say so in the log.
+        self._workers_to_log = workers if workers is not None and workers > 1 else 0
         merged = {**os.environ, **(env or {}), "ATENDE_DATABASE_URL": database_url}
         self._env = {name: value for name, value in merged.items() if value is not None}
         argv = [*(command or (str(cli_path()), "serve")), "--port", str(self.port)]
@@ -132,6 +136,7 @@ class Server:
             argv += ["--host", "127.0.0.1"]
         self._argv = [*argv, *options]
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     def __enter__(self) -> Server:
         self.start()
@@ -155,6 +160,7 @@ class Server:
         """Start it and wait until it answers; fail with its log's end if it exits or stays
         silent for ``timeout_s``."""
         with self.log.open("ab") as output:
+            self._log_start = output.tell()  # a restart's lines follow the last run's
             self._process = subprocess.Popen(
                 self._argv,
                 env=self._env,
@@ -174,14 +180,27 @@ class Server:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"the server exited; its log ends:\n{self.tail()}")
-            try:
-                httpx.get(self._ready_url, timeout=1.0)
-                return  # any answer means it serves
-            except httpx.TransportError:
-                time.sleep(0.05)
+            if self._answers() and self._workers_started():
+                return
+            time.sleep(0.05)
         raise RuntimeError(
-            f"no answer within {timeout_s:.0f} s; the server's log ends:\n{self.tail()}"
+            f"not up within {timeout_s:.0f} s; the server's log ends:\n{self.tail()}"
         )
+
+    def _answers(self) -> bool:
+        try:
+            httpx.get(self._ready_url, timeout=1.0)
+        except httpx.TransportError:
+            return False
+        return True  # any answer means it serves
+
+    def _workers_started(self) -> bool:
+        """Whether every worker's app has started, as uvicorn logs it, since ``start``."""
+        if not self._workers_to_log:
+            return True
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().count(b"Application startup complete.") >= self._workers_to_log
 
     def tail(self) -> str:
         """The end of the server's log, for a failure's message."""
