@@ -1,23 +1,109 @@
-"""OpenAPI descriptions: the search endpoints' parameters and examples, generated from the
-kinds' filter specs and the export encoders (so the documented NDJSON and CSV examples are
-what an export sends), and the schemas of the error and ingest answers, which the handlers
-build by hand and Schemathesis holds them to (tests/http/test_schemathesis.py)."""
+"""The OpenAPI document, built in one place (``openapi_document``).
+
+FastAPI writes what the routes declare: their parameters and answers, and the
+``openapi_extra`` of the search and ingest routes, made here from the kinds' filter specs
+and the export encoders (so the documented NDJSON and CSV examples are what an export
+sends). ``openapi_document`` adds what no route declares to FastAPI: each route's security
+requirement, from its ``Auth`` (``http.auth``); the rate limits' fields and 429s; and the
+schemas the handlers build by hand (``SearchPage``), which Schemathesis holds them to
+(tests/http/test_schemathesis.py).
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 import orjson
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, Field
+from starlette.routing import BaseRoute
 
+from atende_logs import __version__
+from atende_logs.config import Settings
 from atende_logs.export.encoders import encoder_for
+from atende_logs.http.auth import Auth
 from atende_logs.http.errors import error_body
+from atende_logs.http.lean_route import LeanRoute
+from atende_logs.http.ratelimit import RouteLimits, limit_fields, refusal_answer
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.models import Output
 from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_HEADER, TOKEN_PARAMETER
+
+TITLE = "API de Clientes — Atende Simples"
+DESCRIPTION = """API de busca de logs para clientes da Atende Simples.
+
+Authenticate with your key in the `x-api-key` header. Pages come in ascending time order
+(ties by id); pass each page's `after` back to get the next one, until a page comes back
+empty (`"after": null`). See the README for the full pagination contract.
+
+Each key has a request quota and a cap on requests in flight at once; every answer says what
+is left in its `RateLimit-Policy` and `RateLimit` fields, and a request over either gets 429
+with `Retry-After` (the seconds after which the next one goes through).
+"""
+
+
+def openapi_document(routes: Sequence[BaseRoute], settings: Settings) -> dict[str, Any]:
+    """The document of an app serving ``routes`` with ``settings``."""
+    document = copy.deepcopy(  # FastAPI's dicts may be the routes' own: never edit those
+        get_openapi(title=TITLE, version=__version__, description=DESCRIPTION, routes=routes)
+    )
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {})["SearchPage"] = SearchPage.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    limits = RouteLimits.from_settings(settings) if settings.rate_limit_enabled else None
+    for route in iter_route_contexts(routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        path, methods = route.path_format, route.methods
+        assert path is not None and methods is not None  # an APIRoute has both
+        required = [auth for auth in auths_of(route) if auth.required(settings)]
+        route_limits = limits.of(path) if limits is not None else None
+        for method in methods:
+            operation = document["paths"][path][method.lower()]
+            if required:
+                operation["security"] = [{auth.scheme: [] for auth in required}]
+                schemes = components.setdefault("securitySchemes", {})
+                schemes |= {auth.scheme: auth.security_scheme() for auth in required}
+            if route_limits is not None:
+                for answer in operation["responses"].values():
+                    answer.setdefault("headers", {}).update(limit_fields(route_limits))
+                operation["responses"]["429"] = refusal_answer(route_limits, settings)
+    return document
+
+
+def auths_of(route: RouteContext) -> list[Auth[Any]]:
+    """The credentials ``route`` requires: a lean route's ``auth``, or the ``Auth`` among
+    its dependencies, however deep (router-level ones included)."""
+    if isinstance(route.original_route, LeanRoute):
+        return [route.original_route.auth]
+    found: list[Auth[Any]] = []
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, Auth) and dependant.call not in found:
+            found.append(dependant.call)
+        pending += dependant.dependencies
+    return found
+
+
+class SearchPage(BaseModel):
+    """One page of a listing."""
+
+    total: int = Field(description="Items matching the filters, ignoring `after`.")
+    after: int | str | None = Field(
+        description="Where the next page starts: epoch milliseconds of the last item, or an "
+        "opaque token when other items share that millisecond; null on an empty page."
+    )
+    items: list[dict[str, Any]] = Field(description="The documents, as ingested.")
+
 
 _COMMON_SEMANTICS = {
     "start_at": "Inclusive lower bound on the item's time. Epoch milliseconds (0, or from "
@@ -201,7 +287,7 @@ _RETRY_AFTER = {
 def other_client_errors() -> dict[int | str, dict[str, Any]]:
     """A ``responses=`` entry for the shape of every other 4xx answer. It also keeps FastAPI
     from documenting its default 422, which this app never sends (validation errors are
-    400). A fresh one per route group: ``document_limits`` adds headers to it in place."""
+    400)."""
     return {
         "4XX": {
             "model": ErrorBody,
