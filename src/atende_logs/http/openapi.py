@@ -33,6 +33,7 @@ from atende_logs.http.ratelimit import RouteLimits, limit_fields, refusal_answer
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.models import Output
+from atende_logs.query import values
 from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_HEADER, TOKEN_PARAMETER
 
@@ -55,8 +56,13 @@ def openapi_document(routes: Sequence[BaseRoute], settings: Settings) -> dict[st
         get_openapi(title=TITLE, version=__version__, description=DESCRIPTION, routes=routes)
     )
     components = document.setdefault("components", {})
-    components.setdefault("schemas", {})["SearchPage"] = SearchPage.model_json_schema(
-        ref_template="#/components/schemas/{model}"
+    components.setdefault("schemas", {}).update(
+        SearchPage=SearchPage.model_json_schema(ref_template="#/components/schemas/{model}"),
+        TimeZone={
+            "type": "string",
+            "description": "An IANA time zone name this server knows.",
+            "enum": values.time_zones(),
+        },
     )
     limits = RouteLimits.from_settings(settings) if settings.rate_limit_enabled else None
     for route in iter_route_contexts(routes):
@@ -109,34 +115,44 @@ _COMMON_SEMANTICS = {
     "start_at": "Inclusive lower bound on the item's time. Epoch milliseconds (0, or from "
     "946684800000, 2000-01-01, on), an ISO-8601 date (2020-01-27 or 20200127), or a "
     "datetime with or without offset (offset-less values and dates are read in `tz`). "
-    "Past the millisecond, it rounds up.",
+    "Past the millisecond, it rounds up. The schema admits the days from 1970-01-02 to "
+    "9999-12-30; on the days either side, a value is taken when its instant falls from "
+    "1970 to 9999, which depends on its zone.",
     "end_at": "Inclusive upper bound on the item's time, in the same forms as `start_at`. "
     "A value covers its own precision, measured on the instant: a date the whole day, a "
     "datetime without fraction the whole minute or second. Past the millisecond, it rounds "
-    "down. A range holding no millisecond gets 400 invalid_range.",
+    "down. A range holding no millisecond (`start_at` after `end_at`) gets 400 "
+    "`invalid_range`.",
     "after": "The `after` of the previous page: a number (items strictly after that epoch "
     "millisecond) or an opaque string token. Pass it back unchanged. Or, to resume after "
     "the last item received (an export that dropped): `id:` and that item's id field "
     "(attendant logs `id`, CDRs `callid`, cards `id`), or for a card without an `id`, "
-    "`card:<number>@<timestamp>` with the card's own fields. An item that is not yours "
-    "gets 400.",
+    "`card:<number>@<timestamp>` with the card's own fields. A token no page handed out, "
+    "or an item that is not yours, gets 400.",
     "size": f"Page size, 1 to {MAX_SIZE}; default 100. Validated but ignored by an export, "
     "which holds the whole result.",
-    "tz": "IANA zone name (e.g. America/Manaus) for dates and offset-less datetimes; "
-    "default America/Sao_Paulo.",
+    "tz": "IANA zone name (e.g. America/Manaus) for dates and offset-less datetimes, as "
+    "spelled in the zone database; default America/Sao_Paulo.",
 }
+_CSV_ONLY = (
+    "CSV only: with another format (`format`, or else the Accept header) it gets 400 "
+    "`invalid_parameter`, rather than being ignored."
+)
 _OUTPUT_SEMANTICS = {
     "format": "`json` (default): one page, as below. `ndjson` or `csv`: the whole filtered "
     "result in one streamed response, in the same order; it wins over the Accept header "
-    "(`application/x-ndjson`, `text/csv`). See docs/export.md.",
-    "delimiter": "CSV only: `,` (default), `;` or `tab`.",
-    "bom": "CSV only: `true` starts the file with a UTF-8 byte order mark, for Excel.",
-    "csv_formulas": "CSV only. `escape` (default): a text cell starting with `=`, `+`, `-`, "
+    "(`application/x-ndjson`, `text/csv`). In any case, blanks around it ignored. See "
+    "docs/export.md.",
+    "delimiter": f"{_CSV_ONLY} `,` (default), `;` or `tab` (in any case), or a tab character.",
+    "bom": f"{_CSV_ONLY} `true` starts the file with a UTF-8 byte order mark, for Excel; "
+    "`false` (default) does not. In any case.",
+    "csv_formulas": f"{_CSV_ONLY} `escape` (default): a text cell starting with `=`, `+`, `-`, "
     "`@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it instead "
     "of running it as a formula; a plain decimal number (`-48.3317167`) is left as it is. "
-    "`raw`: every cell exactly as stored, for programs that read the CSV themselves. See "
-    "docs/export.md.",
+    "`raw`: every cell exactly as stored, for programs that read the CSV themselves. In "
+    "any case. See docs/export.md.",
 }
+_BLANK = "An empty or blank value counts as not sent."
 _EXAMPLE_FILES = {
     "attendant-logs": "example-attendant-logs.json",
     "cdrs": "example-cdrs.json",
@@ -148,16 +164,17 @@ def _parameter(
     name: str,
     description: str,
     semantics: str,
+    schema: dict[str, Any],
     *,
-    required: bool = False,
     example: str | None = None,
 ) -> dict[str, Any]:
+    blank = "An empty value counts as not sent." if name == "delimiter" else _BLANK
     parameter: dict[str, Any] = {
         "name": name,
         "in": "query",
-        "required": required,
-        "description": f"{description}. {semantics}",
-        "schema": {"type": "string"},
+        "required": False,
+        "description": f"{description}. {semantics} {blank}",
+        "schema": schema,
     }
     if example is not None:
         parameter["example"] = example
@@ -174,16 +191,29 @@ def example_page(kind: Kind) -> dict[str, Any]:
 def search_operation(kind: Kind) -> dict[str, Any]:
     """``openapi_extra`` for a search route: its parameters and example response."""
     parameters = _token_parameters() if kind.has_dialer else []
+    common = {
+        "start_at": values.TIME,
+        "end_at": values.TIME,
+        "after": values.after(kind),
+        "size": values.SIZE,
+        "tz": {"anyOf": [values.BLANK, {"$ref": "#/components/schemas/TimeZone"}]},
+    }
     parameters += [
-        _parameter(name, description, _COMMON_SEMANTICS[name])
+        _parameter(name, description, _COMMON_SEMANTICS[name], common[name])
         for name, description in COMMON_PARAMETERS.items()
     ]
     parameters += [
-        _parameter(name, description, _OUTPUT_SEMANTICS[name])
+        _parameter(name, description, _OUTPUT_SEMANTICS[name], values.OUTPUT[name])
         for name, description in OUTPUT_PARAMETERS.items()
     ]
     parameters += [
-        _parameter(spec.param, spec.description, spec.semantics, example=spec.example)
+        _parameter(
+            spec.param,
+            spec.description,
+            spec.semantics,
+            values.filter_schema(spec.key),
+            example=spec.example,
+        )
         for spec in kind.filters
     ]
     return {
@@ -231,6 +261,7 @@ def _token_parameters() -> list[dict[str, Any]]:
         TOKEN_PARAMETER,
         "Token do discador (Obrigatorio)",
         f"The dialer's token, or send it in the `{TOKEN_HEADER}` header. {rules}",
+        values.TEXT,
     )
     return [query, header]
 
