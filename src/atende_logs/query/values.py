@@ -2,7 +2,8 @@
 
 Each schema admits exactly the values the parser takes for that parameter on its own, so a
 client (or Schemathesis) can tell a good value from a bad one before sending it; tests hold
-each pattern to its parser (tests/query/test_values.py). What depends on something else is
+each pattern to its parser (tests/query/test_values.py), and the two places where a schema
+admits a little less say why. What depends on something else is
 said in the parameter's description instead, as OpenAPI cannot say it: the CSV options with
 another format, ``start_at`` after ``end_at``, a dialer token in neither place, an ``after``
 the server did not hand out or that names no item of the caller's (docs/api.md, "The
@@ -140,9 +141,8 @@ _CLOCK = (
     # A "+" sent unencoded arrives as a space.
     f"(?:[Zz]|[-+ ]{_HOUR}(?::?{_SIXTY})?)?"
 )
-_EPOCH_MS = "|".join(
-    ["0{1,7}", "0{9,15}", _numbers(MIN_EPOCH_MS, MAX_MS, range(9, 16))]  # 8 digits: a date
-)
+# Up to 15 digits, leading zeros included; zero in any such length but eight (a date).
+_EPOCH_MS = "|".join(["0{1,7}", "0{9,15}", _numbers(MIN_EPOCH_MS, MAX_MS, range(12, 16))])
 TIME = {
     "type": "string",
     "pattern": _blank_or(f"{_EPOCH_MS}|(?:{_dates('')})|(?:{_dates('-')})(?:{_CLOCK})?"),
