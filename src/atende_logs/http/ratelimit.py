@@ -54,6 +54,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from atende_logs import credentials
 from atende_logs.config import Settings
 from atende_logs.credentials import CUSTOMER_KEY, INGEST_KEY, SecretType
+from atende_logs.http import auth
 from atende_logs.http.errors import error_body, error_response
 from atende_logs.http.metrics import count_rate_limited
 from atende_logs.http.paths import route_path
@@ -117,13 +118,15 @@ def auth_failure_policy(settings: Settings) -> Policy:
 def search_limits(settings: Settings) -> Limits:
     """Customer keys on the three search endpoints."""
     rate = Policy("api", settings.rate_limit_quota, settings.rate_limit_window_s)
-    return Limits(rate, settings.concurrent_requests_per_key, b"x-api-key", CUSTOMER_KEY)
+    header = auth.API_KEY.header.encode()
+    return Limits(rate, settings.concurrent_requests_per_key, header, CUSTOMER_KEY)
 
 
 def ingest_limits(settings: Settings) -> Limits:
     """Ingest keys on the batch endpoints."""
     rate = Policy("ingest", settings.ingest_rate_limit_quota, settings.ingest_rate_limit_window_s)
-    return Limits(rate, settings.concurrent_requests_per_key, b"x-ingest-key", INGEST_KEY)
+    header = auth.INGEST_KEY.header.encode()
+    return Limits(rate, settings.concurrent_requests_per_key, header, INGEST_KEY)
 
 
 _SEARCH_PATHS = frozenset(kind.path for kind in KINDS.values())
