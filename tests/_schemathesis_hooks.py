@@ -21,6 +21,7 @@ from atende_logs.config import Settings
 from atende_logs.errors import ParameterError
 from atende_logs.http.negotiation import preferred_format
 from atende_logs.normalize import ASCII_DIGITS
+from atende_logs.query.cursor import parse_after
 from atende_logs.query.output import CSV_PARAMETERS
 from atende_logs.query.times import parse_instant, zone
 
@@ -78,9 +79,20 @@ def start_at_not_after_end_at(query: dict[str, Any]) -> None:
 
 
 def after_as_handed_out(query: dict[str, Any]) -> None:
-    """A page's token, or an item named by ``id:`` or ``card:``, is valid only as the server
-    handed it out, or for an item the caller holds: leave out any other. (A number is
-    valid on its own.)"""
+    """A page's token is valid only as a page handed it out (the stateful phase follows the
+    document's NextPage links with real ones), and an item named by ``id:`` or ``card:``
+    only if the caller holds it: leave out any other. A number is valid on its own, and is
+    never left out."""
     after = query.get("after")
-    if _given(after) and not ASCII_DIGITS.fullmatch(str(after).strip()):
+    if not _given(after) or ASCII_DIGITS.fullmatch(str(after).strip()):
+        return
+    try:
+        parse_after(str(after))
+    except ParameterError:
         del query["after"]
+
+
+@schemathesis.deserializer("text/csv", "application/x-ndjson")
+def export_as_text(ctx: Any, response: Any) -> str:
+    """An export is text, with no ``after`` for a NextPage link to follow."""
+    return str(response.content.decode())

@@ -222,6 +222,14 @@ def search_operation(kind: Kind) -> dict[str, Any]:
             "200": {
                 "description": "Uma página de itens (JSON), ou o resultado inteiro (NDJSON, CSV), "
                 "em ordem crescente de tempo e id.",
+                "links": {
+                    "NextPage": {
+                        "operationRef": "#/paths/" + kind.path.replace("/", "~1") + "/get",
+                        "parameters": {"after": "$response.body#/after"},
+                        "description": "The next page (of a JSON page): the same request, "
+                        "with this page's `after`.",
+                    }
+                },
                 "content": {
                     "application/json": {
                         "schema": {"$ref": "#/components/schemas/SearchPage"},
