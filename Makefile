@@ -16,7 +16,7 @@ BUILD_REQUIRES := $(BIN)/python -c 'import tomllib; \
 # AUDIT_IGNORE += --ignore-vuln GHSA-xxxx-xxxx-xxxx  # urllib3 2.8: we never call X; until 2027-03
 AUDIT_IGNORE :=
 
-.PHONY: help run test lint format clean lock audit smoke-wheel
+.PHONY: help run test lint format clean lock audit smoke-wheel schemathesis
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,9 +33,15 @@ test: $(VENV)/.dev  ## Set up and run the linters, the type checker, the audit, 
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory audit
-	$(BIN)/pytest --ignore=tests/faults --cov --cov-report=
+	$(BIN)/pytest --ignore=tests/faults --ignore=$(SCHEMATHESIS_TEST) --cov --cov-report=
+	$(MAKE) --no-print-directory schemathesis
 	$(BIN)/pytest tests/faults --cov --cov-append --cov-report=term-missing:skip-covered --cov-fail-under=90
 	$(MAKE) --no-print-directory smoke-wheel
+
+# A few minutes: it serves each database and runs Schemathesis' own CLI against it.
+SCHEMATHESIS_TEST := tests/http/test_schemathesis.py
+schemathesis: $(VENV)/.dev  ## Run Schemathesis' CLI, every check and phase, against a real server on each database
+	$(BIN)/pytest $(SCHEMATHESIS_TEST)
 
 smoke-wheel: $(VENV)/.dev  ## Build the sdist and wheel, install the wheel in a fresh virtualenv, serve from it
 	$(BIN)/python scripts/wheel_smoke.py

@@ -179,7 +179,7 @@ class Remote:
 
     def params(self, kind: str) -> dict[str, str]:
         """The parameters every query of ``kind`` needs (the token, for cards)."""
-        return {"token": self.token} if KINDS[kind].has_dialer else {}
+        return {"token": self.token} if KINDS[kind].scope.by_dialer else {}
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def load(store: Store, database_url: str) -> Loaded:
             kind,
             as_records([*docs, *ODD[name]]),
             zone=SAO_PAULO,
-            dialer_id=dialer.id if kind.has_dialer else None,
+            dialer_id=dialer.id if kind.scope.by_dialer else None,
         )
         assert result.rejected == 0, result.rejections
     return Loaded(key, token, database_url)

@@ -4,6 +4,7 @@
     ├── ParameterError            a query parameter is unknown, missing or malformed (400)
     ├── AuthenticationError       missing, unknown or revoked key (401)
     ├── ForbiddenError            a live key asking for what is outside its scope (403)
+    │   └── ScrapesRefusedError   /metrics without a token, reachable from outside (403)
     ├── NotFoundError             something named by the request does not exist for its caller (404)
     ├── PayloadTooLargeError      an ingest body or batch over its limit (413)
     ├── UnsupportedMediaTypeError an ingest body in a format we do not read (415)
@@ -46,6 +47,10 @@ class AuthenticationError(AtendeError):
 
 class ForbiddenError(AtendeError):
     code = "forbidden"
+
+
+class ScrapesRefusedError(ForbiddenError):
+    code = "metrics_token_unset"
 
 
 class NotFoundError(AtendeError):

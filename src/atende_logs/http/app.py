@@ -8,7 +8,6 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -21,7 +20,8 @@ from atende_logs.http.errors import install_error_handlers
 from atende_logs.http.key_use import KeyUseMiddleware
 from atende_logs.http.metrics import sampling
 from atende_logs.http.observe import ObserveMiddleware
-from atende_logs.http.ratelimit import RateLimitMiddleware, document_limits
+from atende_logs.http.openapi import DESCRIPTION, TITLE, openapi_document
+from atende_logs.http.ratelimit import RateLimitMiddleware
 from atende_logs.http.request_id import RequestIdMiddleware
 from atende_logs.http.routes import health, ingest, logs
 from atende_logs.http.routes.health import Readiness, warn_if_scrapes_refused
@@ -30,35 +30,20 @@ from atende_logs.storage import Store, open_store
 from atende_logs.storage.durability import warn_unless_durable
 from atende_logs.storage.migrate import pending
 
-DESCRIPTION = """API de busca de logs para clientes da Atende Simples.
-
-Authenticate with your key in the `x-api-key` header. Pages come in ascending time order
-(ties by id); pass each page's `after` back to get the next one, until a page comes back
-empty (`"after": null`). See the README for the full pagination contract.
-
-Each key has a request quota and a cap on requests in flight at once; every answer says what
-is left in its `RateLimit-Policy` and `RateLimit` fields, and a request over either gets 429
-with `Retry-After` (the seconds after which the next one goes through).
-"""
-
 DEFAULT_DB_THREADS = {"sqlite": 2, "postgresql": 4}
 """Database calls in flight per process (``ATENDE_DB_THREADS`` overrides)."""
-
-
-class SearchPage(BaseModel):
-    """One page of a listing."""
-
-    total: int = Field(description="Items matching the filters, ignoring `after`.")
-    after: int | str | None = Field(
-        description="Where the next page starts: epoch milliseconds of the last item, or an "
-        "opaque token when other items share that millisecond; null on an empty page."
-    )
-    items: list[dict[str, Any]] = Field(description="The documents, as ingested.")
 
 
 class _App(FastAPI):
     trusted_proxies = ""
     """``ATENDE_FORWARDED_ALLOW_IPS``, set by ``create_app``."""
+    settings: Settings
+    """What the app serves with, set by ``create_app``; the OpenAPI document states it."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = openapi_document(self.routes, self.settings)
+        return self.openapi_schema
 
     def build_middleware_stack(self) -> ASGIApp:
         # The request id goes around everything, Starlette's error middleware included, so
@@ -112,17 +97,12 @@ def create_app(
             if owned:
                 app.state.store.close()
 
-    app = _App(
-        title="API de Clientes — Atende Simples",
-        version=__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
+    app = _App(title=TITLE, version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.trusted_proxies = settings.forwarded_allow_ips
+    app.settings = settings
     install_error_handlers(app)
     if settings.rate_limit_enabled:  # inside the access log, which records its 429s too
         app.add_middleware(RateLimitMiddleware, settings=settings, buckets=buckets)
-        document_limits(app, settings)
     # Before the rate limit: an over-long query costs nothing, not even a bucket's look-up.
     app.add_middleware(QueryBoundMiddleware, max_bytes=settings.max_query_bytes)
     app.add_middleware(ObserveMiddleware)  # logs, times and counts the others' answers
@@ -131,21 +111,4 @@ def create_app(
     app.include_router(logs.router)
     app.include_router(ingest.router)
     app.include_router(health.router)
-    _add_page_schema(app)
     return app
-
-
-def _add_page_schema(app: FastAPI) -> None:
-    """Publish ``SearchPage``, which the search routes reference but never build."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {})["SearchPage"] = (
-                SearchPage.model_json_schema(ref_template="#/components/schemas/{model}")
-            )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

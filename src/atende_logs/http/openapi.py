@@ -1,72 +1,175 @@
-"""OpenAPI descriptions: the search endpoints' parameters and examples, generated from the
-kinds' filter specs and the export encoders (so the documented NDJSON and CSV examples are
-what an export sends), and the schemas of the error and ingest answers, which the handlers
-build by hand and Schemathesis holds them to (tests/http/test_schemathesis.py)."""
+"""The OpenAPI document, built in one place (``openapi_document``).
+
+FastAPI writes what the routes declare: their parameters and answers, and the
+``openapi_extra`` of the search and ingest routes, made here from the kinds' filter specs
+and the export encoders (so the documented NDJSON and CSV examples are what an export
+sends). ``openapi_document`` adds what no route declares to FastAPI: each route's security
+requirement, from its ``Auth`` (``http.auth``); the rate limits' fields and 429s; and the
+schemas the handlers build by hand (``SearchPage``), which Schemathesis holds them to
+(tests/http/test_schemathesis.py).
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 import orjson
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, Field
+from starlette.routing import BaseRoute
 
+from atende_logs import __version__
+from atende_logs.config import Settings
 from atende_logs.export.encoders import encoder_for
+from atende_logs.http.auth import Auth
 from atende_logs.http.errors import error_body
+from atende_logs.http.lean_route import LeanRoute
+from atende_logs.http.ratelimit import RouteLimits, limit_fields, refusal_answer
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.models import Output
+from atende_logs.query import values
 from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_HEADER, TOKEN_PARAMETER
+
+TITLE = "API de Clientes — Atende Simples"
+DESCRIPTION = """API de busca de logs para clientes da Atende Simples.
+
+Authenticate with your key in the `x-api-key` header. Pages come in ascending time order
+(ties by id); pass each page's `after` back to get the next one, until a page comes back
+empty (`"after": null`). See the README for the full pagination contract.
+
+Each key has a request quota and a cap on requests in flight at once; every answer says what
+is left in its `RateLimit-Policy` and `RateLimit` fields, and a request over either gets 429
+with `Retry-After` (the seconds after which the next one goes through).
+"""
+
+
+def openapi_document(routes: Sequence[BaseRoute], settings: Settings) -> dict[str, Any]:
+    """The document of an app serving ``routes`` with ``settings``."""
+    document = copy.deepcopy(  # FastAPI's dicts may be the routes' own: never edit those
+        get_openapi(title=TITLE, version=__version__, description=DESCRIPTION, routes=routes)
+    )
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {}).update(
+        SearchPage=SearchPage.model_json_schema(ref_template="#/components/schemas/{model}"),
+        TimeZone={
+            "type": "string",
+            "description": "An IANA time zone name this server knows.",
+            "enum": values.time_zones(),
+        },
+    )
+    limits = RouteLimits.from_settings(settings) if settings.rate_limit_enabled else None
+    for route in iter_route_contexts(routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        path, methods = route.path_format, route.methods
+        assert path is not None and methods is not None  # an APIRoute has both
+        required = [auth for auth in auths_of(route) if auth.required(settings)]
+        route_limits = limits.of(path) if limits is not None else None
+        for method in methods:
+            operation = document["paths"][path][method.lower()]
+            if required:
+                operation["security"] = [{auth.scheme: [] for auth in required}]
+                schemes = components.setdefault("securitySchemes", {})
+                schemes |= {auth.scheme: auth.security_scheme() for auth in required}
+            if route_limits is not None:
+                for answer in operation["responses"].values():
+                    answer.setdefault("headers", {}).update(limit_fields(route_limits))
+                operation["responses"]["429"] = refusal_answer(route_limits, settings)
+    return document
+
+
+def auths_of(route: RouteContext) -> list[Auth[Any]]:
+    """The credentials ``route`` requires: a lean route's ``auth``, or the ``Auth`` among
+    its dependencies, however deep (router-level ones included)."""
+    if isinstance(route.original_route, LeanRoute):
+        return [route.original_route.auth]
+    found: list[Auth[Any]] = []
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, Auth) and dependant.call not in found:
+            found.append(dependant.call)
+        pending += dependant.dependencies
+    return found
+
+
+class SearchPage(BaseModel):
+    """One page of a listing."""
+
+    total: int = Field(description="Items matching the filters, ignoring `after`.")
+    after: int | str | None = Field(
+        description="Where the next page starts: epoch milliseconds of the last item, or an "
+        "opaque token when other items share that millisecond; null on an empty page."
+    )
+    items: list[dict[str, Any]] = Field(description="The documents, as ingested.")
+
 
 _COMMON_SEMANTICS = {
     "start_at": "Inclusive lower bound on the item's time. Epoch milliseconds (0, or from "
     "946684800000, 2000-01-01, on), an ISO-8601 date (2020-01-27 or 20200127), or a "
     "datetime with or without offset (offset-less values and dates are read in `tz`). "
-    "Past the millisecond, it rounds up.",
+    "Past the millisecond, it rounds up. The schema admits the days from 1970-01-02 to "
+    "9999-12-30; on the days either side, a value is taken when its instant falls from "
+    "1970 to 9999, which depends on its zone.",
     "end_at": "Inclusive upper bound on the item's time, in the same forms as `start_at`. "
     "A value covers its own precision, measured on the instant: a date the whole day, a "
     "datetime without fraction the whole minute or second. Past the millisecond, it rounds "
-    "down. A range holding no millisecond gets 400 invalid_range.",
+    "down. A range holding no millisecond (`start_at` after `end_at`) gets 400 "
+    "`invalid_range`.",
     "after": "The `after` of the previous page: a number (items strictly after that epoch "
     "millisecond) or an opaque string token. Pass it back unchanged. Or, to resume after "
     "the last item received (an export that dropped): `id:` and that item's id field "
     "(attendant logs `id`, CDRs `callid`, cards `id`), or for a card without an `id`, "
-    "`card:<number>@<timestamp>` with the card's own fields. An item that is not yours "
-    "gets 400.",
+    "`card:<number>@<timestamp>` with the card's own fields. A token no page handed out, "
+    "or an item that is not yours, gets 400.",
     "size": f"Page size, 1 to {MAX_SIZE}; default 100. Validated but ignored by an export, "
     "which holds the whole result.",
-    "tz": "IANA zone name (e.g. America/Manaus) for dates and offset-less datetimes; "
-    "default America/Sao_Paulo.",
+    "tz": "IANA zone name (e.g. America/Manaus) for dates and offset-less datetimes, as "
+    "spelled in the zone database; default America/Sao_Paulo.",
 }
+_CSV_ONLY = (
+    "CSV only: with another format (`format`, or else the Accept header) it gets 400 "
+    "`invalid_parameter`, rather than being ignored."
+)
 _OUTPUT_SEMANTICS = {
     "format": "`json` (default): one page, as below. `ndjson` or `csv`: the whole filtered "
     "result in one streamed response, in the same order; it wins over the Accept header "
-    "(`application/x-ndjson`, `text/csv`). See docs/export.md.",
-    "delimiter": "CSV only: `,` (default), `;` or `tab`.",
-    "bom": "CSV only: `true` starts the file with a UTF-8 byte order mark, for Excel.",
-    "csv_formulas": "CSV only. `escape` (default): a text cell starting with `=`, `+`, `-`, "
+    "(`application/x-ndjson`, `text/csv`). In any case, blanks around it ignored. See "
+    "docs/export.md.",
+    "delimiter": f"{_CSV_ONLY} `,` (default), `;` or `tab` (in any case), or a tab character.",
+    "bom": f"{_CSV_ONLY} `true` starts the file with a UTF-8 byte order mark, for Excel; "
+    "`false` (default) does not. In any case.",
+    "csv_formulas": f"{_CSV_ONLY} `escape` (default): a text cell starting with `=`, `+`, `-`, "
     "`@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it instead "
     "of running it as a formula; a plain decimal number (`-48.3317167`) is left as it is. "
-    "`raw`: every cell exactly as stored, for programs that read the CSV themselves. See "
-    "docs/export.md.",
+    "`raw`: every cell exactly as stored, for programs that read the CSV themselves. In "
+    "any case. See docs/export.md.",
 }
+_BLANK = "An empty or blank value counts as not sent."
 
 
 def _parameter(
     name: str,
     description: str,
     semantics: str,
+    schema: dict[str, Any],
     *,
-    required: bool = False,
     example: str | None = None,
 ) -> dict[str, Any]:
+    blank = "An empty value counts as not sent." if name == "delimiter" else _BLANK
     parameter: dict[str, Any] = {
         "name": name,
         "in": "query",
-        "required": required,
-        "description": f"{description}. {semantics}",
-        "schema": {"type": "string"},
+        "required": False,
+        "description": f"{description}. {semantics} {blank}",
+        "schema": schema,
     }
     if example is not None:
         parameter["example"] = example
@@ -83,16 +186,29 @@ def example_page(kind: Kind) -> dict[str, Any]:
 def search_operation(kind: Kind) -> dict[str, Any]:
     """``openapi_extra`` for a search route: its parameters and example response."""
     parameters = _token_parameters() if kind.scope.by_dialer else []
+    common = {
+        "start_at": values.TIME,
+        "end_at": values.TIME,
+        "after": values.after(kind),
+        "size": values.SIZE,
+        "tz": {"anyOf": [values.BLANK, {"$ref": "#/components/schemas/TimeZone"}]},
+    }
     parameters += [
-        _parameter(name, description, _COMMON_SEMANTICS[name])
+        _parameter(name, description, _COMMON_SEMANTICS[name], common[name])
         for name, description in COMMON_PARAMETERS.items()
     ]
     parameters += [
-        _parameter(name, description, _OUTPUT_SEMANTICS[name])
+        _parameter(name, description, _OUTPUT_SEMANTICS[name], values.OUTPUT[name])
         for name, description in OUTPUT_PARAMETERS.items()
     ]
     parameters += [
-        _parameter(spec.param, spec.description, spec.semantics, example=spec.example)
+        _parameter(
+            spec.param,
+            spec.description,
+            spec.semantics,
+            values.filter_schema(spec.key),
+            example=spec.example,
+        )
         for spec in kind.filters
     ]
     return {
@@ -101,6 +217,14 @@ def search_operation(kind: Kind) -> dict[str, Any]:
             "200": {
                 "description": "Uma página de itens (JSON), ou o resultado inteiro (NDJSON, CSV), "
                 "em ordem crescente de tempo e id.",
+                "links": {
+                    "NextPage": {
+                        "operationRef": "#/paths/" + kind.path.replace("/", "~1") + "/get",
+                        "parameters": {"after": "$response.body#/after"},
+                        "description": "The next page (of a JSON page): the same request, "
+                        "with this page's `after`.",
+                    }
+                },
                 "content": {
                     "application/json": {
                         "schema": {"$ref": "#/components/schemas/SearchPage"},
@@ -140,6 +264,7 @@ def _token_parameters() -> list[dict[str, Any]]:
         TOKEN_PARAMETER,
         "Token do discador (Obrigatorio)",
         f"The dialer's token, or send it in the `{TOKEN_HEADER}` header. {rules}",
+        values.TEXT,
     )
     return [query, header]
 
@@ -196,7 +321,7 @@ _RETRY_AFTER = {
 def other_client_errors() -> dict[int | str, dict[str, Any]]:
     """A ``responses=`` entry for the shape of every other 4xx answer. It also keeps FastAPI
     from documenting its default 422, which this app never sends (validation errors are
-    400). A fresh one per route group: ``document_limits`` adds headers to it in place."""
+    400)."""
     return {
         "4XX": {
             "model": ErrorBody,

@@ -49,12 +49,12 @@ from typing import Any
 
 import anyio
 from anyio import to_thread
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atende_logs import credentials
 from atende_logs.config import Settings
 from atende_logs.credentials import CUSTOMER_KEY, INGEST_KEY, SecretType
+from atende_logs.http import auth
 from atende_logs.http.errors import error_body, error_response
 from atende_logs.http.metrics import count_rate_limited
 from atende_logs.http.paths import route_path
@@ -118,13 +118,15 @@ def auth_failure_policy(settings: Settings) -> Policy:
 def search_limits(settings: Settings) -> Limits:
     """Customer keys on the three search endpoints."""
     rate = Policy("api", settings.rate_limit_quota, settings.rate_limit_window_s)
-    return Limits(rate, settings.concurrent_requests_per_key, b"x-api-key", CUSTOMER_KEY)
+    header = auth.API_KEY.header.encode()
+    return Limits(rate, settings.concurrent_requests_per_key, header, CUSTOMER_KEY)
 
 
 def ingest_limits(settings: Settings) -> Limits:
     """Ingest keys on the batch endpoints."""
     rate = Policy("ingest", settings.ingest_rate_limit_quota, settings.ingest_rate_limit_window_s)
-    return Limits(rate, settings.concurrent_requests_per_key, b"x-ingest-key", INGEST_KEY)
+    header = auth.INGEST_KEY.header.encode()
+    return Limits(rate, settings.concurrent_requests_per_key, header, INGEST_KEY)
 
 
 _SEARCH_PATHS = frozenset(kind.path for kind in KINDS.values())
@@ -366,30 +368,10 @@ class RateLimitMiddleware:
             self.delayed -= 1
 
 
-def document_limits(app: FastAPI, settings: Settings) -> None:
-    """Describe the limits in the OpenAPI document: the fields on every answer of a limited
-    route, and its 429."""
-    build = app.openapi
-    routes = RouteLimits.from_settings(settings)
-    failures = auth_failure_policy(settings)
-
-    def openapi() -> dict[str, Any]:
-        fresh = app.openapi_schema is None
-        schema = build()
-        if fresh:
-            for path, operations in schema.get("paths", {}).items():
-                limits = routes.of(path)
-                if limits is not None:
-                    for operation in operations.values():
-                        _describe(operation, limits, failures, settings.rate_limit_refusal_delay_ms)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _describe(operation: dict[str, Any], limits: Limits, failures: Policy, delay_ms: int) -> None:
+def limit_fields(limits: Limits) -> dict[str, Any]:
+    """The OpenAPI headers of every answer of a route with ``limits``."""
     rate = limits.rate
-    fields = {
+    return {
         "RateLimit-Policy": {
             "description": "The key's quotas (IETF draft-ietf-httpapi-ratelimit-headers): "
             "`q` requests at once, refilled over `w` seconds; `q` concurrent requests.",
@@ -405,8 +387,12 @@ def _describe(operation: dict[str, Any], limits: Limits, failures: Policy, delay
             },
         },
     }
-    for answer in operation.get("responses", {}).values():
-        answer.setdefault("headers", {}).update(fields)
+
+
+def refusal_answer(limits: Limits, settings: Settings) -> dict[str, Any]:
+    """The OpenAPI 429 answer of a route with ``limits``."""
+    rate = limits.rate
+    failures = auth_failure_policy(settings)
     wait = math.ceil(rate.window_s / rate.quota)
     example = error_body(
         429,
@@ -415,7 +401,7 @@ def _describe(operation: dict[str, Any], limits: Limits, failures: Policy, delay
         None,
         EXAMPLE_REQUEST_ID,
     )
-    operation.setdefault("responses", {})["429"] = {
+    return {
         "description": f"Over the key's quota ({rate.quota} requests, refilled over "
         f"{rate.window_s} s; code `rate_limited`) or over {limits.concurrency} requests in "
         "flight at once (code `concurrency_limited`). Requests without a well-formed key "
@@ -424,14 +410,15 @@ def _describe(operation: dict[str, Any], limits: Limits, failures: Policy, delay
         f"{failures.window_s} s); with none left, the address's requests get 429 (code "
         f'`auth_failures_limited`, the RateLimit fields naming the "{failures.name}" policy) '
         "before their key is looked up, except those whose key got a 2xx answer lately. The "
-        f"answer is held back up to {delay_ms} ms, never past its Retry-After.",
+        f"answer is held back up to {settings.rate_limit_refusal_delay_ms} ms, never past its "
+        "Retry-After.",
         "headers": {
             "Retry-After": {
                 "description": "Seconds after which the next request goes through.",
                 "schema": {"type": "integer"},
             },
             REQUEST_ID_HEADER: {"description": "The request's id.", "schema": {"type": "string"}},
-            **fields,
+            **limit_fields(limits),
         },
         "content": {
             "application/json": {

@@ -1,9 +1,9 @@
 """Endpoints for load balancers and monitoring: liveness, readiness and Prometheus metrics.
 
 None needs a customer key; ``/metrics`` needs its own token unless the server listens on
-loopback alone (``scrape_allowed``). ``/readyz`` is polled every second or so by each load balancer,
-so its answer is cached for a second (the database is asked at most once a second per
-process) and it never waits longer than the statement timeout.
+loopback alone (``http.auth.METRICS_TOKEN``). ``/readyz`` is polled every second or so by
+each load balancer, so its answer is cached for a second (the database is asked at most once
+a second per process) and it never waits longer than the statement timeout.
 
 Readiness and rolling deploys: a newer release runs ``atende-logs db upgrade`` before its
 processes replace the old ones, which keep serving meanwhile. So a database at a revision
@@ -14,26 +14,28 @@ additive (docs/cli.md): the old code finds every table and column it uses.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Request, Security
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
 from atende_logs.config import Settings
-from atende_logs.errors import AuthenticationError, StorageError
-from atende_logs.http.deps import SettingsDep
+from atende_logs.errors import StorageError
+from atende_logs.http.auth import (
+    BAD_SCRAPE_TOKEN,
+    METRICS_TOKEN,
+    NO_SCRAPE_TOKEN,
+    listens_on_loopback,
+)
 from atende_logs.http.errors import error_body, error_response
 from atende_logs.http.metrics import CONTENT_TYPE, exposition
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID
@@ -201,44 +203,9 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "migrations": state.migrations})
 
 
-_BAD_TOKEN = "token de métricas ausente ou inválido"
-_NO_TOKEN = (
-    "defina ATENDE_METRICS_TOKEN: sem ele, /metrics só responde a um servidor que escuta "
-    "apenas em loopback, e a pedidos que nenhum proxy encaminhou"
-)
-# Headers a proxy adds: a request carrying one may come from anywhere, even over loopback.
-_FORWARDING_HEADERS = frozenset({"forwarded", "x-forwarded-for", "x-real-ip"})
 # Reading every worker's files takes milliseconds (3 ms for 80 series in one file): off the
 # event loop, one scrape at a time, and never on a thread that database work waits for.
 _SCRAPES = anyio.CapacityLimiter(1)
-_metrics_bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="MetricsToken",
-    description="`Authorization: Bearer <ATENDE_METRICS_TOKEN>`; required unless the server "
-    "listens on loopback only.",
-)
-
-
-def listens_on_loopback(settings: Settings) -> bool:
-    """Whether the server said it listens on a loopback address only (``serve --host``)."""
-    host = settings.listen_host
-    if host is None:
-        return False  # served by other means: it may be reachable from anywhere
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def scrape_allowed(settings: Settings, request: Request) -> bool:
-    """Whether /metrics may answer ``request`` without a token: the server listens on
-    loopback alone and no proxy forwarded the request (a proxy on the same host would
-    otherwise hand it to anyone)."""
-    if not listens_on_loopback(settings):
-        return False
-    return not any(name in _FORWARDING_HEADERS for name in request.headers)
 
 
 def warn_if_scrapes_refused(settings: Settings) -> None:
@@ -253,19 +220,9 @@ def warn_if_scrapes_refused(settings: Settings) -> None:
             )
 
 
-async def _authorize_scrape(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_metrics_bearer)],
-) -> None:
-    if settings.metrics_token is None:
-        return  # nothing to check here; the handler decides whether it may answer at all
-    given = credentials.credentials.encode() if credentials else b""
-    if not hmac.compare_digest(given, settings.metrics_token.get_secret_value().encode()):
-        raise AuthenticationError(_BAD_TOKEN)
-
-
 @router.get(
     "/metrics",
+    dependencies=[Depends(METRICS_TOKEN)],
     summary="Métricas Prometheus",
     response_class=PlainTextResponse,
     responses={
@@ -273,12 +230,12 @@ async def _authorize_scrape(
         401: _json(
             "Token ausente ou errado (quando `ATENDE_METRICS_TOKEN` está definido). Cada "
             "token errado gasta uma das falhas de autenticação do endereço, como uma chave.",
-            error_body(401, "unauthorized", _BAD_TOKEN, None, EXAMPLE_REQUEST_ID),
+            error_body(401, "unauthorized", BAD_SCRAPE_TOKEN, None, EXAMPLE_REQUEST_ID),
         ),
         403: _json(
             "`ATENDE_METRICS_TOKEN` não está definido e o servidor pode ser alcançado de "
             "fora (não escuta só em loopback, ou o pedido veio por um proxy).",
-            error_body(403, "metrics_token_unset", _NO_TOKEN, None, EXAMPLE_REQUEST_ID),
+            error_body(403, "metrics_token_unset", NO_SCRAPE_TOKEN, None, EXAMPLE_REQUEST_ID),
         ),
         429: _json(
             "Falhas de autenticação demais a partir deste endereço (chaves ou tokens de "
@@ -293,16 +250,12 @@ async def _authorize_scrape(
         ),
     },
 )
-async def metrics_text(
-    request: Request, settings: SettingsDep, _: Annotated[None, Depends(_authorize_scrape)]
-) -> Response:
+async def metrics_text() -> Response:
     """Prometheus text format, summed over every process of the server: requests by route
     template and status, request latency by route, ingested records by kind and outcome,
     rate-limit refusals, database threads and PostgreSQL connections in use. Reveals
     volumes, never customer data. Requires `Authorization: Bearer <ATENDE_METRICS_TOKEN>`;
     without that setting, it answers only on a server listening on loopback alone, to
     requests no proxy forwarded, and 403 elsewhere."""
-    if settings.metrics_token is None and not scrape_allowed(settings, request):
-        return error_response(403, "metrics_token_unset", _NO_TOKEN)
     body = await to_thread.run_sync(exposition, limiter=_SCRAPES)
     return Response(body, media_type=CONTENT_TYPE)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from atende_logs.config import Settings
-from atende_logs.http.deps import CUSTOMER_KEY, CUSTOMER_KEY_HEADER, customer_of
+from atende_logs.http.auth import API_KEY, KeyAuth
 from atende_logs.http.export import VARY, OpenedExport, export_response, open_export
+from atende_logs.http.lean_route import LeanRoute
 from atende_logs.http.negotiation import preferred_format
 from atende_logs.http.openapi import error_answer, other_client_errors, search_operation
 from atende_logs.http.responses import page_body
@@ -51,52 +51,52 @@ _ERRORS: dict[int | str, dict[str, Any]] = other_client_errors() | {
 }
 
 
-class _LeanRoute(APIRoute):
-    """A route whose endpoint takes the request alone and is called as it is: FastAPI's
-    per-request dependency solving is skipped (about a tenth of a small page's server time:
-    docs/benchmarks.md, "The request's fixed cost").
+def search_route(kind: Kind, auth: KeyAuth[int]) -> LeanRoute:
+    """The GET route of ``kind``'s documented path, authenticated by ``auth``."""
 
-    Its declared dependencies (the key's security scheme) feed the OpenAPI document only;
-    the endpoint reads what it needs from the request and the app's state.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        return self.endpoint
-
-
-def _search_handler(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
     async def search(request: Request) -> Response:
         state = request.app.state
         params = request.query_params.multi_items()
         wanted = preferred_format(request.headers.get("accept"))
-        key = request.headers.get(CUSTOMER_KEY_HEADER)
+        key = auth.credential(request)
         token = request.headers.get(TOKEN_HEADER) if kind.scope.by_dialer else None
         # One hop to a worker thread for all the blocking work: each hop costs more than
         # the key lookup itself. The key is checked first, so a bad key answers 401 whatever
         # the parameters.
         found = await run_in_threadpool(
-            _search, kind, state.store, state.settings, key, params, wanted, token
+            _search, kind, auth, state.store, state.settings, key, params, wanted, token
         )
         if isinstance(found, Page):
             return Response(page_body(found), media_type="application/json", headers=VARY)
         return export_response(found)
 
-    search.__name__ = f"search_{kind.table}"
-    return search
+    return LeanRoute(
+        kind.path,
+        search,
+        auth=auth,
+        name=f"search_{kind.table}",
+        methods=["GET"],
+        summary=kind.summary,
+        description=kind.description,
+        tags=["API de Clientes"],
+        responses=_ERRORS,
+        openapi_extra=search_operation(kind),
+    )
 
 
 def _search(
     kind: Kind,
+    auth: KeyAuth[int],
     store: Store,
     settings: Settings,
-    key: str | None,
+    key: str,
     params: list[tuple[str, str]],
     wanted: ExportFormat,
     token_header: str | None = None,
 ) -> Page | OpenedExport:
     """A page, or an export with its first chunk read (so its errors are still JSON)."""
     with store.session():  # one connection for the key check and the query
-        customer_id = customer_of(store, key)
+        customer_id = auth.check(store, key)
         query, output = parse_listing(
             kind,
             params,
@@ -114,18 +114,7 @@ def search_router(kinds: Iterable[Kind]) -> APIRouter:
     """The search endpoint of each of ``kinds``, at its documented path."""
     router = APIRouter()
     for kind in kinds:
-        router.add_api_route(
-            kind.path,
-            _search_handler(kind),
-            route_class_override=_LeanRoute,
-            dependencies=[CUSTOMER_KEY],
-            methods=["GET"],
-            summary=kind.summary,
-            description=kind.description,
-            tags=["API de Clientes"],
-            responses=_ERRORS,
-            openapi_extra=search_operation(kind),
-        )
+        router.routes.append(search_route(kind, auth=API_KEY))
     return router
 
 
