@@ -87,6 +87,15 @@ async def key_turn() -> AsyncIterator[None]:
         yield
 
 
+def give_turn() -> None:
+    """Give back the current request's turn at the database threads before its answer: a
+    long-poll (``routes.changes``) holds none while it waits, and takes one again with
+    ``key_turn`` to read."""
+    turn = _current_turn.get()
+    if turn is not None:
+        turn.give()
+
+
 @dataclass(frozen=True)
 class Limits:
     """The limits of one group of routes, and the header that carries their key."""
@@ -129,7 +138,10 @@ def ingest_limits(settings: Settings) -> Limits:
     return Limits(rate, settings.concurrent_requests_per_key, header, INGEST_KEY)
 
 
-_SEARCH_PATHS = frozenset(kind.path for kind in KINDS.values())
+# A change feed's long-polls count against the same quotas as searches (docs/sync.md).
+_SEARCH_PATHS = frozenset(
+    path for kind in KINDS.values() for path in (kind.path, kind.changes_path)
+)
 _INGEST_PREFIX = "/ingest/"
 
 

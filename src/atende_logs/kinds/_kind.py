@@ -198,6 +198,11 @@ class Kind:
         return self.scope.by_dialer
 
     @property
+    def changes_path(self) -> str:
+        """The GET path of its change feed (issue 16): its documented path's ``/changes``."""
+        return f"{self.path}/changes"
+
+    @property
     def ingest_path(self) -> str:
         """The path of its ingest endpoint, below ``/ingest``."""
         dialer = "/dialers/{dialer_id}" if self.scope.by_dialer else ""

@@ -23,6 +23,7 @@ from atende_logs.models import EncodedRows, Row
 from atende_logs.storage._common import Dialect, DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._hourly import HOUR_MS
 from atende_logs.storage._lgpd import LgpdStore
+from atende_logs.storage._listener import DataVersionPoller
 from atende_logs.storage.base import PoolStats
 
 _ADD_COUNTS = (
@@ -91,6 +92,9 @@ class SQLiteStore(LgpdStore):
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
         self._writer = threading.Lock()
+        self._poller = DataVersionPoller(self.path, self.signal)
+        self._changed: set[tuple[int, str]] = set()
+        """Customers' kinds the open write transaction changed (under ``_writer``)."""
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -139,6 +143,7 @@ class SQLiteStore(LgpdStore):
     def _writing(self) -> Iterator[sqlite3.Connection]:
         connection = self._connection()
         with self._writer:
+            self._changed.clear()
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 yield connection
@@ -149,6 +154,17 @@ class SQLiteStore(LgpdStore):
             except BaseException:
                 _rollback(connection)
                 raise
+            # Committed: wake this process's readers of what changed (other processes'
+            # see the data version move).
+            for customer_id, table in self._changed:
+                self.signal.notify(customer_id, table)
+
+    def _noted(self, customer_id: int, kind: Kind) -> None:
+        self._changed.add((customer_id, kind.table))
+
+    def _listen(self) -> None:
+        if self.path != ":memory:":
+            self._poller.start()
 
     def _as_docs(self, rows: list[Any]) -> list[DocRow]:
         return rows  # already (time_ms, doc_id, doc): the extra version column is unread
@@ -161,32 +177,38 @@ class SQLiteStore(LgpdStore):
 
     def _upsert(
         self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
-    ) -> tuple[int, int]:
-        old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
+    ) -> tuple[int, int, list[str]]:
+        stored = self._stored(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
         connection.executemany(
             upsert_sql(kind, f"VALUES ({placeholders})", self.dialect),
             [(*scope, *values) for values in rows.payload],
         )
+        old_times = {doc_id: values[0] for doc_id, values in stored.items()}
         self._count_hours(connection, kind, scope, rows.payload, old_times)
-        return rows.count - len(old_times), len(old_times)
+        # What the upsert's WHERE rewrote: new rows, and stored ones that differ.
+        changed = [v[0] for v in rows.payload if stored.get(v[0]) != tuple(v[1:])]
+        return rows.count - len(stored), len(stored), changed
 
-    def _old_times(
+    def _stored(
         self, connection: Any, kind: Kind, scope: list[Any], ids: list[str]
-    ) -> dict[str, int]:
-        """doc_id -> time_ms of the stored documents among ``ids``."""
+    ) -> dict[str, tuple[Any, ...]]:
+        """doc_id -> (time_ms, doc, filter columns...) of the stored documents among ``ids``:
+        what the upsert compares, to tell a change from a document sent again."""
         where = " AND ".join(f"{column} = ?" for column in kind.scope.columns)
         # The primary key's index, named: left to itself, SQLite (which has no statistics
         # here) reads the customer's whole time index instead, since that one covers
         # doc_id and time_ms: 63 us per id at 100k rows, growing with the table.
         primary_key = quote(f"sqlite_autoindex_{kind.table}_1")
-        found: dict[str, int] = {}
+        columns = ", ".join(quote(c) for c in ["time_ms", "doc", *kind.columns])
+        found: dict[str, tuple[Any, ...]] = {}
         step = _MAX_PARAMETERS - len(scope)
         for start in range(0, len(ids), step):
             chunk = ids[start : start + step]
             found.update(
-                connection.execute(
-                    f"SELECT doc_id, time_ms FROM {quote(kind.table)} INDEXED BY {primary_key} "
+                (row[0], row[1:])
+                for row in connection.execute(
+                    f"SELECT doc_id, {columns} FROM {quote(kind.table)} INDEXED BY {primary_key} "
                     f"WHERE {where} AND doc_id IN ({', '.join('?' for _ in chunk)})",
                     [*scope, *chunk],
                 )
@@ -252,6 +274,7 @@ class SQLiteStore(LgpdStore):
         return None
 
     def close(self) -> None:
+        self._poller.stop()
         with self._guard:
             for connection in self._connections:
                 connection.close()
