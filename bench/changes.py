@@ -18,6 +18,7 @@ import time
 from datetime import UTC
 from pathlib import Path
 
+import orjson
 from fastapi.testclient import TestClient
 
 from atende_logs.config import Settings
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> None:
         cursor, count, began = None, 0, time.perf_counter()
         while True:
             params = {"size": "1000", **({"since": cursor} if cursor else {})}
-            page = client.get(CDRS.changes_path, params=params, headers=headers).json()
+            page = orjson.loads(
+                client.get(CDRS.changes_path, params=params, headers=headers).content
+            )
             count += len(page["changes"])
             cursor = page["cursor"]
             if page["end_of_stream"]:

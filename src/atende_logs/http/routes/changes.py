@@ -151,20 +151,35 @@ async def _wait_for_changes(
 
 
 def changes_body(page: ChangePage) -> bytes:
-    """``{"changes": […], "cursor": …, "end_of_stream": …}``, documents spliced in as stored."""
-    parts = []
+    """``{"changes": […], "cursor": …, "end_of_stream": …}``, documents spliced in as stored.
+
+    One join of small pieces and the documents as they are: a document is never copied
+    into a piece of its own first (that copy was half the time of a page of 1,000).
+    """
+    parts = [b'{"changes":[']
     for change in page.changes:
-        head = b'{"op":"%b","id":%b,"changed_at":"%b"' % (
-            b"delete" if change.doc is None else b"upsert",
-            orjson.dumps(change.doc_id),
-            iso_ms(change.changed_at_ms),
+        parts.append(
+            b'{"op":"%b","id":%b,"changed_at":"%b"'
+            % (
+                b"delete" if change.doc is None else b"upsert",
+                orjson.dumps(change.doc_id),
+                iso_ms(change.changed_at_ms),
+            )
         )
-        parts.append(head + b"}" if change.doc is None else head + b',"item":' + change.doc + b"}")
-    tail = b'],"cursor":%b,"end_of_stream":%b}' % (
-        orjson.dumps(encode_cursor(page.position)),
-        b"true" if page.end_of_stream else b"false",
+        if change.doc is None:
+            parts.append(b"},")
+        else:
+            parts += (b',"item":', change.doc, b"},")
+    if page.changes:
+        parts[-1] = b"}"
+    parts.append(
+        b'],"cursor":%b,"end_of_stream":%b}'
+        % (
+            orjson.dumps(encode_cursor(page.position)),
+            b"true" if page.end_of_stream else b"false",
+        )
     )
-    return b'{"changes":[' + b",".join(parts) + tail
+    return b"".join(parts)
 
 
 def iso_ms(epoch_ms: int) -> bytes:
