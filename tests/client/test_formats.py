@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import atende_logs.client as client_package
-from atende_logs.client import Output, output_for_path, parquet
-from atende_logs.client.api import Page
+from atende_logs.client import Format, LogsClient, Output, Pull, output_for_path, parquet
+from atende_logs.client.api import Page, kind_named
 from atende_logs.client.parquet import _converters, column_types, typed_row
 from atende_logs.client.pull import _encoder
 from atende_logs.client.state import PullSpec, PullState, fsync_directory
@@ -51,6 +51,21 @@ def test_output_formats() -> None:
     with pytest.raises(ValueError, match="delimiter"):
         Output("csv", "|")
     assert isinstance(_encoder(_spec(fmt=Output("parquet"))), NdjsonEncoder)
+
+
+def test_a_pull_writes_only_its_formats(tmp_path: Path) -> None:
+    with (
+        LogsClient("http://127.0.0.1:9", "k") as client,
+        pytest.raises(ValueError, match="a pull writes ndjson, csv, parquet, not json"),
+    ):
+        Pull.open(client, CDRS, {}, tmp_path / "cdrs.json", Output(Format.JSON))
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_the_public_api_takes_a_kind_or_its_name() -> None:
+    assert kind_named("cdrs") is kind_named(CDRS) is CDRS
+    with pytest.raises(ValueError, match="unknown kind 'calls'; one of: attendant-logs"):
+        kind_named("calls")
 
 
 def test_encoders_write_whole_lines() -> None:
