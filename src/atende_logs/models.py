@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from atende_logs.kinds import FilterSpec, Kind
 
@@ -53,25 +53,6 @@ class SearchQuery:
     dialer_token: str | None = None
 
 
-ExportFormat = Literal["json", "ndjson", "csv"]
-CsvFormulas = Literal["escape", "raw"]
-"""``escape``: a cell a spreadsheet would run as a formula gets a leading ``'``
-(``export.formulas``); ``raw``: every cell as stored, for programs."""
-
-
-@dataclass(frozen=True)
-class Output:
-    """How a listing is sent: a JSON page, or the whole result as NDJSON or CSV."""
-
-    format: ExportFormat = "json"
-    delimiter: str = ","
-    """CSV only: ``,``, ``;`` or a tab."""
-    bom: bool = False
-    """CSV only: start with a UTF-8 byte order mark (for Excel)."""
-    formulas: CsvFormulas = "escape"
-    """CSV only: whether cells that start like a formula are made inert."""
-
-
 @dataclass(frozen=True)
 class Page:
     """A page of stored documents, as JSON bytes ready to send."""
@@ -93,7 +74,8 @@ class Chunk:
 class Row(NamedTuple):
     """A document ready to store: its id, time, JSON text (UTF-8) and filter column values.
 
-    A tuple: an import makes one per document, and a dataclass costs twice as much to make."""
+    A tuple: an import makes one per document, and a dataclass costs more to make
+    (docs/benchmarks-history.md, "Figures from code comments")."""
 
     doc_id: str
     time_ms: int
