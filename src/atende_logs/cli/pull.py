@@ -39,6 +39,7 @@ from atende_logs.client import (
 from atende_logs.client.api import TOKEN_VARIABLE
 from atende_logs.client.formats import FormatName
 from atende_logs.client.state import state_path
+from atende_logs.kinds import KINDS
 from atende_logs.models import CsvFormulas
 
 KEY_VARIABLE = "ATENDE_API_KEY"
@@ -196,7 +197,7 @@ def _token(kind: KindName, token: str | None) -> str | None:
             highlight=False,
         )
         return token
-    if kind is KindName.cards:
+    if KINDS[kind.value].scope.by_dialer:
         return os.environ.get(TOKEN_VARIABLE) or None
     return None
 
@@ -214,9 +215,9 @@ def _params(
         if name in params:
             raise typer.BadParameter(f"{name} is given twice", param_hint="--param")
         params[name] = value
-    if kind is KindName.cards and "token" not in params:
+    if KINDS[kind.value].scope.by_dialer and "token" not in params:
         raise typer.BadParameter(
-            f"cards need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
+            f"{kind.value} need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
         )
     return params
 
