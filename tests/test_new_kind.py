@@ -177,7 +177,7 @@ def ingest_over_http(
     docs: list[dict[str, Any]],
 ) -> None:
     """``docs`` stored through the kind's ingest endpoint, which takes CSV only if the kind
-    does."""
+    does, and no request without a body."""
     path = "/ingest" + kind.ingest_path.format(customer_id=customer_id, dialer_id=dialer_id)
     sent = {"x-ingest-key": key}
     body = b"".join(orjson.dumps(doc) + b"\n" for doc in docs)
@@ -186,6 +186,7 @@ def ingest_over_http(
     header_only = b"note_id,written_at\n"  # a batch of no record
     as_csv = client.post(path, content=header_only, headers={**sent, "content-type": "text/csv"})
     assert as_csv.status_code == (200 if kind.accepts_csv else 415)
+    assert client.post(path, headers=sent).json()["error"]["code"] == "empty_body"
 
 
 @pytest.mark.parametrize("scope", list(Scope), ids=lambda scope: scope.name.lower())

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from atende_logs.config import Settings
 from atende_logs.errors import (
+    EmptyBodyError,
     ForbiddenError,
     NotFoundError,
     PayloadTooLargeError,
@@ -27,6 +28,7 @@ from atende_logs.errors import (
 )
 from atende_logs.http.auth import INGEST_KEY, KeyAuth
 from atende_logs.http.deps import SettingsDep, StoreDep, authorize_ingest
+from atende_logs.http.errors import error_body
 from atende_logs.http.metrics import count_ingest
 from atende_logs.http.openapi import (
     IngestSummary,
@@ -34,7 +36,7 @@ from atende_logs.http.openapi import (
     ingest_body,
     other_client_errors,
 )
-from atende_logs.http.request_id import current_request_id
+from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, current_request_id
 from atende_logs.http.responses import JSONResponse
 from atende_logs.ingest import pipeline
 from atende_logs.ingest.pipeline import Owner
@@ -59,6 +61,7 @@ _FORMATS: dict[str, Format] = {
     "application/x-jsonlines": "ndjson",
     "text/csv": "csv",
 }
+EMPTY_BODY = "corpo vazio: envie ao menos um registro"
 
 
 def ingest_route(kind: Kind, auth: KeyAuth[IngestKey]) -> APIRoute:
@@ -132,6 +135,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLargeError(f"corpo maior que o limite de {limit} bytes")
         chunks.append(chunk)
+    if not size:
+        raise EmptyBodyError(EMPTY_BODY)
     return b"".join(chunks)
 
 
@@ -202,19 +207,39 @@ def _audit(
     log(orjson.dumps(entry).decode())
 
 
+def _bad_request() -> dict[str, Any]:
+    """The 400s: an id in the path out of range, or no body at all."""
+    answer = error_answer(
+        400,
+        "Id no caminho que não é um inteiro de 1 a 2147483647 (`invalid_parameter`), ou "
+        "requisição sem corpo (`empty_body`)",
+        "invalid_parameter",
+        "customer_id inválido",
+        "customer_id",
+    )
+    examples = [
+        ("Id fora do intervalo", "invalid_parameter", "customer_id inválido", "customer_id"),
+        ("Sem corpo", "empty_body", EMPTY_BODY, None),
+    ]
+    answer["content"]["application/json"] = {
+        "examples": {
+            code: {
+                "summary": summary,
+                "value": error_body(400, code, message, param, EXAMPLE_REQUEST_ID),
+            }
+            for summary, code, message, param in examples
+        }
+    }
+    return answer
+
+
 _RESULT: dict[int | str, dict[str, Any]] = {
     200: {
         "model": IngestSummary,
         "description": "Counts of stored, replaced and rejected records, with each "
         "rejection's position (line number, or element number in a JSON array) and reason.",
     },
-    400: error_answer(
-        400,
-        "Id no caminho que não é um inteiro de 1 a 2147483647",
-        "invalid_parameter",
-        "customer_id inválido",
-        "customer_id",
-    ),
+    400: _bad_request(),
     401: error_answer(
         401,
         "Chave de ingestão ausente, inválida ou revogada",
