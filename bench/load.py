@@ -67,8 +67,9 @@ def api_latency(server: Server, key: str, query: Query, budget: Budget) -> dict[
     """Sequential requests over one keep-alive connection: ms percentiles, size, CPU.
 
     The client is the standard library's ``http.client``, which reads a body of known length
-    in one call: httpx spends about 11 ms more than it per 2.5 MB page on a 2-core machine,
-    which would count as server time (``wrk -c 1`` agrees with ``http.client``).
+    in one call: httpx spends milliseconds more per 2.5 MB page, which would count as server
+    time (docs/benchmarks-history.md, "Figures from code comments"; ``wrk -c 1`` agrees with
+    ``http.client``).
     """
     answer: dict[str, Any] = {}
     headers = {"x-api-key": key}

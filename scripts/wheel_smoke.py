@@ -5,17 +5,19 @@ missing from the wheel). Stops at the first failure and says what failed.
     .venv/bin/python scripts/wheel_smoke.py     # or: make smoke-wheel
 
 It runs on SQLite, and also on PostgreSQL when ATENDE_TEST_DATABASE_URL names one (in a
-schema of its own, dropped at the end). Only the standard library runs here; everything of
-ours runs from the installed wheel, in a temporary directory, so nothing comes from src/.
+schema of its own, dropped at the end). This script only drives: the server is started by
+``bench.server.Server``, the repository's one way to start a real server, with the wheel's
+``atende-logs`` as its command. Everything it tests runs from the installed wheel, in a
+temporary directory and an environment without PYTHONPATH or ATENDE_* settings, so nothing
+comes from src/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,10 @@ from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file, ``python scripts/wheel_smoke.py``: for bench/
+
+from bench.server import Server  # noqa: E402  (after the path it is found on)
+
 PACKAGE = "atende_logs"
 SEARCH_PATHS = (
     "/customers/attendants/logs",
@@ -147,21 +153,16 @@ def install(wheel: Path, venv: Path, work: Path) -> Path:
     return venv
 
 
+def _leaks_source(name: str) -> bool:
+    """Whether an environment variable could point Python back at the source tree, or set
+    the app up otherwise than the smoke says."""
+    return name in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") or name.startswith("ATENDE_")
+
+
 def clean_env(**settings: str) -> dict[str, str]:
     """This environment without what could point Python back at the source tree."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
-        and not name.startswith("ATENDE_")
-    }
+    env = {name: value for name, value in os.environ.items() if not _leaks_source(name)}
     return {**env, **settings}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def smoke(venv: Path, work: Path, name: str, database_url: str) -> None:
@@ -170,58 +171,55 @@ def smoke(venv: Path, work: Path, name: str, database_url: str) -> None:
     cli = str(venv / "bin" / "atende-logs")
     env = clean_env(ATENDE_DATABASE_URL=database_url)
     run([cli, "db", "upgrade"], work, env)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    demo = json.loads(run([cli, "demo", "--json", "--url", base], work, env))
+    # Made before demo runs, which needs the URL the server will answer on (a free port).
+    server = Server(
+        database_url,
+        work / f"serve-{name}.log",
+        env={variable: None for variable in os.environ if _leaks_source(variable)},
+        command=[cli, "serve"],
+        ready_path="/readyz",
+    )
+    demo = json.loads(run([cli, "demo", "--json", "--url", server.url], work, env))
     loaded = demo["loaded"] if isinstance(demo, dict) else {}
     if len(loaded) != len(SEARCH_PATHS) or not all(count > 0 for count in loaded.values()):
         raise SmokeError(f"{name}: demo did not load each kind: {demo}")
-    log = work / f"serve-{name}.log"
-    serve = [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    with serving(serve, work, env, log) as process:
-        wait_ready(base, process)
+    with serving(server, work):
+        wait_ready(server.url)
         for example in demo["examples"]:
             check_page(name, example, demo["key"])
-        check_openapi(name, base)
+        check_openapi(name, server.url)
     say(f"{name}: every request answered as it should")
 
 
 @contextmanager
-def serving(
-    command: list[str], work: Path, env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """The server, its output in ``log``, shown with any failure; stopped as Ctrl-C does."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
-        )
+def serving(server: Server, work: Path) -> Iterator[None]:
+    """The server up, from ``work`` as its directory; its log shown with any failure."""
     try:
-        yield process
+        with contextlib.chdir(work):  # Server has no cwd of its own: its process inherits ours
+            server.start(timeout_s=START_DEADLINE)
+    except RuntimeError as exc:  # it exited, or did not answer in time: the message says
+        raise SmokeError(str(exc)) from exc
+    try:
+        yield
     except SmokeError as exc:
-        raise SmokeError(f"{exc}\n--- server log ---\n{log.read_text(errors='replace')}") from exc
+        raise SmokeError(f"{exc}\n--- server log ---\n{server.tail()}") from exc
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    """Wait until /readyz answers 200 (database reachable, schema current)."""
+def wait_ready(base: str) -> None:
+    """Wait until /readyz answers 200 (database reachable, schema current): the server
+    answers already, but its first answers may still find the database starting."""
     deadline = time.monotonic() + START_DEADLINE
     while True:
         try:
             status, _ = get(f"{base}/readyz")
-            if status == 200:
-                return
-        except OSError:
-            pass
-        if process.poll() is not None:
-            raise SmokeError(f"the server exited {process.returncode} before it was ready")
+        except OSError as exc:  # it answered before, so it went away
+            raise SmokeError(f"/readyz: {exc}") from exc
+        if status == 200:
+            return
         if time.monotonic() > deadline:
-            raise SmokeError(f"the server did not answer /readyz within {START_DEADLINE:.0f} s")
+            raise SmokeError(f"/readyz answered {status}, not 200, for {START_DEADLINE:.0f} s")
         time.sleep(0.2)
 
 

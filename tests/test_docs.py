@@ -136,7 +136,8 @@ def test_packaged_examples_are_the_spec_examples(kind: str) -> None:
 
 
 # Links into docs/ must not rot: a section cited by anchor (``api.md#rate-limits``) or by
-# name (``docs/benchmarks.md, "The request's fixed cost"``) must be a heading of that file.
+# name (``docs/benchmarks-history.md, "The request's fixed cost"``) must be a heading of that
+# file (a dated heading's date may be left out).
 CITING = [*(ROOT / top for top in ("src", "bench", "tests", "docs")), ROOT / "README.md"]
 ANCHOR_LINK = re.compile(r"(?<![\w/.-])((?:docs/)?[\w.-]+\.md)#([\w-]+)")
 IN_PAGE_LINK = re.compile(r"\]\(#([\w-]+)\)")

@@ -4,9 +4,8 @@ By default glibc gives the free memory at the top of a heap back to the kernel a
 more than 128 KB of it is free, and serves every allocation over 128 KB with a fresh
 ``mmap``. A page of 1,000 documents allocates and frees about 5 MB (the driver's result,
 one ``bytes`` per document, the body), so the next page took that memory back from the
-kernel one page fault per 4 KB: about 1,000 faults per page. On PostgreSQL they were 3.7 ms
-of the 9 ms a page of 1,000 costs in-process (docs/benchmarks.md, "Page faults and binary
-rows").
+kernel one page fault per 4 KB: about 1,000 faults per page, a large share of a PostgreSQL
+page's time (docs/benchmarks-history.md, "Page faults and binary rows").
 
 With these settings a process's memory plateaus at its busiest moment instead of rising and
 falling with every request, which is what a server wants (and what the memory target of

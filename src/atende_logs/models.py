@@ -93,7 +93,8 @@ class Chunk:
 class Row(NamedTuple):
     """A document ready to store: its id, time, JSON text (UTF-8) and filter column values.
 
-    A tuple: an import makes one per document, and a dataclass costs twice as much to make."""
+    A tuple: an import makes one per document, and a dataclass costs more to make
+    (docs/benchmarks-history.md, "Figures from code comments")."""
 
     doc_id: str
     time_ms: int

@@ -6,7 +6,8 @@ def main() -> None:
 
     The commands load when it runs, not when this module is imported: an import's parsing
     processes start (multiprocessing's spawn) by importing the script that started their
-    parent, and that import took each of them 1.2 s when it loaded the whole CLI.
+    parent, and that import cost each of them over a second when it loaded the whole CLI
+    (docs/benchmarks-history.md, "Import into PostgreSQL").
     """
     from atende_logs.cli.main import app
 

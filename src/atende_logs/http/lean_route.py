@@ -1,8 +1,8 @@
 """A route that skips FastAPI's per-request dependency solving, and refuses what it would skip.
 
-Solving a route's dependencies costs about a tenth of a small page's server time
-(docs/benchmarks.md, "The request's fixed cost"), so the search routes call their endpoint
-with the request alone. Anything FastAPI would have injected (a dependency, a parameter, a
+Solving a route's dependencies is a good part of a small page's server time
+(docs/benchmarks-history.md, "The request's fixed cost"), so the search routes call their
+endpoint with the request alone. Anything FastAPI would have injected (a dependency, a parameter, a
 body) would then silently never run: a ``LeanRoute`` refuses it when it is created, and
 ``tests/http/test_openapi_routes.py`` checks it again as the app serves it, router-level
 dependencies included. What it authenticates with is its ``auth``, which its handler calls

@@ -1,40 +1,10 @@
-"""Who may make how many requests: per-key token buckets, a per-key concurrency cap, and a
-per-address quota of failed authentications.
+"""Who may make how many requests: per-key token buckets, a per-key concurrency cap, a
+per-address quota of failed authentications, and turns per key at the database threads.
 
-It runs as ASGI middleware, before routing and before any database work, so a flood is
-turned away at the cost of a hash and a bucket update. The key is recognised by its form
-and checksum only (``credentials.is_well_formed``) and bucketed by its SHA-256 digest, the
-form the store keeps: no secret is held in memory or Redis. A request without a
-well-formed key is bucketed by its client address instead, so garbage keys cannot dodge
-the limit.
-
-The checksum is not secret, so a forged key of the right form gets a bucket of its own and
-costs a database lookup. Hence the third limit (``ratelimit.failures``): each 401 to a
-well-formed key also spends a token of its client address's "auth-failures" bucket, and
-while that bucket is empty the address gets 429 (code ``auth_failures_limited``) before any
-database work, except for keys that got a 2xx answer lately, in this process or (with
-Redis) in any (only a 2xx proves the key authenticated: a 405, or a 503 while the database
-is down, says nothing). Customers behind the same address as the forger keep working, and
-their keys are still looked up on every request, so a revocation takes effect on the next
-one. A wrong ``/metrics`` token spends the same quota (``ATENDE_METRICS_TOKEN``).
-
-The client address is ``scope["client"]``, which ``ProxyHeadersMiddleware`` (``http.app``)
-has already replaced with the one a trusted proxy forwarded. Routes are told apart by
-their path inside the app (``http.paths``), so a root path changes nothing.
-
-A key's requests also take turns at the process's database threads (``ratelimit.shares``):
-each waits for a turn of its key before it runs and gives it back when its answer starts;
-an export takes a turn again for each chunk it reads (``key_turn``).
-
-Every response of a limited route carries the IETF ``RateLimit-Policy`` and ``RateLimit``
-fields (draft-ietf-httpapi-ratelimit-headers-11), e.g.::
-
-    RateLimit-Policy: "api";q=100;w=10, "api-concurrent";q=4;qu="concurrent-requests"
-    RateLimit: "api";r=42;t=1, "api-concurrent";r=3
-
-``r`` is what the key may still spend now, ``t`` the seconds until one more request comes
-back. A refused request gets 429 in the one error shape with ``Retry-After``: waiting that
-long lets the next request through (unless the key spends it elsewhere meanwhile).
+Middleware before routing and any database work, so a flood is turned away at the cost of a
+hash and a bucket update. Keys are recognised by form and checksum and bucketed by SHA-256
+digest (never held); the client address is ``scope["client"]``, already the one a trusted
+proxy forwarded (``http.app``). What each limit does and why: docs/api.md#rate-limits.
 """
 
 from __future__ import annotations
@@ -358,7 +328,8 @@ class RateLimitMiddleware:
 
     async def _hold_back(self, seconds: float) -> None:
         """Sleep before refusing: an answer at once invites a client looping on 429s to
-        spend the server's CPU on nothing but refusals (see docs/benchmarks.md)."""
+        spend the server's CPU on nothing but refusals (docs/benchmarks-history.md, "Rate
+        limits")."""
         if seconds <= 0 or self.delayed >= self.max_delayed:
             return
         self.delayed += 1

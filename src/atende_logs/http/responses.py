@@ -23,7 +23,8 @@ def page_body(page: Page) -> bytes:
     """``{"total": …, "after": …, "items": […]}`` with the stored documents spliced in.
 
     One join builds the whole body: joining the items first and then wrapping them copies
-    a 2.5 MB page twice, and the second large allocation costs about 2 ms of page faults.
+    a 2.5 MB page twice, and the second large allocation pays in page faults
+    (docs/benchmarks-history.md, "every design choice tried").
     """
     head = b'{"total":%d,"after":%b,"items":[' % (page.total, orjson.dumps(page.after))
     if not page.items:

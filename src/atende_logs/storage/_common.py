@@ -543,8 +543,9 @@ class SqlStore(ABC):
         # a write came between them, and both are read again in one snapshot.
         with self._statement() as connection:
             query = self._resolved(connection, query, dialer_id)
-            # Only a page read outside a transaction needs to say which data it saw: on
-            # SQLite the version column cost 0.3 us per row, a tenth of a small page.
+            # Only a page read outside a transaction needs to say which data it saw: SQLite
+            # would pay for the version column on every row for nothing
+            # (docs/benchmarks-history.md, "The request's fixed cost").
             versioned = not self._statements_share_a_snapshot
             sqls = search_sql(query, dialer_id, self.dialect, versioned)
             rows, total = self._page_and_total(

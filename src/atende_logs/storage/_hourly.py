@@ -1,6 +1,7 @@
 """Exact totals of large listings from the hourly counts (migration 0005).
 
-Counting a listing row by row costs time in proportion to its rows (seconds at 9 million).
+Counting a listing row by row costs time in proportion to its rows, too much for the first
+page of a large one (docs/benchmarks-history.md, "The count at 9 million rows").
 For a listing without filters, the rows of each whole hour of its range are already counted
 as they are written (migration 0005's triggers; on SQLite, since migration 0009, the upsert
 itself for inserts and replacements): its total is the sum of those counts plus a row count

@@ -27,9 +27,9 @@ moved the counts to ``erasure_counts``. Still written and, for an erasure withou
 ``erasure_counts`` (an older release's, during a rolling deploy), read: the release after
 drops the columns and this (docs/cli.md, migrations are additive)."""
 SCAN_CHUNK = 20_000
-"""Documents one read of an erasure's search looks at: well within the statement timeout
-(0.4 s on PostgreSQL for 2.5 KB CDRs), and only their keys come back. Smaller chunks cost
-more: 5,000 tripled the time of a search over 50,000 CDRs."""
+"""Documents one read of an erasure's search looks at: well within the statement timeout,
+and only their keys come back; smaller chunks made the search slower
+(docs/benchmarks-history.md, "Figures from code comments")."""
 Key = tuple[Any, ...]
 """A stored document's primary key: (customer_id, [dialer_id,] doc_id)."""
 

@@ -1,9 +1,9 @@
 """Rows in PostgreSQL's binary COPY format, for the staging table of an upsert.
 
-PostgreSQL reads binary COPY without scanning every byte for delimiters and escapes: a
-staging COPY of 1,000 CDRs cost its backend 20 ms of CPU, against 33 ms as text. The
-format is plain bytes, so an import's parsing processes build it and the writer passes it
-through untouched (docs/benchmarks.md, "Import into PostgreSQL").
+PostgreSQL reads binary COPY without scanning every byte for delimiters and escapes, so it
+costs the backend less CPU than text. The format is plain bytes, so an import's parsing
+processes build it and the writer passes it through untouched (docs/benchmarks-history.md,
+"Import into PostgreSQL").
 
 The layout is the one of PostgreSQL's documentation ("Binary Format" of COPY): a header,
 then per row a 16-bit field count and each field as a 32-bit length (-1 for NULL) and

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the type only: importing config costs a parsing process 0.3 s
+# The type only: importing config (pydantic) would slow every parsing process's start
+# (docs/benchmarks-history.md, "Figures from code comments").
+if TYPE_CHECKING:
     from atende_logs.config import Settings
     from atende_logs.storage.base import Store
 

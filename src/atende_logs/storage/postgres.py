@@ -52,8 +52,8 @@ def _staging(kind: Kind) -> str:
 @lru_cache(maxsize=8)
 def _staging_table(kind: Kind) -> str:
     # lz4 for the document, as the table compresses it (migration 0003): the compressed
-    # value then moves to the table as it is, where PostgreSQL's default pglz here cost a
-    # third of the write rate.
+    # value then moves to the table as it is; PostgreSQL's default here, pglz, slowed every
+    # write (docs/benchmarks-history.md, "every design choice tried").
     columns = ", ".join(
         f"{quote(name)} {sql_type}" + (" COMPRESSION lz4" if name == "doc" else "")
         for name, sql_type in _pgcopy.staging_columns(kind)
@@ -133,7 +133,7 @@ class PostgresStore(LgpdStore):
         end of the stream. A healthy idle one has nothing to say. So a look at the socket
         (one system call) comes first, and only a connection with input pending gets the
         full test, an empty query: its round trip was one of the three statements of a
-        page whose total is cached (docs/benchmarks.md, "The request's fixed cost").
+        page whose total is cached (docs/benchmarks-history.md, "The request's fixed cost").
 
         Connections die together, and psycopg_pool's own loop finds them one by one,
         sleeping 1, 2, 4 s… in between: a request could wait out the whole pool timeout
@@ -189,8 +189,8 @@ class PostgresStore(LgpdStore):
 
     def _statement(self) -> Any:
         # One statement is atomic on its own: autocommit spares the BEGIN and COMMIT round
-        # trips, two of the four a key check paid (0.63 ms of it, against 0.15 ms for the
-        # SELECT alone).
+        # trips, two of the four a key check paid, and half its time
+        # (docs/benchmarks-history.md, "every design choice tried").
         return self._connection(None)
 
     def _writing(self) -> Any:
@@ -203,8 +203,9 @@ class PostgresStore(LgpdStore):
 
     def _rows(self, connection: Any, sql: str, params: list[Any]) -> list[Any]:
         # Rows in binary: a text value is then its UTF-8 bytes as stored, which psycopg's
-        # bytea loader (C) hands over as they are, without decoding them to str. It costs
-        # half a millisecond less per page of 1,000 than a Python loader doing the same.
+        # bytea loader (C) hands over as they are, without decoding them to str: cheaper
+        # than a Python loader doing the same (docs/benchmarks-history.md, "Page faults and
+        # binary rows").
         cursor = connection.cursor(binary=True)
         cursor.adapters.register_loader("text", ByteaBinaryLoader)
         rows: list[Any] = cursor.execute(sql, params).fetchall()
@@ -219,8 +220,8 @@ class PostgresStore(LgpdStore):
     ) -> tuple[int, int]:
         # COPY into a session-private staging table, then one INSERT ... SELECT: the rows
         # arrive as one binary COPY (storage._pgcopy), where array parameters for unnest()
-        # were built in Python (measured on 20k CDRs: 1.3k rows/s through unnest, 13-15k
-        # through staging).
+        # were built in Python, many times slower (docs/benchmarks-history.md, "every
+        # design choice tried").
         connection.execute(_staging_table(kind))
         with connection.cursor().copy(_copy_in(kind)) as copy:
             copy.write(rows.payload)

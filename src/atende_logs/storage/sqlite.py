@@ -42,14 +42,14 @@ PAGE_SIZE = 16_384
 """Page size of a new database file (an existing file keeps its own).
 
 A stored document is about 2.5 KB: in SQLite's default 4 KB pages most rows spill into an
-overflow page and waste the rest of it. With 16 KB pages the file is a third smaller, an
-import no slower, and a page of 1,000 documents is a quarter of the page reads
-(docs/benchmarks.md, "SQLite page size and memory-mapped reads").
+overflow page and waste the rest of it. With 16 KB pages the file is smaller, an import no
+slower, and a page of 1,000 documents takes fewer page reads (docs/benchmarks-history.md,
+"SQLite page size and memory-mapped reads").
 """
 MMAP_SIZE = 1 << 40
 """How much of the file reads may memory-map; SQLite caps it at its build's limit (2 GB in
-Debian's). A mapped page is read without a system call or a copy into SQLite's cache: a page
-of 1,000 documents costs half the time it costs through ``pread``."""
+Debian's). A mapped page is read without a system call or a copy into SQLite's cache, much
+faster than through ``pread`` (docs/benchmarks-history.md, "SQLite page size")."""
 
 
 def set_page_size(connection: Any) -> None:
@@ -107,7 +107,8 @@ class SQLiteStore(LgpdStore):
             connection.execute("PRAGMA temp_store = MEMORY")
             connection.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
             # Deleted and replaced rows are overwritten with zeros, not left in free space,
-            # where an erased number would survive (docs/lgpd.md; no ingest cost measured).
+            # where an erased number would survive; ingest showed no cost with it
+            # (docs/lgpd.md, "What erasure leaves in the database's files").
             connection.execute("PRAGMA secure_delete = ON")
             self._local.connection = connection
             with self._guard:
@@ -178,7 +179,8 @@ class SQLiteStore(LgpdStore):
         where = " AND ".join(f"{column} = ?" for column in kind.scope.columns)
         # The primary key's index, named: left to itself, SQLite (which has no statistics
         # here) reads the customer's whole time index instead, since that one covers
-        # doc_id and time_ms: 63 us per id at 100k rows, growing with the table.
+        # doc_id and time_ms, a cost per id that grows with the table
+        # (docs/benchmarks-history.md, "Import into PostgreSQL", its SQLite part).
         primary_key = quote(f"sqlite_autoindex_{kind.table}_1")
         found: dict[str, int] = {}
         step = _MAX_PARAMETERS - len(scope)

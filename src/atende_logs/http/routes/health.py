@@ -203,8 +203,9 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "migrations": state.migrations})
 
 
-# Reading every worker's files takes milliseconds (3 ms for 80 series in one file): off the
-# event loop, one scrape at a time, and never on a thread that database work waits for.
+# Reading every worker's files takes milliseconds (docs/benchmarks-history.md, "Figures from
+# code comments"): off the event loop, one scrape at a time, and never on a thread that
+# database work waits for.
 _SCRAPES = anyio.CapacityLimiter(1)
 
 

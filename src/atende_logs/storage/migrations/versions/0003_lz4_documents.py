@@ -1,8 +1,9 @@
 """PostgreSQL compresses stored documents with lz4 instead of pglz.
 
 Documents (2-3 KB) pass PostgreSQL's 2 KB TOAST threshold, so every row is compressed on
-write and decompressed on read. Measured on 20k CDRs: raw COPY 12.7k rows/s with pglz,
-21.3k with lz4, at about the same size. Rows written before this keep pglz until rewritten.
+write and decompressed on read. lz4 writes much faster than pglz at about the same size
+(docs/benchmarks-history.md, "every design choice tried"). Rows written before this keep
+pglz until rewritten.
 SQLite does not compress: nothing to do there.
 
 Revision ID: 0003_lz4_documents

@@ -2,13 +2,14 @@
 
 A filter on an index of (customer, column) alone finds its rows but leaves them to be
 sorted; SQLite, which keeps no statistics here, then prefers the time index and filters the
-whole range instead (a call-id lookup cost 31 ms in a month of 200,000 attendant logs). With
-time and id after the filter column, one index range gives the page in order. The CDRs'
-call status gets one too: without it, Q2 of the benchmark read the whole month.
+whole range instead (docs/benchmarks-history.md, "Figures from code comments"). With time
+and id after the filter column, one index range gives the page in order. The CDRs' call
+status gets one too: without it, Q2 of the benchmark read the whole month
+(docs/benchmarks-history.md, "every design choice tried").
 
 The indexes build inside the migration's transaction, which holds writes to the table
-while they build: on a large live table, plan the upgrade for a quiet hour (the build time
-at 10 million rows is not measured yet).
+while they build: on a large live table, plan the upgrade for a quiet hour (its build time
+at 10 million rows is unmeasured: docs/benchmarks-history.md, "Figures from code comments").
 
 Revision ID: 0004_filter_indexes
 Revises: 0003_lz4_documents

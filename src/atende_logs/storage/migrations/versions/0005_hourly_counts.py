@@ -1,8 +1,8 @@
 """Row counts per customer (dialer), kind and hour, kept by triggers: exact totals in bounded time.
 
 A listing's ``total`` is exact. Counting it row by row costs time in proportion to the rows:
-at 9 million rows of one customer PostgreSQL took 1.2-2.7 s (parallel seq scan or index-only
-scan, 2 cores), far from the 250 ms a first page may take. With the rows counted per hour as
+at 9 million rows of one customer, many times the 250 ms a first page may take
+(docs/benchmarks-history.md, "The count at 9 million rows"). With the rows counted per hour as
 they are written, the total of a range is the sum of its whole hours (one row per hour: ~12k
 for 16 months) plus a row count of the two partial hours at its ends.
 

@@ -3,20 +3,21 @@
 A listing's ``total`` under filters no index serves whole (Q5 of the benchmark: call status,
 period and how the call ended, over a month) was counted by fetching every candidate row
 from the table to test the other filters. At 10 million CDRs that month is 312,000 random
-heap reads: 16.7 s with a cold cache, 2.9 s warm, past the 10 s statement timeout on the
-first request (503), which is the one that fills the count cache. With the filter columns
-INCLUDEd in the time index, the same count is an index-only scan: 125 ms cold, 79 ms warm
-(docs/benchmarks.md). The index grows from 619 MB to 1,169 MB at 10 million CDRs; it is the
-same index the pages already read, so no second one is maintained on every write.
+heap reads, past the 10 s statement timeout on the first request (503), which is the one
+that fills the count cache. With the filter columns INCLUDEd in the time index, the same
+count is an index-only scan. The index about doubles in size, but it is the same index the
+pages already read, so no second one is maintained on every write (the figures:
+docs/benchmarks-history.md, "PostgreSQL, 10,000,000 rows per kind").
 
 SQLite keeps its indexes: its counts at its sizes are already in bounded time
-(docs/benchmarks.md), and a wider key would only make its file larger.
+(docs/benchmarks.md, "Today's figures against the targets"), and a wider key would only
+make its file larger.
 
 Each index builds inside the migration's transaction, which holds writes to its table
-meanwhile: 35 s per 10 million rows on the benchmark machine. Plan the upgrade of a large
-live database for a quiet hour. Ingest checks that a record's id and filter values fit an
-index entry (``ingest.documents.MAX_INDEXED_BYTES``), so no record can be refused by the
-index itself.
+meanwhile, for a time in proportion to its rows (the same history section gives it). Plan
+the upgrade of a large live database for a quiet hour. Ingest checks that a record's id and
+filter values fit an index entry (``ingest.documents.MAX_INDEXED_BYTES``), so no record can
+be refused by the index itself.
 
 Revision ID: 0008_covering_time_indexes
 Revises: 0007_key_last_use

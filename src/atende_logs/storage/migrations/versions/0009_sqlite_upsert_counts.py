@@ -1,9 +1,9 @@
 """SQLite: the upsert keeps the hourly counts itself; its per-row triggers go.
 
 Migration 0005 keeps the hourly counts with triggers. SQLite's are row triggers, and the mere
-presence of one, even with an empty body, makes every row an upsert writes cost about 30 us
-more: 48 us per CDR without the insert and update triggers, 64-90 with them (20,000 CDRs,
-several runs; docs/benchmarks.md). That was a third of an import into SQLite.
+presence of one, even with an empty body, makes every row an upsert writes cost more, a good
+part of an import into SQLite (docs/benchmarks-history.md, "Import into PostgreSQL", its
+SQLite part).
 
 The store's upsert (``storage.sqlite``) now reads the old time of the batch's ids that
 already exist (it already looked them up, to count replacements), then adds each new row to
@@ -11,7 +11,8 @@ its hour and moves each replaced row whose hour changed, in the same transaction
 one writer at a time, so nothing can come between that read and the write. The delete
 triggers stay: deletes (purge, erasure) are rare and fire no trigger on the upsert's path.
 
-PostgreSQL keeps its statement-level triggers: one statement per batch, a tenth of its write.
+PostgreSQL keeps its statement-level triggers: one statement per batch, a small share of its
+write (the same section).
 
 Revision ID: 0009_sqlite_upsert_counts
 Revises: 0008_covering_time_indexes

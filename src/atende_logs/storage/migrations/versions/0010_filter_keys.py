@@ -15,10 +15,9 @@ pass the index entry limit (``ingest.documents.MAX_INDEXED_BYTES``; NFC can leng
 scripts) keeps its old keys.
 
 Cost: a read and a JSON parse of every document, inside the migration's transaction, which
-holds writes to the rows it changed until it commits. Per 100,000 demo CDRs, every row's
-phone key changing: 21-23 s on SQLite (10 s of it CPU), 27-37 s on PostgreSQL (13 s of it
-the UPDATEs, which write each row's index entries anew), measured on 2 cores other work
-kept busy (load 7-10). Plan the upgrade of a large live database for a quiet hour.
+holds writes to the rows it changed until it commits: tens of seconds per 100,000 rows
+(docs/benchmarks-history.md, "Figures from code comments"). Plan the upgrade of a large
+live database for a quiet hour.
 
 The schema does not change, but the columns' meaning does: during a rolling deploy, the
 previous release's processes compare their old keys with the new columns, and miss rows
