@@ -72,7 +72,7 @@ def _export_columns() -> str:
     parts = []
     for kind in KINDS.values():
         rows = [f"### `{kind.path}` ({kind.name}.csv)", "", "| # | column |", "|---|---|"]
-        rows += [f"| {n} | `{name}` |" for n, name in enumerate(header(kind.name), start=1)]
+        rows += [f"| {n} | `{name}` |" for n, name in enumerate(header(kind), start=1)]
         parts.append("\n".join(rows))
     return "\n\n".join(parts)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from atende_logs.kinds import FilterSpec, Kind
 
@@ -51,25 +51,6 @@ class SearchQuery:
     """Set instead of ``after`` when the client named an item; the store resolves it."""
     conditions: tuple[Condition, ...] = ()
     dialer_token: str | None = None
-
-
-ExportFormat = Literal["json", "ndjson", "csv"]
-CsvFormulas = Literal["escape", "raw"]
-"""``escape``: a cell a spreadsheet would run as a formula gets a leading ``'``
-(``export.formulas``); ``raw``: every cell as stored, for programs."""
-
-
-@dataclass(frozen=True)
-class Output:
-    """How a listing is sent: a JSON page, or the whole result as NDJSON or CSV."""
-
-    format: ExportFormat = "json"
-    delimiter: str = ","
-    """CSV only: ``,``, ``;`` or a tab."""
-    bom: bool = False
-    """CSV only: start with a UTF-8 byte order mark (for Excel)."""
-    formulas: CsvFormulas = "escape"
-    """CSV only: whether cells that start like a formula are made inert."""
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from atende_logs.client import (
     ProtocolError,
     RetryPolicy,
 )
-from atende_logs.client.api import check_params, query_parameters
-from atende_logs.kinds import KINDS
+from atende_logs.client.api import check_params, kind_named, query_parameters
+from atende_logs.kinds import CARDS, CDRS, KINDS
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -67,16 +67,16 @@ def test_filters_go_to_the_server(remote: Remote, reference: dict[str, list[Doc]
 
 
 def test_parameters_are_checked_before_sending() -> None:
-    assert query_parameters("cards")[:3] == ["token", "start_at", "end_at"]
-    assert "call_status" in query_parameters("cdrs")
+    assert query_parameters(CARDS)[:3] == ["token", "start_at", "end_at"]
+    assert "call_status" in query_parameters(CDRS)
     with pytest.raises(ValueError, match="unknown kind"):
-        query_parameters("calls")
+        kind_named("calls")
     with pytest.raises(ValueError, match="no parameter 'callstatus'"):
-        check_params("cdrs", {"callstatus": "answered"})
+        check_params(CDRS, {"callstatus": "answered"})
     with pytest.raises(ValueError, match="token"):
-        check_params("cards", {"start_at": "2024-01-01"})
+        check_params(CARDS, {"start_at": "2024-01-01"})
     with pytest.raises(ValueError, match="no parameter 'after'"):
-        check_params("cdrs", {"after": "1"})  # the client's own
+        check_params(CDRS, {"after": "1"})  # the client's own
     client = LogsClient("http://127.0.0.1:9", "k")
     with pytest.raises(ValueError, match="size"):
         next(client.pages("cdrs", size=MAX_PAGE_SIZE + 1))

@@ -17,14 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import atende_logs.client as client_package
-from atende_logs.client import OutputFormat, parquet
-from atende_logs.client.api import Page
-from atende_logs.client.formats import CsvEncoder, NdjsonEncoder, encoder_for
+from atende_logs.client import Format, LogsClient, Output, Pull, output_for_path, parquet
+from atende_logs.client.api import Page, kind_named
 from atende_logs.client.parquet import _converters, column_types, typed_row
+from atende_logs.client.pull import _encoder
 from atende_logs.client.state import PullSpec, PullState, fsync_directory
 from atende_logs.export.columns import columns, header
+from atende_logs.export.encoders import CsvEncoder, NdjsonEncoder
 from atende_logs.http.openapi import example_page
-from atende_logs.kinds import KINDS, FlatType
+from atende_logs.kinds import CARDS, CDRS, KINDS, FlatType
 
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 MANAUS = ZoneInfo("America/Manaus")
@@ -40,25 +41,40 @@ def test_all_lists_exactly_the_public_names() -> None:
 
 
 def test_output_formats() -> None:
-    assert OutputFormat.for_path("x/a.CSV", ";", True) == OutputFormat("csv", ";", True)
-    assert OutputFormat.for_path("a.parquet").name == "parquet"
-    assert OutputFormat.for_path("a.pq").name == "parquet"
-    assert OutputFormat.for_path("a.ndjson").name == "ndjson"
-    assert OutputFormat.for_path("noext").name == "ndjson"
+    assert output_for_path("x/a.CSV", ";", True) == Output("csv", ";", True)
+    assert output_for_path("a.parquet").format == "parquet"
+    assert output_for_path("a.pq").format == "parquet"
+    assert output_for_path("a.ndjson").format == "ndjson"
+    assert output_for_path("noext").format == "ndjson"
     with pytest.raises(ValueError, match="unknown format"):
-        OutputFormat("xlsx")  # type: ignore[arg-type]
+        Output("xlsx")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="delimiter"):
-        OutputFormat("csv", "|")
-    assert isinstance(encoder_for(OutputFormat("parquet"), "cdrs"), NdjsonEncoder)
+        Output("csv", "|")
+    assert isinstance(_encoder(_spec(fmt=Output("parquet"))), NdjsonEncoder)
+
+
+def test_a_pull_writes_only_its_formats(tmp_path: Path) -> None:
+    with (
+        LogsClient("http://127.0.0.1:9", "k") as client,
+        pytest.raises(ValueError, match="a pull writes ndjson, csv, parquet, not json"),
+    ):
+        Pull.open(client, CDRS, {}, tmp_path / "cdrs.json", Output(Format.JSON))
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_the_public_api_takes_a_kind_or_its_name() -> None:
+    assert kind_named("cdrs") is kind_named(CDRS) is CDRS
+    with pytest.raises(ValueError, match="unknown kind 'calls'; one of: attendant-logs"):
+        kind_named("calls")
 
 
 def test_encoders_write_whole_lines() -> None:
     items: list[dict[str, Any]] = [{"b": 1, "a": "Almoço"}, {"z": None}]
-    assert NdjsonEncoder().page(items) == '{"b":1,"a":"Almoço"}\n{"z":null}\n'.encode()
+    assert NdjsonEncoder().encode_items(items) == '{"b":1,"a":"Almoço"}\n{"z":null}\n'.encode()
     assert NdjsonEncoder().head() == b""
-    encoder = CsvEncoder("cards", "\t", bom=True)
-    assert encoder.head() == ("\ufeff" + "\t".join(header("cards")) + "\r\n").encode()
-    row = encoder.page([{"number": "55", "card_info_3": "NÃO\tSIM", "novo": 1}])
+    encoder = CsvEncoder(CARDS, "\t", bom=True)
+    assert encoder.head() == ("\ufeff" + "\t".join(header(CARDS)) + "\r\n").encode()
+    row = encoder.encode_items([{"number": "55", "card_info_3": "NÃO\tSIM", "novo": 1}])
     cells = ["", "55", "", "", "", "", "", '"NÃO\tSIM"', "", "", '"{""novo"":1}"\r\n']
     assert row == "\t".join(cells).encode()
 
@@ -76,7 +92,13 @@ def _expected_type(value: Any) -> FlatType:
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_column_types_are_those_of_the_spec_examples(kind: str) -> None:
     example = example_page(KINDS[kind])["items"][0]
-    values = dict(zip(header(kind), typed_row(kind, example, _converters(kind, UTC)), strict=True))
+    values = dict(
+        zip(
+            header(KINDS[kind]),
+            typed_row(KINDS[kind], example, _converters(KINDS[kind], UTC)),
+            strict=True,
+        )
+    )
     flat: dict[str, Any] = {}
 
     def walk(doc: dict[str, Any], prefix: str) -> None:
@@ -87,13 +109,13 @@ def test_column_types_are_those_of_the_spec_examples(kind: str) -> None:
                 flat[prefix + key] = value
 
     walk(example, "")
-    expected = {column: _expected_type(flat[column]) for column in columns(kind)}
+    expected = {column: _expected_type(flat[column]) for column in columns(KINDS[kind])}
     if kind == "cards":
         expected["schedule"] = "time"  # null in the example; a call-back time in real cards
-    assert dict(zip(columns(kind), column_types(kind), strict=False)) == expected
+    assert dict(zip(columns(KINDS[kind]), column_types(KINDS[kind]), strict=False)) == expected
     typed = KINDS[kind].flat
-    assert {*typed.booleans, *typed.integers, *typed.times} <= set(columns(kind))
-    assert column_types(kind)[-1] == "text"  # extra
+    assert {*typed.booleans, *typed.integers, *typed.times} <= set(columns(KINDS[kind]))
+    assert column_types(KINDS[kind])[-1] == "text"  # extra
     assert values["extra"] is None  # every example value fits its column
 
 
@@ -125,8 +147,8 @@ def test_values_that_do_not_fit_move_to_extra(column: str, value: Any, typed: An
     kind = "attendant-logs"
     row = dict(
         zip(
-            header(kind),
-            typed_row(kind, {column: value, "novo": 1}, _converters(kind, MANAUS)),
+            header(KINDS[kind]),
+            typed_row(KINDS[kind], {column: value, "novo": 1}, _converters(KINDS[kind], MANAUS)),
             strict=True,
         )
     )
@@ -138,9 +160,9 @@ def test_values_that_do_not_fit_move_to_extra(column: str, value: Any, typed: An
 def _spec(**changes: Any) -> PullSpec:
     fields: dict[str, Any] = {
         "url": "https://api.example.com",
-        "kind": "cards",
+        "kind": CARDS,
         "params": (("token", "secret-token"), ("start_at", "2024-01-01")),
-        "fmt": OutputFormat("csv", ";", True),
+        "fmt": Output("csv", ";", True),
     }
     return PullSpec(**(fields | changes))
 
@@ -155,19 +177,19 @@ def test_the_fingerprint_tells_pulls_apart() -> None:
     different = [
         _spec(),
         _spec(url="https://other.example.com"),
-        _spec(kind="cdrs"),
+        _spec(kind=CDRS),
         _spec(params=(("token", "other-token"), ("start_at", "2024-01-01"))),
         _spec(params=(("token", "secret-token"),)),
-        _spec(fmt=OutputFormat("csv", ",", True)),
-        _spec(fmt=OutputFormat("csv", ";", False)),
-        _spec(fmt=OutputFormat("ndjson")),
-        _spec(fmt=OutputFormat("parquet")),
+        _spec(fmt=Output("csv", ",", True)),
+        _spec(fmt=Output("csv", ";", False)),
+        _spec(fmt=Output("ndjson")),
+        _spec(fmt=Output("parquet")),
     ]
     assert len({spec.fingerprint() for spec in different}) == len(different)
     # Delimiter and BOM shape only CSV.
     assert (
-        _spec(fmt=OutputFormat("ndjson", ";", True)).fingerprint()
-        == _spec(fmt=OutputFormat("ndjson")).fingerprint()
+        _spec(fmt=Output("ndjson", ";", True)).fingerprint()
+        == _spec(fmt=Output("ndjson")).fingerprint()
     )
     assert "secret-token" not in orjson.dumps(_spec().described()).decode()
 
@@ -211,7 +233,7 @@ def test_states_this_version_did_not_write(body: bytes) -> None:
 
 
 def test_epoch_times_are_milliseconds() -> None:
-    converters = dict(zip(header("cards"), _converters("cards", UTC), strict=False))
+    converters = dict(zip(header(CARDS), _converters(CARDS, UTC), strict=False))
     assert converters["timestamp"](1500) == datetime(1970, 1, 1, 0, 0, 1, 500_000, UTC)
 
 
@@ -237,7 +259,7 @@ def test_parquet_is_written_in_batches(tmp_path: Path, monkeypatch: pytest.Monke
     cards = [{"number": str(n), "timestamp": f"2024-03-0{n}T10:00:00Z"} for n in range(1, 6)]
     lines = [orjson.dumps(card) + b"\n" for card in cards]
     path = tmp_path / "c.parquet"
-    rows = parquet.write_parquet([*lines[:2], b"\n", *lines[2:]], path, "cards", UTC)
+    rows = parquet.write_parquet([*lines[:2], b"\n", *lines[2:]], path, CARDS, UTC)
     table = pq.read_table(path)
     assert rows == table.num_rows == 5
     assert table.column("number").to_pylist() == ["1", "2", "3", "4", "5"]

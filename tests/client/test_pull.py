@@ -23,7 +23,7 @@ from atende_logs.cli.pull import ItemRateColumn, _summary
 from atende_logs.client import PullResult
 from atende_logs.client.parquet import arrow_schema
 from atende_logs.export.columns import cell, columns, csv_cell, flatten, header
-from atende_logs.kinds import KINDS
+from atende_logs.kinds import CARDS, KINDS
 
 runner = CliRunner()
 KIND_NAMES = list(KINDS)
@@ -72,8 +72,10 @@ def test_csv_is_the_listing(
     output = tmp_path / f"{kind}.csv"
     pull(remote, kind, output, *options, "--page-size", 100)
     rows = _csv_rows(output, delimiter)
-    assert rows[0] == header(kind)
-    expected = [[csv_cell(value) for value in flatten(kind, item)] for item in reference[kind]]
+    assert rows[0] == header(KINDS[kind])
+    expected = [
+        [csv_cell(value) for value in flatten(KINDS[kind], item)] for item in reference[kind]
+    ]
     assert rows[1:] == expected
     raw = output.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") == ("--bom" in options)
@@ -111,15 +113,17 @@ def _check_parquet(path: Path, kind: str, items: list[Doc]) -> list[dict[str, An
     """Every cell against its item: typed where the column is, and what does not fit its
     column's type found in ``extra``."""
     table = pq.read_table(path)
-    assert table.schema.equals(arrow_schema(kind))
+    assert table.schema.equals(arrow_schema(KINDS[kind]))
     assert table.schema.field(KINDS[kind].time_field).type == pa.timestamp("us", tz="UTC")
     rows: list[dict[str, Any]] = table.to_pylist()
     assert len(rows) == len(items)
     for row, item in zip(rows, items, strict=True):
-        flat = dict(zip(header(kind), flatten(kind, item), strict=True))
+        flat = dict(zip(header(KINDS[kind]), flatten(KINDS[kind], item), strict=True))
         extra = orjson.loads(row["extra"]) if row["extra"] is not None else {}
-        assert {k: v for k, v in extra.items() if k not in columns(kind)} == (flat["extra"] or {})
-        for name in columns(kind):
+        assert {k: v for k, v in extra.items() if k not in columns(KINDS[kind])} == (
+            flat["extra"] or {}
+        )
+        for name in columns(KINDS[kind]):
             value, want, type_ = row[name], flat[name], table.schema.field(name).type
             if name in extra:  # did not fit the column's type
                 assert value is None and extra[name] == want
@@ -189,10 +193,10 @@ def test_an_empty_listing(remote: Remote, tmp_path: Path) -> None:
     assert (tmp_path / "c.ndjson").read_bytes() == b""
     assert "wrote 0 cards" in result.stdout
     pull(remote, "cards", tmp_path / "c.csv", *future)
-    assert (tmp_path / "c.csv").read_bytes() == ",".join(header("cards")).encode() + b"\r\n"
+    assert (tmp_path / "c.csv").read_bytes() == ",".join(header(CARDS)).encode() + b"\r\n"
     pull(remote, "cards", tmp_path / "c.parquet", *future)
     table = pq.read_table(tmp_path / "c.parquet")
-    assert table.num_rows == 0 and table.schema.equals(arrow_schema("cards"))
+    assert table.num_rows == 0 and table.schema.equals(arrow_schema(CARDS))
 
 
 def test_json_summary(remote: Remote, reference: dict[str, list[Doc]], tmp_path: Path) -> None:

@@ -27,20 +27,20 @@ from _remote import Doc, Fault, FaultProxy, Remote, as_ndjson
 from atende_logs.cli.main import app
 from atende_logs.client import (
     LogsClient,
-    OutputFormat,
+    Output,
     Pull,
     PullError,
     PullState,
     StateMismatchError,
     pull_to_file,
 )
-from atende_logs.client.formats import CsvEncoder
 from atende_logs.client.state import state_path
-from atende_logs.kinds import KINDS
+from atende_logs.export.encoders import CsvEncoder
+from atende_logs.kinds import CARDS, KINDS
 from bench.server import cli_path
 
 runner = CliRunner()
-FORMATS = [OutputFormat("ndjson"), OutputFormat("csv", ";", True), OutputFormat("parquet")]
+FORMATS = [Output("ndjson"), Output("csv", ";", True), Output("parquet")]
 SUFFIXES = {"ndjson": "ndjson", "csv": "csv", "parquet": "parquet"}
 
 
@@ -93,7 +93,7 @@ def _try(
     kind: str,
     params: dict[str, str],
     output: Path,
-    fmt: OutputFormat,
+    fmt: Output,
     size: int,
 ) -> bool:
     """One run that may crash; True when it finished."""
@@ -114,11 +114,11 @@ def _try(
 @pytest.fixture(scope="session")
 def clean(remote: Remote, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., bytes]:
     """An uninterrupted pull's output, per kind and format, for comparison."""
-    cache: dict[tuple[str, OutputFormat], bytes] = {}
+    cache: dict[tuple[str, Output], bytes] = {}
 
-    def made(kind: str, fmt: OutputFormat) -> bytes:
+    def made(kind: str, fmt: Output) -> bytes:
         if (kind, fmt) not in cache:
-            output = tmp_path_factory.mktemp("clean") / f"{kind}.{SUFFIXES[fmt.name]}"
+            output = tmp_path_factory.mktemp("clean") / f"{kind}.{SUFFIXES[fmt.format]}"
             with LogsClient(remote.url, remote.key) as client:
                 pull_to_file(client, kind, remote.params(kind), output, fmt)
             cache[(kind, fmt)] = output.read_bytes()
@@ -127,8 +127,8 @@ def clean(remote: Remote, tmp_path_factory: pytest.TempPathFactory) -> Callable[
     return made
 
 
-def _same_output(output: Path, expected: bytes, fmt: OutputFormat) -> None:
-    if fmt.name != "parquet":
+def _same_output(output: Path, expected: bytes, fmt: Output) -> None:
+    if fmt.format != "parquet":
         assert output.read_bytes() == expected
         return
     clean_copy = output.with_name("clean.parquet")
@@ -150,12 +150,12 @@ def test_a_crash_at_any_step_resumes_to_every_item_once(
     clean: Callable[..., bytes],
     tmp_path_factory: pytest.TempPathFactory,
     kind: str,
-    fmt: OutputFormat,
+    fmt: Output,
     size: int,
     point: str,
     at: int,
 ) -> None:
-    output = tmp_path_factory.mktemp("crash") / f"{kind}.{SUFFIXES[fmt.name]}"
+    output = tmp_path_factory.mktemp("crash") / f"{kind}.{SUFFIXES[fmt.format]}"
     params = remote.params(kind)
     with LogsClient(remote.url, remote.key) as client:
         with crashing(point, at):
@@ -208,12 +208,12 @@ def test_kill_9_of_the_client_then_the_same_command(
     clean: Callable[..., bytes],
     tmp_path_factory: pytest.TempPathFactory,
     kind: str,
-    fmt: OutputFormat,
+    fmt: Output,
     fraction: float,
     seed: int,
 ) -> None:
-    output = tmp_path_factory.mktemp("kill") / f"{kind}.{SUFFIXES[fmt.name]}"
-    options = ["--page-size", "5", "--delimiter", ";", "--bom"] if fmt.name == "csv" else []
+    output = tmp_path_factory.mktemp("kill") / f"{kind}.{SUFFIXES[fmt.format]}"
+    options = ["--page-size", "5", "--delimiter", ";", "--bom"] if fmt.format == "csv" else []
     args = _command(remote, kind, output, *(options or ["--page-size", "5"]))
     process = _spawn(args, remote)
     at_least = int(fraction * len(reference[kind]))
@@ -269,7 +269,7 @@ def test_the_state_holds_where_the_pull_stands_and_no_secret(
 ) -> None:
     output = tmp_path / "cards.csv"
     with LogsClient(remote.url, remote.key) as client:
-        pull = Pull.open(client, "cards", remote.params("cards"), output, OutputFormat("csv"))
+        pull = Pull.open(client, "cards", remote.params("cards"), output, Output("csv"))
         state = next(pull.run(25))
         pull.close()
     text = state_path(output).read_text()
@@ -289,8 +289,8 @@ def test_the_state_holds_where_the_pull_stands_and_no_secret(
     assert saved["after"] == state.after is not None
     assert saved["total"] == len(reference["cards"])
     assert len(saved["fingerprint"]) == 64
-    encoder = CsvEncoder("cards")
-    assert output.read_bytes() == encoder.head() + encoder.page(reference["cards"][:25])
+    encoder = CsvEncoder(CARDS)
+    assert output.read_bytes() == encoder.head() + encoder.encode_items(reference["cards"][:25])
 
 
 def test_resuming_drops_what_the_state_does_not_know(

@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 from _export_data import BASE_MS, make_docs, new_tenant, put
 from _remote import Remote
 from atende_logs.cli.main import app
-from atende_logs.client import LogsClient, OutputFormat, pull_to_file
+from atende_logs.client import LogsClient, Output, pull_to_file
 from atende_logs.client.api import check_transport
 from atende_logs.client.state import PullSpec
 from atende_logs.export.columns import header
+from atende_logs.kinds import CDRS
 from atende_logs.storage import Store
 
 runner = CliRunner()
@@ -171,7 +172,7 @@ def formula_server(store: Store, remote: Remote) -> Iterator[tuple[Remote, str]]
 def _pulled_row(path: Path) -> dict[str, str]:
     with path.open(encoding="utf-8", newline="") as file:
         head, row = list(csv.reader(file))
-    assert head == header("cdrs")
+    assert head == header(CDRS)
     return dict(zip(head, row, strict=True))
 
 
@@ -192,16 +193,16 @@ def test_a_csv_pull_escapes_formulas_unless_raw(
     again = tmp_path / "again.csv"
     formulas = "raw" if option else "escape"
     with LogsClient(remote.url, key) as client:
-        pull_to_file(client, "cdrs", {}, again, OutputFormat("csv", formulas=formulas))
+        pull_to_file(client, "cdrs", {}, again, Output("csv", formulas=formulas))
     assert again.read_bytes() == output.read_bytes()
 
 
 def test_raw_and_escaped_are_different_pulls() -> None:
-    escaped = PullSpec("https://x", "cdrs", (), OutputFormat("csv"))
-    raw = PullSpec("https://x", "cdrs", (), OutputFormat("csv", formulas="raw"))
+    escaped = PullSpec("https://x", CDRS, (), Output("csv"))
+    raw = PullSpec("https://x", CDRS, (), Output("csv", formulas="raw"))
     assert escaped.fingerprint() != raw.fingerprint()
     assert escaped.described()["formulas"] == "escape"
-    ndjson = PullSpec("https://x", "cdrs", (), OutputFormat("ndjson", formulas="raw"))
+    ndjson = PullSpec("https://x", CDRS, (), Output("ndjson", formulas="raw"))
     assert "formulas" not in ndjson.described()  # NDJSON's bytes do not depend on it
     with pytest.raises(ValueError, match="formulas"):
-        OutputFormat("csv", formulas="off")  # type: ignore[arg-type]
+        Output("csv", formulas="off")  # type: ignore[arg-type]

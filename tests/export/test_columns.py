@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from atende_logs.export.columns import EXTRA, cell, columns, flatten, header
 from atende_logs.http.openapi import example_page
-from atende_logs.kinds import KINDS
+from atende_logs.kinds import ATTENDANT_LOGS, CDRS, KINDS
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
 json_values = st.recursive(
@@ -38,7 +38,7 @@ def _paths(value: Any, prefix: str = "") -> list[str]:
 def _unflatten(kind_name: str, values: list[Any]) -> dict[str, Any]:
     """The document back from its flat values (what a reader of the CSV can rebuild)."""
     doc: dict[str, Any] = {}
-    pairs = list(zip(columns(kind_name), values, strict=False))
+    pairs = list(zip(columns(KINDS[kind_name]), values, strict=False))
     pairs += list((values[-1] or {}).items())
     for path, value in pairs:
         *parents, leaf = path.split(".")
@@ -52,20 +52,20 @@ def _unflatten(kind_name: str, values: list[Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("kind_name", list(KINDS))
 def test_columns_are_the_example_flattened_in_order(kind_name: str) -> None:
     example = _example(kind_name)
-    assert list(columns(kind_name)) == _paths(example)
-    assert header(kind_name)[-1] == EXTRA
-    values = flatten(kind_name, example)
+    assert list(columns(KINDS[kind_name])) == _paths(example)
+    assert header(KINDS[kind_name])[-1] == EXTRA
+    values = flatten(KINDS[kind_name], example)
     assert values[-1] is None  # the example fills the columns exactly
 
 
 def test_nested_and_array_fields() -> None:
-    header_ = header("attendant-logs")
-    values = dict(zip(header_, flatten("attendant-logs", _example("attendant-logs")), strict=True))
+    header_ = header(ATTENDANT_LOGS)
+    values = dict(zip(header_, flatten(ATTENDANT_LOGS, _example("attendant-logs")), strict=True))
     assert values["attendant.email"] == _example("attendant-logs")["attendant"]["email"]
     assert "complements.busy.direction" in values
     assert isinstance(values["attendants_groups"], list)
     assert cell(values["attendants_groups"]) == orjson.dumps(values["attendants_groups"]).decode()
-    cdr = dict(zip(header("cdrs"), flatten("cdrs", _example("cdrs")), strict=True))
+    cdr = dict(zip(header(CDRS), flatten(CDRS, _example("cdrs")), strict=True))
     assert cell(cdr["redirects"]).startswith("[")
 
 
@@ -75,7 +75,7 @@ def test_flatten_loses_nothing(kind_name: str, data: st.DataObject) -> None:
     """Any change to any field of the example, or any new field, can be read back."""
     doc = copy.deepcopy(_example(kind_name))
     for _ in range(data.draw(st.integers(0, 4))):
-        path = data.draw(st.sampled_from(columns(kind_name)))
+        path = data.draw(st.sampled_from(columns(KINDS[kind_name])))
         *parents, leaf = path.split(".")
         node = doc
         for part in parents:
@@ -87,8 +87,8 @@ def test_flatten_loses_nothing(kind_name: str, data: st.DataObject) -> None:
     # Dotted names are the columns' own syntax, so new fields here have none.
     new_names = st.text(min_size=1, max_size=6).filter(lambda name: "." not in name)
     doc.update(data.draw(st.dictionaries(new_names, json_values, max_size=2)))
-    values = flatten(kind_name, doc)
-    assert len(values) == len(header(kind_name))
+    values = flatten(KINDS[kind_name], doc)
+    assert len(values) == len(header(KINDS[kind_name]))
     assert _normalised(_unflatten(kind_name, values)) == _normalised(doc)
 
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from atende_logs.export.columns import columns, csv_cell, flatten, header
 from atende_logs.export.encoders import BOM, CsvEncoder, NdjsonEncoder, encoder_for
+from atende_logs.formats import Output
 from atende_logs.http.openapi import example_page
-from atende_logs.kinds import KINDS
-from atende_logs.models import Output
+from atende_logs.kinds import CARDS, CDRS, KINDS
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
 json_values = st.recursive(
@@ -40,7 +40,7 @@ def documents(draw: st.DrawFn, kind_name: str) -> dict[str, Any]:
     """The kind's example with random fields changed, removed or added."""
     doc = copy.deepcopy(_example(kind_name))
     for _ in range(draw(st.integers(0, 5))):
-        path = draw(st.sampled_from(columns(kind_name)))
+        path = draw(st.sampled_from(columns(KINDS[kind_name])))
         *parents, leaf = path.split(".")
         node = doc
         for part in parents:
@@ -80,33 +80,33 @@ def test_csv_reads_back_as_the_flattened_documents(
     kind_name: str, delimiter: str, bom: bool, data: st.DataObject
 ) -> None:
     docs = data.draw(st.lists(documents(kind_name), max_size=4))
-    encoder = CsvEncoder(kind_name, delimiter, bom)
+    encoder = CsvEncoder(KINDS[kind_name], delimiter, bom)
     chunks = data.draw(st.integers(1, 3))
     body = encoder.head() + b"".join(
         encoder.encode([orjson.dumps(d) for d in docs[i::chunks]]) for i in range(chunks)
     )
     rows = read_back(body, delimiter, bom)
     expected_docs = [d for i in range(chunks) for d in docs[i::chunks]]
-    assert rows[0] == header(kind_name)
+    assert rows[0] == header(KINDS[kind_name])
     assert rows[1:] == [
-        [csv_cell(value) for value in flatten(kind_name, doc)] for doc in expected_docs
+        [csv_cell(value) for value in flatten(KINDS[kind_name], doc)] for doc in expected_docs
     ]
     assert body.endswith(b"\r\n")
 
 
 def test_csv_quoting_is_rfc_4180() -> None:
     doc = {"number": 'dois "aspas", ; e\r\nlinhas', "status": "NÃO", "card_info_1": "Almoço"}
-    body = CsvEncoder("cards").encode([orjson.dumps(doc)])
+    body = CsvEncoder(CARDS).encode([orjson.dumps(doc)])
     assert body.startswith('Almoço,"dois ""aspas"", ; e\r\nlinhas",'.encode())
     assert body.count(b"\r\n") == 2  # the embedded line end, and the record's
-    semicolons = CsvEncoder("cards", ";").encode([orjson.dumps(doc)])
+    semicolons = CsvEncoder(CARDS, ";").encode([orjson.dumps(doc)])
     assert b'"dois ""aspas"", ; e\r\nlinhas"' in semicolons  # the ; inside is quoted
 
 
 def test_accents_round_trip_with_bom_and_semicolons() -> None:
     """What Excel opens: UTF-8 with a BOM, ; between fields."""
     card = _example("cards") | {"card_info_1": "Almoço", "card_info_3": "NÃO"}
-    encoder = CsvEncoder("cards", ";", bom=True)
+    encoder = CsvEncoder(CARDS, ";", bom=True)
     body = encoder.head() + encoder.encode([orjson.dumps(card)])
     assert body.startswith(BOM + b"card_info_1;number;")
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline=""), delimiter=";"))
@@ -115,9 +115,9 @@ def test_accents_round_trip_with_bom_and_semicolons() -> None:
 
 
 def test_encoder_for() -> None:
-    assert isinstance(encoder_for("cdrs", Output("ndjson")), NdjsonEncoder)
-    csv_encoder = encoder_for("cdrs", Output("csv", ";", True))
+    assert isinstance(encoder_for(CDRS, Output("ndjson")), NdjsonEncoder)
+    csv_encoder = encoder_for(CDRS, Output("csv", ";", True))
     assert isinstance(csv_encoder, CsvEncoder) and csv_encoder.head().startswith(BOM)
     assert csv_encoder.media_type == "text/csv; charset=utf-8"
     with pytest.raises(ValueError):
-        encoder_for("cdrs", Output("json"))
+        encoder_for(CDRS, Output("json"))

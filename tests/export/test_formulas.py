@@ -16,12 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atende_logs.client import formats
 from atende_logs.export import encoders
 from atende_logs.export.columns import cell, columns, flatten
 from atende_logs.export.formulas import FORMULA_STARTS, inert
 from atende_logs.http.openapi import example_page
-from atende_logs.kinds import KINDS
+from atende_logs.kinds import CDRS, KINDS
 
 Doc = dict[str, Any]
 # What a cell left starting with a formula character may be: a number, which no spreadsheet
@@ -62,7 +61,7 @@ def documents(draw: st.DrawFn, kind_name: str) -> Doc:
     """The kind's example with random columns, and fields no column holds, set to values
     that start like formulas, numbers and others."""
     doc: Doc = copy.deepcopy(example_page(KINDS[kind_name])["items"][0])
-    for path in draw(st.lists(st.sampled_from(columns(kind_name)), max_size=8)):
+    for path in draw(st.lists(st.sampled_from(columns(KINDS[kind_name])), max_size=8)):
         *parents, leaf = path.split(".")
         node = doc
         for part in parents:
@@ -75,13 +74,13 @@ def documents(draw: st.DrawFn, kind_name: str) -> Doc:
 
 
 def _server(kind_name: str, delimiter: str, escape: bool) -> Callable[[list[Doc]], bytes]:
-    encoder = encoders.CsvEncoder(kind_name, delimiter, escape_formulas=escape)
+    encoder = encoders.CsvEncoder(KINDS[kind_name], delimiter, escape_formulas=escape)
     return lambda docs: encoder.head() + encoder.encode([orjson.dumps(d) for d in docs])
 
 
 def _client(kind_name: str, delimiter: str, escape: bool) -> Callable[[list[Doc]], bytes]:
-    encoder = formats.CsvEncoder(kind_name, delimiter, escape_formulas=escape)
-    return lambda docs: encoder.head() + encoder.page(docs)
+    encoder = encoders.CsvEncoder(KINDS[kind_name], delimiter, escape_formulas=escape)
+    return lambda docs: encoder.head() + encoder.encode_items(docs)
 
 
 ENCODERS = {"server": _server, "client": _client}
@@ -102,7 +101,7 @@ def test_no_cell_starts_like_a_formula(
     rows = _rows(ENCODERS[encoder](kind_name, delimiter, True)(docs), delimiter)
     assert len(rows) == len(docs)
     for doc, row in zip(docs, rows, strict=True):
-        for value, text in zip(flatten(kind_name, doc), row, strict=True):
+        for value, text in zip(flatten(KINDS[kind_name], doc), row, strict=True):
             assert not text.startswith(FORMULA_STARTS) or NUMBER.fullmatch(text), text
             if isinstance(value, str):
                 # Nothing is lost: one leading quote, and only where it was needed.
@@ -115,11 +114,11 @@ def test_no_cell_starts_like_a_formula(
 def test_raw_cells_round_trip_exactly(encoder: str, kind_name: str, data: st.DataObject) -> None:
     docs = data.draw(st.lists(documents(kind_name), min_size=1, max_size=3))
     rows = _rows(ENCODERS[encoder](kind_name, ";", False)(docs), ";")
-    assert rows == [[cell(value) for value in flatten(kind_name, doc)] for doc in docs]
+    assert rows == [[cell(value) for value in flatten(KINDS[kind_name], doc)] for doc in docs]
     strings = [
         (value, text)
         for doc, row in zip(docs, rows, strict=True)
-        for value, text in zip(flatten(kind_name, doc), row, strict=True)
+        for value, text in zip(flatten(KINDS[kind_name], doc), row, strict=True)
         if isinstance(value, str)
     ]
     assert all(text == value for value, text in strings)
@@ -157,6 +156,6 @@ def test_the_rule(value: str, cell_text: str) -> None:
 def test_numbers_and_json_cells_are_left_alone() -> None:
     doc = {"ani_long": -48.33, "duration_call": -7, "redirects": ["=x"], "customer_info": None}
     body = _server("cdrs", ",", True)([doc])
-    row = dict(zip(columns("cdrs"), _rows(body, ",")[0], strict=False))
+    row = dict(zip(columns(CDRS), _rows(body, ",")[0], strict=False))
     assert (row["ani_long"], row["duration_call"]) == ("-48.33", "-7")
     assert row["redirects"] == '["=x"]'  # JSON text starts with [ and runs nothing

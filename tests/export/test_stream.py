@@ -62,7 +62,7 @@ def test_chunks_join_into_the_listing(store: Store, offsets: list[int], chunk_ro
 
 def test_the_csv_header_comes_once_even_for_nothing(store: Store) -> None:
     tenant = new_tenant(store)
-    export = Export(store, SearchQuery(CDRS, tenant.customer_id, 1), CsvEncoder("cdrs"), 2)
+    export = Export(store, SearchQuery(CDRS, tenant.customer_id, 1), CsvEncoder(CDRS), 2)
     first = export.next_chunk()
     assert first is not None and first.startswith(b"callid,") and first.count(b"\r\n") == 1
     assert export.next_chunk() is None

@@ -29,7 +29,7 @@ from _export_data import (
 from atende_logs.export import stream
 from atende_logs.export.columns import csv_cell, flatten, header
 from atende_logs.http.openapi import example_page
-from atende_logs.kinds import KINDS
+from atende_logs.kinds import CARDS, KINDS
 from atende_logs.storage import Store
 
 KIND_NAMES = list(PATHS)
@@ -90,8 +90,10 @@ def test_csv_export_equals_the_pages(
         response = export(client, tenant, kind_name, params, {"accept": "text/csv"})
         assert response.status_code == 200, response.text
         rows = csv_rows(response.content)
-        assert rows[0] == header(kind_name)
-        assert rows[1:] == [[csv_cell(v) for v in flatten(kind_name, item)] for item in expected]
+        assert rows[0] == header(KINDS[kind_name])
+        assert rows[1:] == [
+            [csv_cell(v) for v in flatten(KINDS[kind_name], item)] for item in expected
+        ]
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "csv"])
@@ -177,7 +179,9 @@ def test_an_empty_export(client: TestClient, store: Store, kind_name: str) -> No
     assert (response.status_code, response.content) == (200, b"")
     response = export(client, tenant, kind_name, {"format": "csv", "bom": "true"})
     assert response.status_code == 200
-    assert response.content == b"\xef\xbb\xbf" + ",".join(header(kind_name)).encode() + b"\r\n"
+    assert (
+        response.content == b"\xef\xbb\xbf" + ",".join(header(KINDS[kind_name])).encode() + b"\r\n"
+    )
 
 
 def test_delimiter_and_bom(client: TestClient, store: Store) -> None:
@@ -189,7 +193,7 @@ def test_delimiter_and_bom(client: TestClient, store: Store) -> None:
         )
         assert response.content.startswith(b"\xef\xbb\xbfcard_info_1" + delimiter.encode())
         rows = csv_rows(response.content, delimiter)
-        assert rows[1:] == [[csv_cell(v) for v in flatten("cards", item)] for item in expected]
+        assert rows[1:] == [[csv_cell(v) for v in flatten(CARDS, item)] for item in expected]
     text = export(client, tenant, "cards", {"format": "csv", "delimiter": ";"}).content.decode()
     assert not text.startswith("\ufeff") and "\r\n" in text
 
@@ -275,6 +279,6 @@ def test_openapi_documents_exports(client: TestClient, kind_name: str) -> None:
     assert ndjson_items(content[NDJSON]["example"].encode()) == items
     rows = csv_rows(content["text/csv"]["example"].encode())
     assert rows == [
-        header(kind_name),
-        *[[csv_cell(v) for v in flatten(kind_name, i)] for i in items],
+        header(KINDS[kind_name]),
+        *[[csv_cell(v) for v in flatten(KINDS[kind_name], i)] for i in items],
     ]

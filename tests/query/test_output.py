@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from atende_logs import normalize
 from atende_logs.errors import ParameterError
+from atende_logs.formats import Output
 from atende_logs.http.negotiation import preferred_format
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, KINDS, Kind
-from atende_logs.models import Cursor, ItemRef, Output
+from atende_logs.models import Cursor, ItemRef
 from atende_logs.query import parse_listing, parse_search
 from atende_logs.query.parse import accepted_parameters
 from atende_logs.query.resume import candidate_ids, parse_item_ref

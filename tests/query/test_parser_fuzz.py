@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from atende_logs import normalize
 from atende_logs.errors import ParameterError
+from atende_logs.formats import Output
 from atende_logs.kinds import CARDS, KINDS, FilterSpec, Kind
-from atende_logs.models import Output, SearchQuery
+from atende_logs.models import SearchQuery
 from atende_logs.query.output import parse_output
 from atende_logs.query.parse import MAX_SIZE, accepted_parameters, parse_search
 from atende_logs.query.resume import parse_item_ref

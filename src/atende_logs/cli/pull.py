@@ -29,34 +29,24 @@ from atende_logs.cli.options import JsonOption, console, emit_json, errors
 from atende_logs.client import (
     ClientError,
     LogsClient,
-    OutputFormat,
+    Output,
     Pull,
     PullError,
     PullResult,
     RetryNotice,
     RetryPolicy,
+    output_for_path,
 )
 from atende_logs.client.api import TOKEN_VARIABLE
-from atende_logs.client.formats import FormatName
+from atende_logs.client.pull import FORMATS
 from atende_logs.client.state import state_path
-from atende_logs.kinds import KINDS
-from atende_logs.models import CsvFormulas
+from atende_logs.formats import CsvFormulas, Format
+from atende_logs.kinds import KINDS, Kind
 
 KEY_VARIABLE = "ATENDE_API_KEY"
-
-
-class PullFormat(StrEnum):
-    auto = "auto"
-    ndjson = "ndjson"
-    csv = "csv"
-    parquet = "parquet"
-
-
-_FORMAT_NAMES: dict[PullFormat, FormatName] = {
-    PullFormat.ndjson: "ndjson",
-    PullFormat.csv: "csv",
-    PullFormat.parquet: "parquet",
-}
+AUTO = "auto"
+"""``--format``'s default: not a format but its absence, "by the output's name"."""
+_FORMAT_CHOICES = (AUTO, *(fmt.value for fmt in FORMATS))
 
 
 class Delimiter(StrEnum):
@@ -68,6 +58,13 @@ class Delimiter(StrEnum):
 class Formulas(StrEnum):
     escape = "escape"
     raw = "raw"
+
+
+def _format_choice(text: str) -> str:
+    """``--format``: ``auto`` or the name of a format a pull writes."""
+    if text not in _FORMAT_CHOICES:
+        raise ValueError(f"{text!r} is not one of {', '.join(map(repr, _FORMAT_CHOICES))}.")
+    return text
 
 
 def pull(
@@ -104,9 +101,14 @@ def pull(
         ),
     ] = None,
     fmt: Annotated[
-        PullFormat,
-        typer.Option("--format", help="auto: by the output's suffix (.csv, .parquet) else NDJSON."),
-    ] = PullFormat.auto,
+        str,
+        typer.Option(
+            "--format",
+            parser=_format_choice,
+            metavar=f"<{'|'.join(_FORMAT_CHOICES)}>",
+            help="auto: by the output's suffix (.csv, .parquet) else NDJSON.",
+        ),
+    ] = AUTO,
     delimiter: Annotated[
         Delimiter, typer.Option("--delimiter", help="CSV field delimiter.")
     ] = Delimiter.comma,
@@ -177,7 +179,7 @@ def pull(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--url") from exc
     with client:
-        result = _run(client, kind.value, params, output, out_format, page_size, restart, json)
+        result = _run(client, KINDS[kind], params, output, out_format, page_size, restart, json)
     _summary(result, kind.value, json)
 
 
@@ -223,21 +225,21 @@ def _params(
 
 
 def _format(
-    fmt: PullFormat, output: Path, delimiter: Delimiter, bom: bool, formulas: Formulas
-) -> OutputFormat:
+    choice: str, output: Path, delimiter: Delimiter, bom: bool, formulas: Formulas
+) -> Output:
     separator = "\t" if delimiter is Delimiter.tab else delimiter.value
     cells: CsvFormulas = "raw" if formulas is Formulas.raw else "escape"
-    if fmt is PullFormat.auto:
-        return OutputFormat.for_path(str(output), separator, bom, cells)
-    return OutputFormat(_FORMAT_NAMES[fmt], separator, bom, cells)
+    if choice == AUTO:
+        return output_for_path(output, separator, bom, cells)
+    return Output(Format(choice), separator, bom, cells)
 
 
 def _run(
     client: LogsClient,
-    kind: str,
+    kind: Kind,
     params: dict[str, str],
     output: Path,
-    fmt: OutputFormat,
+    fmt: Output,
     page_size: int,
     restart: bool,
     quiet: bool,
@@ -251,11 +253,11 @@ def _run(
                 )
             with _progress(quiet) as progress:
                 task = progress.add_task(
-                    f"pulling {kind}", total=job.state.total, completed=job.state.items
+                    f"pulling {kind.name}", total=job.state.total, completed=job.state.items
                 )
                 for state in job.run(page_size):
                     progress.update(task, completed=state.items, total=state.total)
-                if fmt.name == "parquet":
+                if fmt.format is Format.PARQUET:
                     progress.update(task, description="writing Parquet")
                 return job.finish()
     except ValueError as exc:

@@ -10,7 +10,8 @@ passed back until an empty page), so it works against any server that implements
             print(cdr["callid"], cdr["call_status"])
 
 ``pull_to_file`` (and the ``atende-logs pull`` command built on it) writes a query into an
-NDJSON, CSV or Parquet file and resumes an interrupted pull where it stopped.
+NDJSON, CSV or Parquet file (``Output(Format.CSV)``, or ``output_for_path("cdrs.csv")``)
+and resumes an interrupted pull where it stopped.
 """
 
 from atende_logs.client.api import MAX_PAGE_SIZE, After, LogsClient, Page, RetryNotice
@@ -23,19 +24,20 @@ from atende_logs.client.errors import (
     RetriesExhaustedError,
     StateMismatchError,
 )
-from atende_logs.client.formats import OutputFormat
-from atende_logs.client.pull import Pull, PullResult, pull_to_file
+from atende_logs.client.pull import Pull, PullResult, output_for_path, pull_to_file
 from atende_logs.client.retry import RetryPolicy
 from atende_logs.client.state import PullState
+from atende_logs.formats import Format, Output
 
 __all__ = [
     "MAX_PAGE_SIZE",
     "After",
     "ApiError",
     "ClientError",
+    "Format",
     "LogsClient",
     "MissingExtraError",
-    "OutputFormat",
+    "Output",
     "Page",
     "ProtocolError",
     "Pull",
@@ -46,5 +48,6 @@ __all__ = [
     "RetryNotice",
     "RetryPolicy",
     "StateMismatchError",
+    "output_for_path",
     "pull_to_file",
 ]

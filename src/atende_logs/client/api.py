@@ -24,7 +24,7 @@ import orjson
 from atende_logs import __version__
 from atende_logs.client.errors import ApiError, ClientError, ProtocolError, RetriesExhaustedError
 from atende_logs.client.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after_seconds
-from atende_logs.kinds import KINDS
+from atende_logs.kinds import KINDS, Kind
 
 MAX_PAGE_SIZE = 1000
 """The contract's largest page."""
@@ -66,16 +66,24 @@ class RetryNotice:
     """What went wrong, for people (``503 query_timeout``, ``ConnectError``, …)."""
 
 
-def query_parameters(kind: str) -> list[str]:
-    """The parameters a query of ``kind`` may set (``after`` and ``size`` are the client's)."""
+def kind_named(kind: Kind | str) -> Kind:
+    """``kind`` itself, or the kind of that name (``attendant-logs``, ``cdrs``, ``cards``):
+    what the client's public methods take. Raises ValueError for an unknown name."""
+    if isinstance(kind, Kind):
+        return kind
     found = KINDS.get(kind)
     if found is None:
         raise ValueError(f"unknown kind {kind!r}; one of: {', '.join(KINDS)}")
-    token = ["token"] if found.scope.by_dialer else []
-    return [*token, "start_at", "end_at", "tz", *(spec.param for spec in found.filters)]
+    return found
 
 
-def check_params(kind: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
+def query_parameters(kind: Kind) -> list[str]:
+    """The parameters a query of ``kind`` may set (``after`` and ``size`` are the client's)."""
+    token = ["token"] if kind.scope.by_dialer else []
+    return [*token, "start_at", "end_at", "tz", *(spec.param for spec in kind.filters)]
+
+
+def check_params(kind: Kind, params: Mapping[str, str]) -> list[tuple[str, str]]:
     """``params`` as query pairs, after checking every name is one ``kind`` accepts.
 
     A misspelt filter is refused here rather than sent: a server that ignored it would
@@ -85,11 +93,11 @@ def check_params(kind: str, params: Mapping[str, str]) -> list[tuple[str, str]]:
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(
-            f"{kind} has no parameter {', '.join(map(repr, unknown))}; "
+            f"{kind.name} has no parameter {', '.join(map(repr, unknown))}; "
             f"accepted: {', '.join(accepted)}"
         )
     if "token" in accepted and not params.get("token"):
-        raise ValueError(f"{kind} needs the dialer's token (token, or {TOKEN_VARIABLE})")
+        raise ValueError(f"{kind.name} needs the dialer's token (token, or {TOKEN_VARIABLE})")
     return list(params.items())
 
 
@@ -187,7 +195,7 @@ class LogsClient:
 
     def items(
         self,
-        kind: str,
+        kind: Kind | str,
         params: Mapping[str, str] | None = None,
         *,
         after: After | None = None,
@@ -199,7 +207,7 @@ class LogsClient:
 
     def pages(
         self,
-        kind: str,
+        kind: Kind | str,
         params: Mapping[str, str] | None = None,
         *,
         after: After | None = None,
@@ -207,7 +215,8 @@ class LogsClient:
     ) -> Iterator[Page]:
         """The query's non-empty pages in order, from the start or from right after ``after``.
 
-        ``kind`` is ``attendant-logs``, ``cdrs`` or ``cards``; ``params`` are the query's
+        ``kind`` is a ``Kind`` or its name: ``attendant-logs``, ``cdrs`` or ``cards``;
+        ``params`` are the query's
         filters by their contract names (``start_at``, ``end_at``, ``token`` for cards, …).
         To resume an interrupted listing, pass the ``after`` of the last page you kept.
         Raises ValueError for an unknown kind or parameter, ``ApiError``,
@@ -215,8 +224,9 @@ class LogsClient:
         """
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
+        kind = kind_named(kind)
         pairs, headers = self._placed(self.query(kind, params))
-        path = KINDS[kind].path
+        path = kind.path
         while True:
             query = [*pairs, ("size", str(size))]
             if after is not None:
@@ -229,13 +239,13 @@ class LogsClient:
             yield page
             after = page.after
 
-    def query(self, kind: str, params: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    def query(self, kind: Kind | str, params: Mapping[str, str] | None) -> list[tuple[str, str]]:
         """The query's parameters by their contract names, checked (``check_params``): the
         dialer token among them, the client's own when ``params`` has none (``pages`` then
         moves it into its header). Raises ValueError."""
+        kind = kind_named(kind)
         params = dict(params or {})
-        found = KINDS.get(kind)
-        if found and found.scope.by_dialer and not params.get("token") and self.dialer_token:
+        if kind.scope.by_dialer and not params.get("token") and self.dialer_token:
             params["token"] = self.dialer_token
         return check_params(kind, params)
 

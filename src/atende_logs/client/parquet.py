@@ -29,7 +29,7 @@ import orjson
 
 from atende_logs.client.errors import MissingExtraError
 from atende_logs.export.columns import cell, columns, flatten, header
-from atende_logs.kinds import KINDS, FlatType
+from atende_logs.kinds import FlatType, Kind
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,9 +49,9 @@ _MISFIT = object()
 Converter = Callable[[Any], Any]
 
 
-def column_types(kind: str) -> list[FlatType]:
+def column_types(kind: Kind) -> list[FlatType]:
     """The type of each column of ``header(kind)``, in order (``extra`` is text)."""
-    flat = KINDS[kind].flat
+    flat = kind.flat
     return [*map(flat.type_of, flat.columns), "text"]
 
 
@@ -66,7 +66,7 @@ def require_pyarrow() -> None:
         ) from exc
 
 
-def write_parquet(lines: Iterable[bytes], destination: Path, kind: str, zone: tzinfo) -> int:
+def write_parquet(lines: Iterable[bytes], destination: Path, kind: Kind, zone: tzinfo) -> int:
     """Write the items of ``lines`` (NDJSON) as a Parquet file at ``destination``.
 
     Returns the number of rows. Raises ``MissingExtraError`` without pyarrow.
@@ -95,7 +95,7 @@ def write_parquet(lines: Iterable[bytes], destination: Path, kind: str, zone: tz
     return rows
 
 
-def arrow_schema(kind: str) -> pa.Schema:
+def arrow_schema(kind: Kind) -> pa.Schema:
     """The Parquet schema of ``kind``: ``header(kind)`` with ``column_types(kind)``."""
     import pyarrow as pa
 
@@ -113,7 +113,7 @@ def arrow_schema(kind: str) -> pa.Schema:
     )
 
 
-def typed_row(kind: str, doc: dict[str, Any], converters: list[Converter]) -> list[Any]:
+def typed_row(kind: Kind, doc: dict[str, Any], converters: list[Converter]) -> list[Any]:
     """The document's values in ``header(kind)`` order, each of its column's type; values
     that do not fit their type move into ``extra`` (JSON text, null when empty)."""
     values = flatten(kind, doc)
@@ -132,7 +132,7 @@ def typed_row(kind: str, doc: dict[str, Any], converters: list[Converter]) -> li
     return values
 
 
-def _converters(kind: str, zone: tzinfo) -> list[Converter]:
+def _converters(kind: Kind, zone: tzinfo) -> list[Converter]:
     by_type: dict[FlatType, Converter] = {
         "boolean": _boolean,
         "integer": _integer,

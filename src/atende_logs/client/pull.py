@@ -15,6 +15,8 @@ written once. A finished pull removes its state.
 Parquet cannot be appended to: the items are appended as NDJSON to a staging file beside
 the output (``FILE.pull-staging.ndjson``), converted when the listing ends, and the
 Parquet file is renamed into place before the state is removed.
+
+The bytes are those of the server's exports: the same encoders (``export.encoders``).
 """
 
 from __future__ import annotations
@@ -29,9 +31,8 @@ from types import TracebackType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from atende_logs.client import parquet
-from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient
+from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient, kind_named
 from atende_logs.client.errors import PullError, StateMismatchError
-from atende_logs.client.formats import OutputFormat, encoder_for
 from atende_logs.client.state import (
     PullSpec,
     PullState,
@@ -41,11 +42,16 @@ from atende_logs.client.state import (
     save_state,
     state_path,
 )
+from atende_logs.export.encoders import Encoder, NdjsonEncoder, encoder_for
+from atende_logs.formats import CsvFormulas, Format, Output
+from atende_logs.kinds import Kind
 
 if sys.platform != "win32":
     import fcntl
 
 STAGING_SUFFIX = ".pull-staging.ndjson"
+FORMATS = (Format.NDJSON, Format.CSV, Format.PARQUET)
+"""The formats a pull writes."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,14 @@ def staging_path(output: Path) -> Path:
     return output.with_name(output.name + STAGING_SUFFIX)
 
 
+def output_for_path(
+    path: str | Path, delimiter: str = ",", bom: bool = False, formulas: CsvFormulas = "escape"
+) -> Output:
+    """The output a file's name suggests: ``.csv`` CSV, ``.parquet`` or ``.pq`` Parquet,
+    else NDJSON; ``delimiter``, ``bom`` and ``formulas`` shape a CSV."""
+    return Output(Format.of_path(path) or Format.NDJSON, delimiter, bom, formulas)
+
+
 class Pull:
     """One pull into ``output``: started afresh, or resumed when its state says so.
 
@@ -75,7 +89,7 @@ class Pull:
     time::
 
         with Pull.open(client, "cdrs", {"start_at": "2026-11-01"}, Path("cdrs.csv"),
-                       OutputFormat("csv")) as pull:
+                       Output(Format.CSV)) as pull:
             for state in pull.run():
                 print(state.items, "of", state.total)
             result = pull.finish()
@@ -96,29 +110,33 @@ class Pull:
         self.resumed_from = state.items
         self._file = file
         self._state_file = state_path(output)
-        self._encoder = encoder_for(spec.fmt, spec.kind)
+        self._encoder = _encoder(spec)
 
     @classmethod
     def open(
         cls,
         client: LogsClient,
-        kind: str,
+        kind: Kind | str,
         params: Mapping[str, str],
         output: Path,
-        fmt: OutputFormat | None = None,
+        fmt: Output | None = None,
         *,
         restart: bool = False,
     ) -> Pull:
-        """Start a pull into ``output``, or resume the one its state describes.
+        """Start a pull of ``kind`` (a ``Kind`` or its name) into ``output``, or resume the
+        one its state describes; ``fmt`` is one of ``FORMATS``, NDJSON when not given.
 
         ``restart`` discards an existing state and starts over. Raises ValueError for a bad
-        kind or parameter, ``StateMismatchError`` when the state was left by a pull with
-        other arguments, ``PullError`` when the output cannot be resumed or is being
+        kind, parameter or format, ``StateMismatchError`` when the state was left by a pull
+        with other arguments, ``PullError`` when the output cannot be resumed or is being
         written by another pull, ``MissingExtraError`` for Parquet without pyarrow.
         """
-        fmt = fmt or OutputFormat()
+        kind = kind_named(kind)
+        fmt = fmt or Output(Format.NDJSON)
+        if fmt.format not in FORMATS:
+            raise ValueError(f"a pull writes {', '.join(FORMATS)}, not {fmt.format}")
         spec = PullSpec(client.url, kind, tuple(client.query(kind, params)), fmt)
-        if fmt.name == "parquet":
+        if fmt.format is Format.PARQUET:
             parquet.require_pyarrow()
             _zone(dict(spec.params))  # an unknown tz fails now, not after the download
         target = _target(output, fmt)
@@ -162,7 +180,7 @@ class Pull:
             self.spec.kind, dict(self.spec.params), after=self.state.after, size=size
         )
         for page in pages:
-            data = self._encoder.page(page.items)
+            data = self._encoder.encode_items(page.items)
             _append(self._file, data)
             self.state = self.state.advanced(page, len(data))
             save_state(self._state_file, self.state)
@@ -171,10 +189,10 @@ class Pull:
     def finish(self) -> PullResult:
         """End the pull once ``run`` is exhausted: convert to Parquet if asked, remove the
         state (and staging file), release the output."""
-        if self.spec.fmt.name == "parquet":
+        if self.spec.fmt.format is Format.PARQUET:
             self._convert()
         remove_state(self._state_file)
-        if self.spec.fmt.name == "parquet":
+        if self.spec.fmt.format is Format.PARQUET:
             # Only now: a crash before this leaves a state that resumes from the staging.
             staging_path(self.output).unlink(missing_ok=True)
         self.close()
@@ -194,10 +212,10 @@ class Pull:
 
 def pull_to_file(
     client: LogsClient,
-    kind: str,
+    kind: Kind | str,
     params: Mapping[str, str],
     output: Path,
-    fmt: OutputFormat | None = None,
+    fmt: Output | None = None,
     *,
     size: int = MAX_PAGE_SIZE,
     restart: bool = False,
@@ -215,9 +233,16 @@ def pull_to_file(
         return pull.finish()
 
 
-def _target(output: Path, fmt: OutputFormat) -> Path:
+def _target(output: Path, fmt: Output) -> Path:
     """The file a pull appends to: the output, or for Parquet its staging file."""
-    return staging_path(output) if fmt.name == "parquet" else output
+    return staging_path(output) if fmt.format is Format.PARQUET else output
+
+
+def _encoder(spec: PullSpec) -> Encoder:
+    """The encoder of the file a pull appends to: Parquet's staging file is NDJSON."""
+    if spec.fmt.format is Format.PARQUET:
+        return NdjsonEncoder()
+    return encoder_for(spec.kind, spec.fmt)
 
 
 def _state_to_resume(path: Path, spec: PullSpec, target: Path) -> PullState | None:
@@ -248,7 +273,7 @@ def _mismatch(state: PullState, path: Path) -> StateMismatchError:
 def _start(file: FileIO, spec: PullSpec, state_file: Path) -> PullState:
     """Empty the file, write its head, and record the first state."""
     file.truncate(0)
-    head = encoder_for(spec.fmt, spec.kind).head()
+    head = _encoder(spec).head()
     _append(file, head)
     state = PullState.fresh(spec, len(head))
     save_state(state_file, state)

@@ -28,7 +28,8 @@ import orjson
 
 from atende_logs.client.api import After, Page
 from atende_logs.client.errors import PullError
-from atende_logs.client.formats import OutputFormat
+from atende_logs.formats import Format, Output
+from atende_logs.kinds import Kind
 
 STATE_SUFFIX = ".pull-state.json"
 VERSION = 1
@@ -40,9 +41,9 @@ class PullSpec:
     """Everything that decides what a pull writes; its fingerprint identifies the pull."""
 
     url: str
-    kind: str
+    kind: Kind
     params: tuple[tuple[str, str], ...]
-    fmt: OutputFormat
+    fmt: Output
 
     def described(self, mask_token: bool = True) -> dict[str, Any]:
         """The spec as JSON-ready data; the dialer token masked unless asked otherwise."""
@@ -51,11 +52,11 @@ class PullSpec:
         )
         described: dict[str, Any] = {
             "url": self.url.rstrip("/"),
-            "kind": self.kind,
+            "kind": self.kind.name,
             "params": [list(pair) for pair in params],
-            "format": self.fmt.name,
+            "format": self.fmt.format.value,
         }
-        if self.fmt.name == "csv":  # the other formats' bytes do not depend on these
+        if self.fmt.format is Format.CSV:  # the other formats' bytes do not depend on these
             fmt = self.fmt
             described |= {"delimiter": fmt.delimiter, "bom": fmt.bom, "formulas": fmt.formulas}
         return described

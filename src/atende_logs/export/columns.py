@@ -16,26 +16,26 @@ from typing import Any
 import orjson
 
 from atende_logs.export.formulas import FORMULA_FIRST, inert
-from atende_logs.kinds import KINDS, Flat
+from atende_logs.kinds import Flat, Kind
 
 EXTRA = "extra"
 """The last column: the fields no other column holds, as a JSON object (empty when none)."""
 
 
-def columns(kind_name: str) -> tuple[str, ...]:
-    """The flat columns of ``kind_name``, in order, without ``extra``."""
-    return KINDS[kind_name].flat.columns
+def columns(kind: Kind) -> tuple[str, ...]:
+    """The flat columns of ``kind``, in order, without ``extra``."""
+    return kind.flat.columns
 
 
-def header(kind_name: str) -> list[str]:
-    """The column names of ``kind_name``, in order, ``extra`` last."""
-    return [*columns(kind_name), EXTRA]
+def header(kind: Kind) -> list[str]:
+    """The column names of ``kind``, in order, ``extra`` last."""
+    return [*columns(kind), EXTRA]
 
 
-def flatten(kind_name: str, doc: dict[str, Any]) -> list[Any]:
+def flatten(kind: Kind, doc: dict[str, Any]) -> list[Any]:
     """The document's values in ``header`` order: ``None`` where it lacks a field, and for
     ``extra`` a dict of what no column holds (``None`` when that is nothing)."""
-    tree, width = _tree(KINDS[kind_name].flat)
+    tree, width = _tree(kind.flat)
     values: list[Any] = [None] * (width + 1)
     extra: dict[str, Any] = {}
     _walk(doc, tree, "", values, extra)

@@ -1,50 +1,59 @@
-"""Stored documents into the bytes of an export body: NDJSON lines or CSV rows.
+"""Documents into the bytes of an NDJSON or CSV body: the server's exports and the client's
+pulls write them with these same encoders.
 
-An encoder turns a chunk of stored documents (JSON bytes, as the store hands them over)
-into one piece of the body; ``head`` is what comes before the first piece. The body holds
-nothing else: no envelope, no summary line, so any NDJSON or CSV reader reads it.
+An encoder turns a chunk of documents into one piece of the body; ``head`` is what comes
+before the first piece. The body holds nothing else: no envelope, no summary line, so any
+NDJSON or CSV reader reads it. The documents come either as the JSON bytes a store hands
+over (``encode``: an export, where NDJSON passes them through unparsed) or already parsed
+(``encode_items``: a pull, which parsed its pages to read them).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import orjson
 
 from atende_logs.export.columns import csv_cell, flatten, header
-from atende_logs.models import Output
+from atende_logs.formats import Format, Output
+from atende_logs.kinds import Kind
 
 BOM = "\ufeff".encode()
 
 
 class Encoder(Protocol):
     media_type: str
-    """The response's Content-Type."""
+    """The Content-Type of a response holding the body."""
     extension: str
-    """The file name extension of the attachment."""
+    """The file name extension of the body as an attachment."""
 
     def head(self) -> bytes:
         """What the body starts with, before the first document."""
         ...
 
-    def encode(self, docs: list[bytes]) -> bytes:
-        """The body's piece for these documents, in order."""
+    def encode(self, docs: Sequence[bytes]) -> bytes:
+        """The body's piece for these stored documents (JSON bytes), in order."""
+        ...
+
+    def encode_items(self, items: Iterable[dict[str, Any]]) -> bytes:
+        """The body's piece for these parsed documents, in order."""
         ...
 
 
 class NdjsonEncoder:
-    """One stored document per line, its bytes passed through: nothing is parsed."""
+    """One document per line: a stored document's bytes passed through, nothing parsed; a
+    parsed one as compact JSON, its keys in their order."""
 
-    media_type = "application/x-ndjson"
-    extension = "ndjson"
+    media_type = Format.NDJSON.media_type
+    extension = Format.NDJSON.value
 
     def head(self) -> bytes:
         return b""
 
-    def encode(self, docs: list[bytes]) -> bytes:
+    def encode(self, docs: Sequence[bytes]) -> bytes:
         if not docs:
             return b""
         # A document stored from an NDJSON line may hold a bare CR as JSON whitespace,
@@ -54,41 +63,47 @@ class NdjsonEncoder:
         lines.append(b"")
         return b"\n".join(lines)
 
+    def encode_items(self, items: Iterable[dict[str, Any]]) -> bytes:
+        return b"".join(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE) for item in items)
+
 
 def _one_line(doc: bytes) -> bytes:
     return orjson.dumps(orjson.loads(doc))
 
 
 class CsvEncoder:
-    """A header row of the kind's columns, then one row per document (RFC 4180, CRLF).
+    """A header row of the kind's flat columns (``export.columns``), then one row per
+    document: RFC 4180, lines ending CRLF, UTF-8, with a BOM first if asked.
 
     Cells a spreadsheet would run as formulas get a leading ``'`` unless
     ``escape_formulas`` is off (``export.formulas``).
     """
 
-    media_type = "text/csv; charset=utf-8"
-    extension = "csv"
+    media_type = f"{Format.CSV.media_type}; charset=utf-8"
+    extension = Format.CSV.value
 
     def __init__(
         self,
-        kind_name: str,
+        kind: Kind,
         delimiter: str = ",",
         bom: bool = False,
         escape_formulas: bool = True,
     ) -> None:
-        self._kind_name = kind_name
+        self._kind = kind
         self._delimiter = delimiter
         self._bom = bom
         self._escape = escape_formulas
 
     def head(self) -> bytes:
-        return (BOM if self._bom else b"") + self._rows([header(self._kind_name)])
+        return (BOM if self._bom else b"") + self._rows([header(self._kind)])
 
-    def encode(self, docs: list[bytes]) -> bytes:
-        kind_name, escape = self._kind_name, self._escape
+    def encode(self, docs: Sequence[bytes]) -> bytes:
+        return self.encode_items(map(orjson.loads, docs))
+
+    def encode_items(self, items: Iterable[dict[str, Any]]) -> bytes:
+        kind, escape = self._kind, self._escape
         return self._rows(
-            [csv_cell(value, escape) for value in flatten(kind_name, orjson.loads(doc))]
-            for doc in docs
+            [csv_cell(value, escape) for value in flatten(kind, item)] for item in items
         )
 
     def _rows(self, rows: Iterable[list[str]]) -> bytes:
@@ -100,12 +115,14 @@ class CsvEncoder:
         return buffer.getvalue().encode()
 
 
-def encoder_for(kind_name: str, output: Output) -> Encoder:
-    """The encoder of an export of ``kind_name`` in ``output``'s format (ndjson or csv)."""
-    if output.format == "csv":
-        return CsvEncoder(
-            kind_name, output.delimiter, output.bom, escape_formulas=output.formulas == "escape"
-        )
-    if output.format == "ndjson":
+def encoder_for(kind: Kind, output: Output) -> Encoder:
+    """The encoder of a body of ``kind`` in ``output``'s format, NDJSON or CSV.
+
+    Raises ValueError for another format: a JSON page is not streamed, and Parquet is
+    written from NDJSON (``client.parquet``).
+    """
+    if output.format is Format.CSV:
+        return CsvEncoder(kind, output.delimiter, output.bom, output.formulas == "escape")
+    if output.format is Format.NDJSON:
         return NdjsonEncoder()
-    raise ValueError(f"no export encoder for format {output.format!r}")
+    raise ValueError(f"no encoder for format {output.format.value!r}")

@@ -26,9 +26,10 @@ from starlette.types import Receive, Scope, Send
 from atende_logs.errors import AtendeError
 from atende_logs.export.encoders import Encoder, encoder_for
 from atende_logs.export.stream import Export
+from atende_logs.formats import Output
 from atende_logs.http.ratelimit import key_turn
 from atende_logs.kinds import Kind
-from atende_logs.models import Output, SearchQuery
+from atende_logs.models import SearchQuery
 from atende_logs.storage.base import Store
 
 logger = logging.getLogger("atende_logs.http")
@@ -53,7 +54,7 @@ def open_export(store: Store, query: SearchQuery, output: Output) -> OpenedExpor
 
     Raises what ``Store.scan`` raises, while a JSON error can still be answered.
     """
-    encoder = encoder_for(query.kind.name, output)
+    encoder = encoder_for(query.kind, output)
     export = Export(store, query, encoder)
     return OpenedExport(query.kind, encoder, export, export.next_chunk() or b"")
 

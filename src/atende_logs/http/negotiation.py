@@ -8,29 +8,28 @@ Between formats named with the same quality, JSON wins.
 
 from __future__ import annotations
 
-from atende_logs.models import ExportFormat
+from atende_logs.formats import Format
 
-_EXPORTS: dict[str, ExportFormat] = {"application/x-ndjson": "ndjson", "text/csv": "csv"}
+_EXPORTS = {fmt.media_type: fmt for fmt in (Format.NDJSON, Format.CSV)}
 _JSON_RANGES = ("application/json", "application/*", "*/*")
 
 
-def preferred_format(accept: str | None) -> ExportFormat:
-    """The format ``accept`` prefers: "ndjson", "csv", or "json" for anything else."""
+def preferred_format(accept: str | None) -> Format:
+    """The format ``accept`` prefers: NDJSON, CSV, or JSON for anything else."""
     if not accept:
-        return "json"
+        return Format.JSON
     # The JSON pages' fast path: a header that names neither export type is not parsed.
     accept = accept.lower()  # media types ignore case
     if "ndjson" not in accept and "csv" not in accept:
-        return "json"
+        return Format.JSON
     quality = _qualities(accept)
     # JSON's quality is that of the most specific range matching it (RFC 9110 12.5.1).
     json_q = next((quality[r] for r in _JSON_RANGES if r in quality), 0.0)
-    best: ExportFormat = "json"
-    best_q = json_q
-    for media_type, name in _EXPORTS.items():
+    best, best_q = Format.JSON, json_q
+    for media_type, fmt in _EXPORTS.items():
         q = quality.get(media_type, 0.0)
         if q > best_q:
-            best, best_q = name, q
+            best, best_q = fmt, q
     return best
 
 

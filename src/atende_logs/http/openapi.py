@@ -26,13 +26,13 @@ from starlette.routing import BaseRoute
 from atende_logs import __version__
 from atende_logs.config import Settings
 from atende_logs.export.encoders import encoder_for
+from atende_logs.formats import Format, Output
 from atende_logs.http.auth import Auth
 from atende_logs.http.errors import error_body
 from atende_logs.http.lean_route import LeanRoute
 from atende_logs.http.ratelimit import RouteLimits, limit_fields, refusal_answer
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
-from atende_logs.models import Output
 from atende_logs.query import values
 from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_HEADER, TOKEN_PARAMETER
@@ -273,12 +273,12 @@ def _export_contents(kind: Kind) -> dict[str, Any]:
     """The export media types, each with the spec's example item as that export holds it."""
     items = [orjson.dumps(item) for item in example_page(kind)["items"]]
     contents = {}
-    for output, description in [
-        (Output("ndjson"), "O resultado inteiro, um item JSON por linha (`format=ndjson`)."),
-        (Output("csv"), "O resultado inteiro em CSV, com cabeçalho (`format=csv`)."),
+    for fmt, description in [
+        (Format.NDJSON, "O resultado inteiro, um item JSON por linha (`format=ndjson`)."),
+        (Format.CSV, "O resultado inteiro em CSV, com cabeçalho (`format=csv`)."),
     ]:
-        encoder = encoder_for(kind.name, output)
-        contents[encoder.media_type.split(";")[0]] = {
+        encoder = encoder_for(kind, Output(fmt))
+        contents[fmt.media_type] = {
             "schema": {"type": "string", "description": description},
             "example": (encoder.head() + encoder.encode(items)).decode(),
         }

@@ -8,10 +8,8 @@ mistyped ``format`` cannot go unnoticed.
 
 from __future__ import annotations
 
-from typing import get_args
-
 from atende_logs.errors import ParameterError
-from atende_logs.models import CsvFormulas, ExportFormat, Output
+from atende_logs.formats import CSV_FORMULAS, CsvFormulas, Format, Output
 
 OUTPUT_PARAMETERS: dict[str, str] = {
     "format": "Formato da resposta: json (uma página, o padrão), ndjson ou csv (o resultado "
@@ -23,14 +21,16 @@ OUTPUT_PARAMETERS: dict[str, str] = {
 }
 CSV_PARAMETERS = ("delimiter", "bom", "csv_formulas")
 """The parameters only a CSV export takes."""
-FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
-CSV_FORMULAS: tuple[CsvFormulas, ...] = get_args(CsvFormulas)
+FORMATS = (Format.JSON, Format.NDJSON, Format.CSV)
+"""The formats a search answers in: a JSON page, or the whole result (an export)."""
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
 """What ``delimiter`` accepts, and the character each means."""
 _BOOLEANS = {"true": True, "false": False}
+_PLAIN = {fmt: Output(fmt) for fmt in FORMATS}
+"""The output of each format without CSV options: made once, not per request."""
 
 
-def parse_output(values: dict[str, str], default_format: ExportFormat) -> Output:
+def parse_output(values: dict[str, str], default_format: Format) -> Output:
     """The ``format``, ``delimiter``, ``bom`` and ``csv_formulas`` of a request (already
     single-valued).
 
@@ -39,26 +39,26 @@ def parse_output(values: dict[str, str], default_format: ExportFormat) -> Output
     raw_format = values.get("format")
     chosen = default_format if raw_format is None else _format(raw_format)
     delimiter, bom, formulas = (values.get(name) for name in CSV_PARAMETERS)
-    if chosen != "csv":
+    if chosen != Format.CSV:
         for name in CSV_PARAMETERS:
             if values.get(name) is not None:
                 raise ParameterError(
                     name, f"{name} só se aplica ao formato csv (format=csv ou Accept: text/csv)"
                 )
-        return Output(chosen)
+        return _PLAIN[chosen]
     return Output(
-        "csv",
+        Format.CSV,
         delimiter="," if delimiter is None else _delimiter(delimiter),
         bom=False if bom is None else _bom(bom),
         formulas="escape" if formulas is None else _formulas(formulas),
     )
 
 
-def _format(raw: str) -> ExportFormat:
+def _format(raw: str) -> Format:
     text = raw.strip().lower()
-    for name in FORMATS:
-        if text == name:
-            return name
+    for fmt in FORMATS:
+        if text == fmt:
+            return fmt
     raise ParameterError("format", f"format deve ser json, ndjson ou csv: {raw!r}")
 
 

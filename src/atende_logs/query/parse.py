@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from atende_logs import normalize
 from atende_logs.errors import ParameterError
+from atende_logs.formats import Format, Output
 from atende_logs.kinds import FilterSpec, Kind
-from atende_logs.models import Condition, Cursor, ExportFormat, ItemRef, Output, SearchQuery
+from atende_logs.models import Condition, Cursor, ItemRef, SearchQuery
 from atende_logs.normalize import ASCII_DIGITS
 from atende_logs.query.cursor import parse_after
 from atende_logs.query.output import OUTPUT_PARAMETERS, parse_output
@@ -85,7 +86,7 @@ def parse_listing(
     kind: Kind,
     pairs: Iterable[tuple[str, str]],
     *,
-    default_format: ExportFormat,
+    default_format: Format,
     customer_id: int,
     default_tz: str,
     token_header: str | None = None,

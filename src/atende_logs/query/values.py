@@ -20,8 +20,9 @@ import zoneinfo
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from atende_logs import normalize
+from atende_logs import formats, normalize
 from atende_logs.kinds import Kind
+from atende_logs.query.output import FORMATS
 from atende_logs.query.times import MAX_MS, MIN_EPOCH_MS
 
 BLANKS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -171,11 +172,11 @@ def after(kind: Kind) -> dict[str, Any]:
 
 # --- The output parameters (``query.output``) ------------------------------------------------
 
-FORMAT = {"type": "string", "pattern": _words(["json", "ndjson", "csv"])}
+FORMAT = {"type": "string", "pattern": _words(FORMATS)}
 # Only "" is not sent: a tab is a delimiter, not a blank.
 DELIMITER = {"type": "string", "pattern": f"^(?:\\t|{_WS}(?:[,;]|{_either_case('tab')}){_WS})?$"}
 BOM = {"type": "string", "pattern": _words(["true", "false"])}
-CSV_FORMULAS = {"type": "string", "pattern": _words(["escape", "raw"])}
+CSV_FORMULAS = {"type": "string", "pattern": _words(formats.CSV_FORMULAS)}
 OUTPUT = {"format": FORMAT, "delimiter": DELIMITER, "bom": BOM, "csv_formulas": CSV_FORMULAS}
 
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from atende_logs.config import Settings
+from atende_logs.formats import Format
 from atende_logs.http.auth import API_KEY, KeyAuth
 from atende_logs.http.export import VARY, OpenedExport, export_response, open_export
 from atende_logs.http.lean_route import LeanRoute
@@ -17,7 +18,7 @@ from atende_logs.http.negotiation import preferred_format
 from atende_logs.http.openapi import error_answer, other_client_errors, search_operation
 from atende_logs.http.responses import page_body
 from atende_logs.kinds import KINDS, Kind
-from atende_logs.models import ExportFormat, Page
+from atende_logs.models import Page
 from atende_logs.query import parse_listing
 from atende_logs.query.parse import TOKEN_HEADER
 from atende_logs.storage import Store
@@ -91,7 +92,7 @@ def _search(
     settings: Settings,
     key: str,
     params: list[tuple[str, str]],
-    wanted: ExportFormat,
+    wanted: Format,
     token_header: str | None = None,
 ) -> Page | OpenedExport:
     """A page, or an export with its first chunk read (so its errors are still JSON)."""
@@ -105,7 +106,7 @@ def _search(
             default_tz=settings.timezone,
             token_header=token_header,
         )
-        if output.format == "json":
+        if output.format is Format.JSON:
             return store.search(query)
         return open_export(store, query, output)
 
