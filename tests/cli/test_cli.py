@@ -555,7 +555,7 @@ def test_a_large_import_of_new_documents_refreshes_postgresql_statistics(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ATENDE_DATABASE_URL", postgres_url)
-    monkeypatch.setattr("atende_logs.cli.importing.ANALYZE_AFTER", 2)
+    monkeypatch.setattr("atende_logs.ingest.pipeline.ANALYZE_AFTER", 2)
     customer = run_json("customers", "create", "analyzed")
     path, _ = ndjson_case(tmp_path)
     count = "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'attendant_logs'::regclass"

@@ -509,13 +509,37 @@ def test_json_array_body(env: Env, content_type: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type"),
-    [(b"", NDJSON), (b"", "application/json"), (b"\n\n  \n", NDJSON), (b"[]", "application/json")],
+    ("body", "content_type"), [(b"\n\n  \n", NDJSON), (b"[]", "application/json")]
 )
-def test_empty_body_stores_nothing(env: Env, body: bytes, content_type: str) -> None:
+def test_a_body_of_no_records_stores_nothing(env: Env, body: bytes, content_type: str) -> None:
     response = env.post("cdrs", body, content_type)
     assert (response.status_code, response.json()) == (200, counts())
     assert env.list("cdrs") == EMPTY
+
+
+WITHOUT_BODY = [
+    (kind, content_type)
+    for kind in KIND
+    for content_type in (NDJSON, "application/json", "text/csv", "")
+    if content_type != "text/csv" or KIND[kind].accepts_csv
+]
+
+
+@pytest.mark.parametrize(("kind", "content_type"), WITHOUT_BODY)
+def test_a_request_without_a_body_gets_400(env: Env, kind: str, content_type: str) -> None:
+    """No body at all is a producer's bug, not an empty batch: it must not pass as a 200."""
+
+    def nothing() -> Iterator[bytes]:  # chunked, without a content-length
+        yield from ()
+
+    for body in (b"", nothing()):
+        response = env.post(kind, body, content_type)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert (error["status"], error["code"]) == (400, "empty_body")
+        assert error["message"] == "corpo vazio: envie ao menos um registro"
+        assert "parameter" not in error
+    assert env.list(kind) == EMPTY
 
 
 # Documents stored whole ------------------------------------------------------------------

@@ -199,7 +199,7 @@ def _token(kind: KindName, token: str | None) -> str | None:
             highlight=False,
         )
         return token
-    if kind is KindName.cards:
+    if KINDS[kind.value].scope.by_dialer:
         return os.environ.get(TOKEN_VARIABLE) or None
     return None
 
@@ -217,9 +217,9 @@ def _params(
         if name in params:
             raise typer.BadParameter(f"{name} is given twice", param_hint="--param")
         params[name] = value
-    if kind is KindName.cards and "token" not in params:
+    if KINDS[kind.value].scope.by_dialer and "token" not in params:
         raise typer.BadParameter(
-            f"cards need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
+            f"{kind.value} need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
         )
     return params
 

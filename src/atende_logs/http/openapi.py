@@ -388,11 +388,13 @@ def ingest_body(kind: Kind) -> dict[str, Any]:
 
 
 _BODY_SCHEMAS: dict[str, dict[str, Any]] = {
-    "application/x-ndjson": {"type": "string"},
+    # Never empty: a request without a body gets 400 `empty_body`.
+    "application/x-ndjson": {"type": "string", "minLength": 1},
     # Any JSON value: an array of documents, or one document (NDJSON of one line); anything
     # else is a record rejected with its position, in a 200, like a bad line of NDJSON.
     "application/json": {},
     # Any text, not `type: string`: every value a client can send is text, and Schemathesis
     # (4.32) counts an integer sent as CSV text as a request that breaks `type: string`.
-    "text/csv": {"description": "CSV com uma linha de cabeçalho."},
+    # `minLength` holds for text alone: never empty, as above.
+    "text/csv": {"description": "CSV com uma linha de cabeçalho.", "minLength": 1},
 }

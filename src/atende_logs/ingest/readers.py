@@ -190,7 +190,7 @@ def _read_ndjson(body: io.BufferedIOBase, first_line: int) -> Iterator[Record]:
 def _read_array(body: io.BufferedIOBase) -> Iterator[Record]:
     # ijson's events without their prefixes, each element built here: ijson.items keeps a
     # prefix of one part per level ("item.a.item.item…"), so a deeply nested element cost
-    # time in the square of its depth (20,000 levels, 40 KB: seconds).
+    # time in the square of its depth (docs/ingest.md#what-is-rejected).
     events = ijson.basic_parse(body, use_float=True)
     position, inside = 0, False
     try:

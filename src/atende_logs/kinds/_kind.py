@@ -192,12 +192,6 @@ class Kind:
     number out and keeps the record, ``delete`` drops the record (docs/lgpd.md says why)."""
 
     @property
-    def has_dialer(self) -> bool:
-        """Deprecated: ``scope.by_dialer``. Kept for the ingest code that issue 15's pipeline
-        rewrites (``http/routes/ingest.py``, ``cli/importing.py``); remove it with them."""
-        return self.scope.by_dialer
-
-    @property
     def ingest_path(self) -> str:
         """The path of its ingest endpoint, below ``/ingest``."""
         dialer = "/dialers/{dialer_id}" if self.scope.by_dialer else ""
