@@ -21,10 +21,11 @@ from fastapi.testclient import TestClient
 
 from _raw import raw_rows, raw_write, sqlite_files_hold
 from atende_logs.config import Settings
+from atende_logs.formats import Format
 from atende_logs.http import create_app
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo import as_records
-from atende_logs.ingest.readers import Format, read_records
+from atende_logs.ingest.readers import read_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
 from atende_logs.models import Customer
 from atende_logs.storage import Store
@@ -131,7 +132,7 @@ class Env:
             assert response.status_code == 200, response.text
             answer: dict[str, Any] = response.json()
             return answer
-        fmt: Format = "csv" if content_type == "text/csv" else "auto"
+        fmt = Format.CSV if content_type == "text/csv" else None
         records = read_records(io.BytesIO(body), fmt)
         dialer = (dialer_id or self.dialer_id) if kind == "cards" else None
         result = ingest(

@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from atende_logs.cli.options import JsonOption, console, emit_json, errors, store_session
+from atende_logs.cli.options import (
+    AUTO,
+    JsonOption,
+    KindName,
+    chosen_format,
+    console,
+    emit_json,
+    errors,
+    format_choice,
+    store_session,
+)
 from atende_logs.config import get_settings
 from atende_logs.ingest import pipeline
 from atende_logs.ingest.pipeline import Owner
+from atende_logs.ingest.readers import READABLE
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import IngestResult
 from atende_logs.query.times import zone
 from atende_logs.storage import Store
 
-# Made from KINDS, so that every kind is a choice of `import`, `pull` and `ingest-keys create
-# --kind`. mypy cannot list the members of an enum made so (hence the ignore): code reads the
-# kind's own fields (`KINDS[name.value]`), never a member by name.
-KindName = StrEnum("KindName", [(name, name) for name in KINDS])  # type: ignore[misc]
-"""A kind's name on the command line."""
-
-
-class FormatName(StrEnum):
-    auto = "auto"
-    ndjson = "ndjson"
-    json = "json"
-    csv = "csv"
+_FORMAT, _FORMAT_METAVAR = format_choice(READABLE)
 
 
 def import_file(
@@ -43,8 +42,14 @@ def import_file(
         str | None, typer.Option("--dialer", help="Dialer token (required for cards).")
     ] = None,
     fmt: Annotated[
-        FormatName, typer.Option("--format", help="Input format; auto reads .csv as CSV.")
-    ] = FormatName.auto,
+        str,
+        typer.Option(
+            "--format",
+            parser=_FORMAT,
+            metavar=_FORMAT_METAVAR,
+            help="Input format; auto reads .csv as CSV.",
+        ),
+    ] = AUTO,
     parse_workers: Annotated[
         int | None,
         typer.Option(
@@ -70,7 +75,7 @@ def import_file(
                 target,
                 owner,
                 zone=zone(settings.timezone),
-                fmt=fmt.value,
+                fmt=chosen_format(fmt),
                 batch_size=settings.ingest_batch_size,
                 parse_workers=parse_workers,
                 on_batch=lambda _, read: progress.update(task, completed=read),

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from atende_logs.errors import PayloadTooLargeError
+from atende_logs.formats import Format
 from atende_logs.ingest.batch import Batch, batched, prepare, store_batches
 from atende_logs.ingest.parallel import batches_in_workers, default_workers
-from atende_logs.ingest.readers import Format, Record, detect_format, read_records
+from atende_logs.ingest.readers import Record, detect_format, read_records
 from atende_logs.kinds import Kind
 from atende_logs.models import IngestResult, Rejection
 
@@ -63,7 +64,7 @@ def run(
     owner: Owner,
     *,
     zone: tzinfo,
-    fmt: Format = "auto",
+    fmt: Format | None = None,
     batch_size: int = 1000,
     parse_workers: int | None = None,
     on_batch: OnBatch | None = None,
@@ -73,8 +74,8 @@ def run(
     """Store every valid record of ``source``, for ``owner``; count and reject the others.
 
     ``source`` is a file, opened and closed here, or a binary stream, read from where it
-    is and never closed. ``fmt`` ``auto`` reads a file named ``*.csv`` as CSV, anything
-    else as NDJSON or a JSON array by its first significant byte.
+    is and never closed. ``fmt`` None (detect it) reads a file named ``*.csv`` as CSV,
+    anything else as NDJSON or a JSON array by its first significant byte.
 
     Each batch of at most ``batch_size`` records is written in one transaction; within a
     batch the last document of an id wins. ``parse_workers`` processes parse NDJSON while
@@ -97,8 +98,8 @@ def run(
         raise ValueError(f"{kind.name} is owned by a customer and {wanted}: {owner}")
     if max_records is not None and parse_workers:
         raise ValueError("max_records is counted by parsing in this process (parse_workers=0)")
-    if fmt == "auto" and isinstance(source, Path) and source.suffix.lower() == ".csv":
-        fmt = "csv"
+    if fmt is None and isinstance(source, Path) and Format.of_path(source) == Format.CSV:
+        fmt = Format.CSV
     with _opened(source) as (stream, size):
         workers = 0 if max_records is not None else _workers(parse_workers, stream, size, fmt)
         items = _batches(store, stream, kind, owner, zone, fmt, batch_size, workers, max_records)
@@ -127,7 +128,7 @@ def _batches(
     kind: Kind,
     owner: Owner,
     zone: tzinfo,
-    fmt: Format,
+    fmt: Format | None,
     batch_size: int,
     workers: int,
     max_records: int | None,
@@ -150,17 +151,17 @@ def _batches(
     return batched(kind, rows, batch_size, store.encode_rows)
 
 
-def _workers(asked: int | None, stream: BinaryIO, size: int | None, fmt: Format) -> int:
+def _workers(asked: int | None, stream: BinaryIO, size: int | None, fmt: Format | None) -> int:
     """How many processes parse the input: none for CSV, JSON arrays and streams that cannot
     seek (their readers are sequential), nor, unless asked, for input too small to repay
     starting them."""
-    if asked == 0 or fmt in ("csv", "json") or not stream.seekable():
+    if asked == 0 or fmt in (Format.CSV, Format.JSON) or not stream.seekable():
         return 0
-    if fmt == "auto":
+    if fmt is None:
         start = stream.tell()
         head = stream.read(_SNIFF_BYTES)
         stream.seek(start)
-        if not head.strip() or detect_format(head) != "ndjson":
+        if not head.strip() or detect_format(head) != Format.NDJSON:
             return 0
     if asked is not None:
         return asked

@@ -26,6 +26,7 @@ from atende_logs.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from atende_logs.formats import Format
 from atende_logs.http.auth import INGEST_KEY, KeyAuth
 from atende_logs.http.deps import SettingsDep, StoreDep, authorize_ingest
 from atende_logs.http.errors import error_body
@@ -40,7 +41,6 @@ from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, current_request_id
 from atende_logs.http.responses import JSONResponse
 from atende_logs.ingest import pipeline
 from atende_logs.ingest.pipeline import Owner
-from atende_logs.ingest.readers import Format
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import IngestKey, IngestResult
 from atende_logs.query.times import zone
@@ -52,15 +52,16 @@ audit_log = logging.getLogger("atende_logs.ingest")
 # overflow the driver's parameter (a 500) before the lookup could answer 404.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
-_FORMATS: dict[str, Format] = {
-    "": "auto",
-    "application/json": "auto",
-    "application/x-ndjson": "ndjson",
-    "application/ndjson": "ndjson",
-    "application/jsonl": "ndjson",
-    "application/x-jsonlines": "ndjson",
-    "text/csv": "csv",
+_FORMATS: dict[str, Format | None] = {
+    "": None,
+    "application/json": None,
+    "application/x-ndjson": Format.NDJSON,
+    "application/ndjson": Format.NDJSON,
+    "application/jsonl": Format.NDJSON,
+    "application/x-jsonlines": Format.NDJSON,
+    "text/csv": Format.CSV,
 }
+"""The format of each media type taken; None: NDJSON or a JSON array, by the first byte."""
 EMPTY_BODY = "corpo vazio: envie ao menos um registro"
 
 
@@ -117,12 +118,11 @@ def _description(kind: Kind) -> str:
     )
 
 
-def _format(content_type: str | None, kind: Kind) -> Format:
+def _format(content_type: str | None, kind: Kind) -> Format | None:
     media = (content_type or "").split(";")[0].strip().lower()
-    fmt = _FORMATS.get(media)
-    if fmt is None or (fmt == "csv" and not kind.accepts_csv):
+    if media not in _FORMATS or (_FORMATS[media] == Format.CSV and not kind.accepts_csv):
         raise UnsupportedMediaTypeError(f"tipo de conteúdo não aceito: {media!r}")
-    return fmt
+    return _FORMATS[media]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -141,7 +141,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _store_batch(
-    store: Store, settings: Settings, kind: Kind, owner: Owner, body: bytes, fmt: Format
+    store: Store, settings: Settings, kind: Kind, owner: Owner, body: bytes, fmt: Format | None
 ) -> IngestResult:
     customer_id, dialer_id = owner.customer_id, owner.dialer_id
     if store.get_customer(customer_id) is None:
