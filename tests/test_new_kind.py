@@ -28,7 +28,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 
-from atende_logs import lgpd, normalize
+from atende_logs import normalize, retention
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.http.routes.ingest import ingest_router
@@ -257,7 +257,7 @@ def test_a_new_kind_is_stored_paged_exported_erased_and_purged(
         kept = len(docs) - len(holding) if kind.erasure == "delete" else len(docs)
         assert len(items) == left[0]["total"] == kept
 
-        purged = lgpd.purge(
+        purged = retention.purge(
             store, default_days=1, customer_id=customer.id, now_ms=BASE_MS + 2 * DAY_MS, pause_s=0
         )
         assert [(p.kind, p.deleted) for p in purged if p.kind == kind.name] == [(kind.name, kept)]

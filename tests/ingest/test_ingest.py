@@ -24,7 +24,7 @@ from atende_logs.config import Settings
 from atende_logs.formats import Format
 from atende_logs.http import create_app
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.ingest.readers import read_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
 from atende_logs.models import Customer

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from atende_logs import demo
+from atende_logs import demo_documents
 from atende_logs.errors import PayloadTooLargeError
 from atende_logs.ingest import pipeline
 from atende_logs.ingest.pipeline import Owner
@@ -20,13 +20,15 @@ from atende_logs.kinds import CARDS, CDRS, Kind
 from atende_logs.models import Customer, IngestResult, SearchQuery
 from atende_logs.storage import Store
 
-ZONE = demo.ZONE
+ZONE = demo_documents.ZONE
 
 
 def cdrs(count: int) -> list[dict[str, Any]]:
     start = datetime(2024, 3, 1, tzinfo=ZONE)
-    plan = demo.DemoPlan(start=start, days=2, attendants=2, attendant_logs=0, cdrs=count, cards=0)
-    return list(demo.cdrs(plan))
+    plan = demo_documents.DemoPlan(
+        start=start, days=2, attendants=2, attendant_logs=0, cdrs=count, cards=0
+    )
+    return list(demo_documents.cdrs(plan))
 
 
 def ndjson(docs: list[dict[str, Any]]) -> bytes:

@@ -30,7 +30,7 @@ from atende_logs.formats import Format, Output
 from atende_logs.http.auth import Auth
 from atende_logs.http.errors import error_body
 from atende_logs.http.lean_route import LeanRoute
-from atende_logs.http.ratelimit import RouteLimits, limit_fields, refusal_answer
+from atende_logs.http.rate_limit_middleware import RouteLimits, limit_fields, refusal_answer
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.query import values

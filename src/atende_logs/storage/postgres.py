@@ -24,7 +24,7 @@ from atende_logs.kinds import Kind
 from atende_logs.models import EncodedRows
 from atende_logs.storage import _pgcopy
 from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
-from atende_logs.storage._lgpd import LgpdStore
+from atende_logs.storage._personal_data import PersonalDataStore
 from atende_logs.storage.base import PoolStats
 
 APPLICATION_NAME = "atende-logs"
@@ -101,7 +101,7 @@ def _translated() -> Iterator[None]:
         raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
 
 
-class PostgresStore(LgpdStore):
+class PostgresStore(PersonalDataStore):
     backend = "postgresql"
     dialect = DIALECT
 
