@@ -224,6 +224,10 @@ def test_a_new_kind_is_stored_paged_exported_erased_and_purged(
         keys = [(docs[i]["written_at"], stored_id(kind, docs[i], dialer_id)) for i in order]
 
         with TestClient(app) as client:
+            # Its searches spend the key's quota like any kind's.
+            searched = client.get(kind.path, params=params, headers={"x-api-key": api_key})
+            assert searched.status_code == 200
+            assert '"api";q=' in searched.headers["ratelimit-policy"]
             for size in (1, 7, 1000):
                 pages = walk(client, kind.path, api_key, {**params, "size": size})
                 check_listing(pages, expected, keys, size)

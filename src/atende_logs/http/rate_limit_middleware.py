@@ -99,7 +99,6 @@ def ingest_limits(settings: Settings) -> Limits:
     return Limits(rate, settings.concurrent_requests_per_key, header, INGEST_KEY)
 
 
-_SEARCH_PATHS = frozenset(kind.path for kind in KINDS.values())
 _INGEST_PREFIX = "/ingest/"
 
 
@@ -109,15 +108,18 @@ class RouteLimits:
 
     search: Limits
     ingest: Limits
+    search_paths: frozenset[str]
+    """Every kind's search path, as ``KINDS`` holds them when the app is made."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RouteLimits:
-        return cls(search_limits(settings), ingest_limits(settings))
+        search_paths = frozenset(kind.path for kind in KINDS.values())
+        return cls(search_limits(settings), ingest_limits(settings), search_paths)
 
     def of(self, path: str) -> Limits | None:
         """The limits of a route path (``http.paths.route_path``: the request's path without
         its root path) or an OpenAPI path template; None: unlimited."""
-        if path in _SEARCH_PATHS:
+        if path in self.search_paths:
             return self.search
         if path.startswith(_INGEST_PREFIX):
             return self.ingest
