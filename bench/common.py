@@ -12,7 +12,7 @@ from typing import Literal
 
 from rich.console import Console
 
-from atende_logs.demo import ZONE
+from atende_logs.demo_documents import ZONE
 from bench.server import Server
 
 Db = Literal["sqlite", "postgresql"]

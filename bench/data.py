@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from atende_logs import demo
+from atende_logs import demo_documents
 from bench.common import (
     BIG,
     DAYS,
@@ -54,8 +54,8 @@ class _Recipe:
     seed: int
     id_offset: int
 
-    def plan(self) -> demo.DemoPlan:
-        return demo.DemoPlan(
+    def plan(self) -> demo_documents.DemoPlan:
+        return demo_documents.DemoPlan(
             start=START,
             days=DAYS,
             attendants=self.attendants,
@@ -80,8 +80,8 @@ def recipes(rows: int) -> list[_Recipe]:
 
 def _documents(recipe: _Recipe, kind: str) -> Iterator[dict[str, Any]]:
     if kind == "attendant-logs":
-        return demo.attendant_logs(recipe.plan(), recipe.id_offset)
-    return demo.cdrs(recipe.plan(), recipe.id_offset)
+        return demo_documents.attendant_logs(recipe.plan(), recipe.id_offset)
+    return demo_documents.cdrs(recipe.plan(), recipe.id_offset)
 
 
 def _write(path: Path, docs: Iterator[dict[str, Any]]) -> tuple[int, int]:

@@ -34,9 +34,9 @@ from typing import Any
 import atende_logs
 from atende_logs import credentials
 from atende_logs.config import Settings
-from atende_logs.http.ratelimit import RateLimitMiddleware
+from atende_logs.http.rate_limit_middleware import RateLimitMiddleware
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CDRS
 from atende_logs.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from atende_logs.storage import open_store

@@ -132,6 +132,7 @@ ERROR_CASES = [
     ErrorCase(400, "POST", "/ingest/customers/abc/cdrs", headers=_INGESTING, body=b"{}").param(
         "path-validation"
     ),
+    ErrorCase(400, "POST", _INGEST, headers=_INGESTING, body=b"").param("empty-body"),
     ErrorCase(401, "GET", ATT, headers={}).param("search-without-key"),
     ErrorCase(401, "GET", CDR, headers={"x-api-key": "atl_live_forged"}).param("search-bad-key"),
     ErrorCase(401, "POST", _INGEST, headers={"x-ingest-key": API_KEY}, body=b"").param(
@@ -139,9 +140,9 @@ ERROR_CASES = [
     ),
     ErrorCase(404, "GET", "/customers/nada").param("unknown-route"),
     ErrorCase(404, "GET", CARDS, [("token", "atl_dlr_unknown")]).param("unknown-dialer"),
-    ErrorCase(404, "POST", "/ingest/customers/999999999/cdrs", headers=_INGESTING, body=b"").param(
-        "unknown-customer"
-    ),
+    ErrorCase(
+        404, "POST", "/ingest/customers/999999999/cdrs", headers=_INGESTING, body=b"\n"
+    ).param("unknown-customer"),
     ErrorCase(405, "POST", ATT).param("post-on-search"),
     ErrorCase(405, "DELETE", CARDS, [("token", TOKEN)]).param("delete-on-search"),
     ErrorCase(405, "GET", _INGEST, headers={"x-ingest-key": INGEST_KEY}).param("get-on-ingest"),

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import orjson
 
-from atende_logs import demo
+from atende_logs import demo_documents
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import KINDS
 from atende_logs.query.times import zone
 from atende_logs.storage import Store
@@ -125,7 +125,7 @@ class FaultProxy:
 
 Doc = dict[str, Any]
 SAO_PAULO = zone("America/Sao_Paulo")
-PLAN = demo.DemoPlan(
+PLAN = demo_documents.DemoPlan(
     start=datetime(2024, 3, 4, tzinfo=SAO_PAULO),
     days=3,
     attendants=4,
@@ -195,9 +195,9 @@ def load(store: Store, database_url: str) -> Loaded:
     dialer, token = store.create_dialer(customer.id, "Discador")
     _, key = store.create_api_key(customer.id)
     generated = {
-        "attendant-logs": demo.attendant_logs(PLAN),
-        "cdrs": demo.cdrs(PLAN),
-        "cards": demo.cards(PLAN),
+        "attendant-logs": demo_documents.attendant_logs(PLAN),
+        "cdrs": demo_documents.cdrs(PLAN),
+        "cards": demo_documents.cards(PLAN),
     }
     for name, docs in generated.items():
         kind = KINDS[name]

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atende_logs import demo
-from atende_logs.demo import DemoPlan
+from atende_logs import demo_documents
+from atende_logs.demo_documents import DemoPlan
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "src" / "atende_logs" / "http" / "examples"  # the spec's examples, packaged
@@ -34,9 +34,9 @@ PLAN = DemoPlan(
 Doc = dict[str, Any]
 Generator = Callable[[DemoPlan], Iterator[Doc]]
 GENERATORS: dict[str, Generator] = {
-    "attendant-logs": demo.attendant_logs,
-    "cdrs": demo.cdrs,
-    "dialer-queue-cards": demo.cards,
+    "attendant-logs": demo_documents.attendant_logs,
+    "cdrs": demo_documents.cdrs,
+    "dialer-queue-cards": demo_documents.cards,
 }
 TIME_FIELD = {
     "attendant-logs": "timestamp",
@@ -109,7 +109,11 @@ def test_counts_are_the_plans() -> None:
     assert len(docs("cdrs")) == PLAN.cdrs
     assert len(docs("dialer-queue-cards")) == PLAN.cards
     empty = DemoPlan(PLAN.start, attendant_logs=0, cdrs=0, cards=0)
-    assert [*demo.attendant_logs(empty), *demo.cdrs(empty), *demo.cards(empty)] == []
+    assert [
+        *demo_documents.attendant_logs(empty),
+        *demo_documents.cdrs(empty),
+        *demo_documents.cards(empty),
+    ] == []
 
 
 @pytest.mark.parametrize("kind", GENERATORS)
@@ -131,7 +135,7 @@ def test_nested_lists_are_exercised() -> None:
 def test_attendant_log_ids_are_unique_and_offset() -> None:
     ids = [doc["id"] for doc in docs("attendant-logs")]
     assert sorted(ids, key=int) == [str(n) for n in range(1, PLAN.attendant_logs + 1)]
-    shifted = [doc["id"] for doc in demo.attendant_logs(PLAN, id_offset=10_000)]
+    shifted = [doc["id"] for doc in demo_documents.attendant_logs(PLAN, id_offset=10_000)]
     assert shifted == [str(int(id_) + 10_000) for id_ in ids]
 
 
@@ -139,7 +143,7 @@ def test_cdr_callids_are_unique_numeric_and_offset() -> None:
     callids = [doc["callid"] for doc in docs("cdrs")]
     assert len(set(callids)) == len(callids)
     assert all(callid.isdigit() for callid in callids)
-    shifted = [doc["callid"] for doc in demo.cdrs(PLAN, id_offset=5_000)]
+    shifted = [doc["callid"] for doc in demo_documents.cdrs(PLAN, id_offset=5_000)]
     assert shifted == [str(int(callid) + 5_000) for callid in callids]
 
 
@@ -239,13 +243,13 @@ def test_cards_are_plausible() -> None:
 
 
 def test_default_plan_is_the_28_days_before_today_in_sao_paulo() -> None:
-    afternoon = demo.default_plan(datetime(2024, 3, 20, 15, tzinfo=UTC))
+    afternoon = demo_documents.default_plan(datetime(2024, 3, 20, 15, tzinfo=UTC))
     assert afternoon.start == datetime(2024, 2, 21, 3, tzinfo=UTC)
     assert afternoon.end == datetime(2024, 3, 20, 3, tzinfo=UTC) and afternoon.days == 28
     # 01:00 UTC is still the previous day in São Paulo
-    late = demo.default_plan(datetime(2024, 3, 20, 1, tzinfo=UTC))
+    late = demo_documents.default_plan(datetime(2024, 3, 20, 1, tzinfo=UTC))
     assert late.start == datetime(2024, 2, 20, 3, tzinfo=UTC)
-    assert demo.default_plan().start.tzinfo is UTC
+    assert demo_documents.default_plan().start.tzinfo is UTC
 
 
 def test_plan_needs_an_aware_start_and_sane_numbers() -> None:
@@ -262,14 +266,14 @@ def test_plan_needs_an_aware_start_and_sane_numbers() -> None:
 def test_attendant_logs_need_working_hours() -> None:
     sunday = DemoPlan(start=datetime(2024, 3, 3, 3, tzinfo=UTC), days=1)
     with pytest.raises(ValueError):
-        list(demo.attendant_logs(sunday))
+        list(demo_documents.attendant_logs(sunday))
     saturday_evening = DemoPlan(start=datetime(2024, 3, 2, 21, tzinfo=UTC), days=1)
     with pytest.raises(ValueError):
-        list(demo.attendant_logs(saturday_evening))
+        list(demo_documents.attendant_logs(saturday_evening))
     saturday_before_six = DemoPlan(start=datetime(2024, 3, 2, 20, 59, tzinfo=UTC), days=1)
-    assert len(list(demo.attendant_logs(saturday_before_six))) == 5000
-    assert len(list(demo.cdrs(sunday))) == sunday.cdrs
-    assert len(list(demo.cards(sunday))) == sunday.cards
+    assert len(list(demo_documents.attendant_logs(saturday_before_six))) == 5000
+    assert len(list(demo_documents.cdrs(sunday))) == sunday.cdrs
+    assert len(list(demo_documents.cards(sunday))) == sunday.cards
 
 
 @settings(max_examples=40, deadline=None)
@@ -293,12 +297,12 @@ def test_any_plan_gives_its_counts_inside_its_period(
     )  # a single day from Saturday 18:00 or from Sunday up to 08:00 has no working hours
     if idle and plan.attendant_logs:
         with pytest.raises(ValueError):
-            list(demo.attendant_logs(plan))
+            list(demo_documents.attendant_logs(plan))
         logs = []
     else:
-        logs = list(demo.attendant_logs(plan))
+        logs = list(demo_documents.attendant_logs(plan))
         assert len(logs) == plan.attendant_logs
-    cdrs, cards = list(demo.cdrs(plan)), list(demo.cards(plan))
+    cdrs, cards = list(demo_documents.cdrs(plan)), list(demo_documents.cards(plan))
     assert (len(cdrs), len(cards)) == counts[1:]
     for kind, found in (("attendant-logs", logs), ("cdrs", cdrs), ("dialer-queue-cards", cards)):
         for doc in found:

@@ -5,11 +5,11 @@ both ways (a customer's or a dialer's documents, masked or not, ids required or 
 erasure redacting or deleting). Its table is made by the call its migration would make
 (``create_log_table``) in the test database; then, on both databases, its documents are
 ingested, paged through over HTTP with ``after`` (the pagination contract's checks, from
-tests/test_pagination.py), exported, filtered, erased and purged.
+tests/test_pagination.py), exported, filtered, erased and purged. Its documents go in
+through its own ingest endpoint, made from the kind as the app makes every kind's.
 
 What a real kind has that this one borrows: an example of its own (it points at the CDRs'),
-and its docs. Its ingest endpoint is not tested here: the ingest routes are still written
-by hand per kind (issue 15, point 2); the library ingest they call is used instead.
+and its docs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import io
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
 from typing import Any
 
 import orjson
@@ -29,12 +28,11 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 
-from atende_logs import lgpd, normalize
+from atende_logs import normalize, retention
 from atende_logs.config import Settings
 from atende_logs.http import create_app
+from atende_logs.http.routes.ingest import ingest_router
 from atende_logs.http.routes.logs import search_router
-from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
 from atende_logs.ingest.documents import TOKEN_MASK
 from atende_logs.kinds import KINDS, FilterSpec, Flat, Kind, Scope, exact_filter, phone_filter
 from atende_logs.storage import Store
@@ -158,6 +156,39 @@ def stored_id(kind: Kind, doc: dict[str, Any], dialer_id: int | None) -> str:
     return normalize.derived_card_id(dialer_id, doc.get(field), doc[kind.time_field])
 
 
+def check_ingest_operation(document: dict[str, Any], kind: Kind) -> None:
+    """The kind's ingest operation is documented as its route takes it: its path, its ids,
+    its key, its media types."""
+    operation = document["paths"]["/ingest" + kind.ingest_path]["post"]
+    ids = ["customer_id", "dialer_id"] if kind.scope.by_dialer else ["customer_id"]
+    assert [parameter["name"] for parameter in operation["parameters"]] == ids
+    assert operation["security"] == [{"IngestKey": []}]
+    media = ["application/x-ndjson", "application/json"] + ["text/csv"] * kind.accepts_csv
+    assert list(operation["requestBody"]["content"]) == media
+    assert f"identified by `{kind.id_field}`" in operation["description"]
+
+
+def ingest_over_http(
+    client: TestClient,
+    key: str,
+    kind: Kind,
+    customer_id: int,
+    dialer_id: int | None,
+    docs: list[dict[str, Any]],
+) -> None:
+    """``docs`` stored through the kind's ingest endpoint, which takes CSV only if the kind
+    does, and no request without a body."""
+    path = "/ingest" + kind.ingest_path.format(customer_id=customer_id, dialer_id=dialer_id)
+    sent = {"x-ingest-key": key}
+    body = b"".join(orjson.dumps(doc) + b"\n" for doc in docs)
+    answer = client.post(path, content=body, headers=sent).json()
+    assert answer == {"stored": len(docs), "replaced": 0, "rejected": 0, "rejections": []}
+    header_only = b"note_id,written_at\n"  # a batch of no record
+    as_csv = client.post(path, content=header_only, headers={**sent, "content-type": "text/csv"})
+    assert as_csv.status_code == (200 if kind.accepts_csv else 415)
+    assert client.post(path, headers=sent).json()["error"]["code"] == "empty_body"
+
+
 @pytest.mark.parametrize("scope", list(Scope), ids=lambda scope: scope.name.lower())
 def test_a_new_kind_is_stored_paged_exported_erased_and_purged(
     store: Store, database_url: str, app_settings: Settings, scope: Scope
@@ -174,8 +205,15 @@ def test_a_new_kind_is_stored_paged_exported_erased_and_purged(
         if kind.derived_id_from:
             for doc in docs[::7]:
                 del doc["note_id"]  # identified by its phone and time instead
-        result = ingest(store, customer.id, kind, as_records(docs), zone=UTC, dialer_id=dialer_id)
-        assert (result.stored, result.rejected) == (len(docs), 0)
+
+        app = create_app(app_settings, store=store)
+        # As the app's own routers hold every kind of KINDS.
+        app.include_router(search_router([kind]))
+        app.include_router(ingest_router([kind]))
+        with TestClient(app) as client:
+            check_ingest_operation(client.get("/openapi.json").json(), kind)
+            ingest_key = store.create_ingest_key(f"notes {uuid.uuid4().hex[:8]}")[1]
+            ingest_over_http(client, ingest_key, kind, customer.id, dialer_id, docs)
 
         served = [{**doc, **dict.fromkeys(kind.masked_fields, TOKEN_MASK)} for doc in docs]
         order = sorted(
@@ -185,9 +223,11 @@ def test_a_new_kind_is_stored_paged_exported_erased_and_purged(
         expected = [served[i] for i in order]
         keys = [(docs[i]["written_at"], stored_id(kind, docs[i], dialer_id)) for i in order]
 
-        app = create_app(app_settings, store=store)
-        app.include_router(search_router([kind]))  # as the app's own router has every kind
         with TestClient(app) as client:
+            # Its searches spend the key's quota like any kind's.
+            searched = client.get(kind.path, params=params, headers={"x-api-key": api_key})
+            assert searched.status_code == 200
+            assert '"api";q=' in searched.headers["ratelimit-policy"]
             for size in (1, 7, 1000):
                 pages = walk(client, kind.path, api_key, {**params, "size": size})
                 check_listing(pages, expected, keys, size)
@@ -221,7 +261,7 @@ def test_a_new_kind_is_stored_paged_exported_erased_and_purged(
         kept = len(docs) - len(holding) if kind.erasure == "delete" else len(docs)
         assert len(items) == left[0]["total"] == kept
 
-        purged = lgpd.purge(
+        purged = retention.purge(
             store, default_days=1, customer_id=customer.id, now_ms=BASE_MS + 2 * DAY_MS, pause_s=0
         )
         assert [(p.kind, p.deleted) for p in purged if p.kind == kind.name] == [(kind.name, kept)]

@@ -72,6 +72,8 @@ def new_tenant(store: Store) -> tuple[int, str]:
 
 
 def ingest(client: TestClient, key: str, url: str, docs: list[Doc]) -> None:
+    if not docs:
+        return  # nothing to send: a request without a body is refused
     body = "\n".join(json.dumps(doc) for doc in docs).encode()
     response = client.post(
         url, content=body, headers={"x-ingest-key": key, "content-type": "application/x-ndjson"}

@@ -2,6 +2,7 @@
 
     AtendeError
     ├── ParameterError            a query parameter is unknown, missing or malformed (400)
+    ├── EmptyBodyError            an ingest request without a body (400)
     ├── AuthenticationError       missing, unknown or revoked key (401)
     ├── ForbiddenError            a live key asking for what is outside its scope (403)
     │   └── ScrapesRefusedError   /metrics without a token, reachable from outside (403)
@@ -40,6 +41,12 @@ class ParameterError(AtendeError):
         self.parameter = parameter
         if code is not None:
             self.code = code
+
+
+class EmptyBodyError(AtendeError):
+    """An ingest request with no body at all: a producer's bug, never an empty batch."""
+
+    code = "empty_body"
 
 
 class AuthenticationError(AtendeError):

@@ -10,11 +10,11 @@ from datetime import UTC
 from typing import Any
 
 import pytest
+from atende_logs.ingest.demo import as_records
 from fastapi.testclient import TestClient
 
-from atende_logs import lgpd
+from atende_logs import retention
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
 from atende_logs.kinds import CARDS, CDRS, Kind
 from atende_logs.models import Customer
 from atende_logs.storage import Store
@@ -124,7 +124,7 @@ def test_retention_removals_are_deletes(
     consumer = Consumer(client, CDRS, api_key)
     consumer.catch_up()
     now = BASE_MS + 5_500 + 30 * DAY_MS
-    lgpd.purge(store, default_days=30, now_ms=now, customer_id=customer.id, pause_s=0)
+    retention.purge(store, default_days=30, now_ms=now, customer_id=customer.id, pause_s=0)
     answer = consumer.pull()
     assert [(c["op"], c["id"]) for c in answer["changes"]] == [
         ("delete", f"c{n:04d}") for n in range(6)
@@ -274,7 +274,7 @@ def test_a_purge_forgets_removals_older_than_the_retention(
     before.pull(size=1)
     store.delete_before(customer.id, CDRS, BASE_MS + 1_500, limit=10)  # c0001's tombstone
     later = int(time.time() * 1000) + 31 * DAY_MS  # the tombstone is past 30 days' retention
-    lgpd.purge(store, default_days=30, now_ms=later, customer_id=customer.id, pause_s=0)
+    retention.purge(store, default_days=30, now_ms=later, customer_id=customer.id, pause_s=0)
     response = client.get(
         CDRS.changes_path, params={"since": before.cursor}, headers={"x-api-key": api_key}
     )

@@ -28,11 +28,11 @@ from typer.testing import CliRunner
 
 import atende_logs.storage.migrations as migrations_package
 from _raw import raw_rows
-from atende_logs import demo
+from atende_logs import demo_documents
 from atende_logs.cli.main import app
 from atende_logs.config import Settings, get_settings
 from atende_logs.http import create_app
-from atende_logs.ingest.demo import DEMO_CUSTOMER, DEMO_DIALER, prepare_demo
+from atende_logs.ingest.demo_loading import DEMO_CUSTOMER, DEMO_DIALER, prepare_demo
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
 from atende_logs.models import Customer, IngestScope, SearchQuery
 from atende_logs.storage import Store, open_store
@@ -397,7 +397,7 @@ CURL = re.compile(r"^curl .*$", re.MULTILINE)
 
 
 def fresh_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    url = f"sqlite:///{tmp_path / 'demo_documents.db'}"
     monkeypatch.setenv("ATENDE_DATABASE_URL", url)
     get_settings.cache_clear()
     assert "applied" in run("db", "upgrade").stdout
@@ -432,7 +432,7 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert [c.name for c in customers] == [DEMO_CUSTOMER]
         customer_id = customers[0].id
         assert store.authenticate(key) == customer_id
-        plan = demo.default_plan()
+        plan = demo_documents.default_plan()
         totals = kind_totals(store, customer_id, token)
         assert totals == (plan.attendant_logs, plan.cdrs, plan.cards)
         assert min(totals) >= 1000  # "thousands of logs of each kind"
@@ -468,7 +468,7 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_demo_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = fresh_sqlite(tmp_path, monkeypatch)
     first = run_json("demo", "--url", "http://example.test:9000")
-    plan = demo.default_plan()
+    plan = demo_documents.default_plan()
     assert first["loaded"] == {
         ATTENDANT_LOGS.name: plan.attendant_logs,
         CDRS.name: plan.cdrs,
@@ -508,14 +508,14 @@ def test_demo_leaves_a_database_of_other_customers_alone(
 def test_prepare_demo_with_a_small_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = fresh_sqlite(tmp_path, monkeypatch)
     zone = ZoneInfo("America/Sao_Paulo")
-    plan = demo.DemoPlan(
+    plan = demo_documents.DemoPlan(
         start=datetime(2018, 11, 1, tzinfo=zone), days=5, attendants=3,
         attendant_logs=120, cdrs=60, cards=25,
     )  # fmt: skip
     unique = (
-        len({doc["id"] for doc in demo.attendant_logs(plan)}),
-        len({doc["callid"] for doc in demo.cdrs(plan)}),
-        len({(doc["number"], doc["timestamp"]) for doc in demo.cards(plan)}),
+        len({doc["id"] for doc in demo_documents.attendant_logs(plan)}),
+        len({doc["callid"] for doc in demo_documents.cdrs(plan)}),
+        len({(doc["number"], doc["timestamp"]) for doc in demo_documents.cards(plan)}),
     )
     store = open_store(Settings(database_url=url))
     try:
@@ -555,7 +555,7 @@ def test_a_large_import_of_new_documents_refreshes_postgresql_statistics(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ATENDE_DATABASE_URL", postgres_url)
-    monkeypatch.setattr("atende_logs.cli.importing.ANALYZE_AFTER", 2)
+    monkeypatch.setattr("atende_logs.ingest.pipeline.ANALYZE_AFTER", 2)
     customer = run_json("customers", "create", "analyzed")
     path, _ = ndjson_case(tmp_path)
     count = "SELECT analyze_count FROM pg_stat_user_tables WHERE relid = 'attendant_logs'::regclass"

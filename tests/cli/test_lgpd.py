@@ -17,10 +17,10 @@ from _raw import raw_rows
 from atende_logs.cli.main import app
 from atende_logs.config import get_settings
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CDRS
-from atende_logs.lgpd import DAY_MS
 from atende_logs.models import Customer
+from atende_logs.retention import DAY_MS
 from atende_logs.storage import Store
 
 runner = CliRunner()

@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 from _limits import DEFAULT_LIMITS
 from atende_logs import credentials
 from atende_logs.config import Settings
-from atende_logs.http.ratelimit import RateLimitMiddleware, key_turn
+from atende_logs.http.rate_limit_middleware import RateLimitMiddleware, key_turn
 from atende_logs.ratelimit import MemoryBuckets
 
 DEADLINE_S = 30.0

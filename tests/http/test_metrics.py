@@ -101,7 +101,7 @@ def test_requests_are_counted_by_route_template_and_status(
 
     client.get("/healthz")
     client.get("/customers/cdrs/logs")  # no key: 401
-    client.post(ingest_path, content=b"", headers={"x-ingest-key": ingest_key})
+    client.post(ingest_path, content=b"\n", headers={"x-ingest-key": ingest_key})  # no record
     client.get(ingest_path)  # 405
     client.get(f"/no/such/path/{customer.id}")
     after = _scrape(client)

@@ -36,7 +36,7 @@ from atende_logs import credentials
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.http.errors import error_body
-from atende_logs.http.ratelimit import RateLimitMiddleware
+from atende_logs.http.rate_limit_middleware import RateLimitMiddleware
 from atende_logs.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from atende_logs.storage import Store, open_store
 

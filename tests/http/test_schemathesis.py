@@ -39,17 +39,6 @@ SEED = int(os.environ.get("ATENDE_SCHEMATHESIS_SEED", "15"))
 PHASES = "examples,coverage,fuzzing,stateful"
 TESTS = Path(__file__).resolve().parent.parent
 DEADLINE_S = 900
-EMPTY_BODY = "Invalid component: Missing request body"
-UNTIL_THE_EMPTY_BODY_FIX = {
-    (f"POST {path}", "ST201", EMPTY_BODY)
-    for path in (
-        "/ingest/customers/{customer_id}/attendant-logs",
-        "/ingest/customers/{customer_id}/cdrs",
-        "/ingest/customers/{customer_id}/dialers/{dialer_id}/cards",
-    )
-}
-"""The ingest endpoints' 200 to a request without a body (issue 15, point 9), fixed on
-another branch: once it is merged, this set must go (the test says so)."""
 Failure = tuple[str, str, str]
 
 
@@ -130,10 +119,7 @@ def test_the_server_keeps_its_openapi_document(
     # credentials and ids worked, and generated requests reached its code.
     assert set(tested) == _operations()
     assert {label for label, statuses in tested.items() if statuses & _SUCCESS} == set(tested)
-    assert failures - UNTIL_THE_EMPTY_BODY_FIX == set(), report[-30_000:]
-    assert failures == UNTIL_THE_EMPTY_BODY_FIX, (
-        "the ingest endpoints refuse an empty body now: empty UNTIL_THE_EMPTY_BODY_FIX"
-    )
+    assert failures == set(), report[-30_000:]
 
 
 def _operations() -> set[str]:

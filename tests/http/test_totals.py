@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from _remote import Server
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import ATTENDANT_LOGS, KINDS, value_at
 from atende_logs.models import Customer
 from atende_logs.storage import Store

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from atende_logs.cli.main import app
 from atende_logs.config import get_settings
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.ingest.readers import MAX_DEPTH, TOO_DEEP, Record, read_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
 from atende_logs.models import Customer, SearchQuery

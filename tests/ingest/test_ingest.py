@@ -21,10 +21,11 @@ from fastapi.testclient import TestClient
 
 from _raw import raw_rows, raw_write, sqlite_files_hold
 from atende_logs.config import Settings
+from atende_logs.formats import Format
 from atende_logs.http import create_app
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
-from atende_logs.ingest.readers import Format, read_records
+from atende_logs.ingest.demo_loading import as_records
+from atende_logs.ingest.readers import read_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
 from atende_logs.models import Customer
 from atende_logs.storage import Store
@@ -131,7 +132,7 @@ class Env:
             assert response.status_code == 200, response.text
             answer: dict[str, Any] = response.json()
             return answer
-        fmt: Format = "csv" if content_type == "text/csv" else "auto"
+        fmt = Format.CSV if content_type == "text/csv" else None
         records = read_records(io.BytesIO(body), fmt)
         dialer = (dialer_id or self.dialer_id) if kind == "cards" else None
         result = ingest(
@@ -509,13 +510,37 @@ def test_json_array_body(env: Env, content_type: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type"),
-    [(b"", NDJSON), (b"", "application/json"), (b"\n\n  \n", NDJSON), (b"[]", "application/json")],
+    ("body", "content_type"), [(b"\n\n  \n", NDJSON), (b"[]", "application/json")]
 )
-def test_empty_body_stores_nothing(env: Env, body: bytes, content_type: str) -> None:
+def test_a_body_of_no_records_stores_nothing(env: Env, body: bytes, content_type: str) -> None:
     response = env.post("cdrs", body, content_type)
     assert (response.status_code, response.json()) == (200, counts())
     assert env.list("cdrs") == EMPTY
+
+
+WITHOUT_BODY = [
+    (kind, content_type)
+    for kind in KIND
+    for content_type in (NDJSON, "application/json", "text/csv", "")
+    if content_type != "text/csv" or KIND[kind].accepts_csv
+]
+
+
+@pytest.mark.parametrize(("kind", "content_type"), WITHOUT_BODY)
+def test_a_request_without_a_body_gets_400(env: Env, kind: str, content_type: str) -> None:
+    """No body at all is a producer's bug, not an empty batch: it must not pass as a 200."""
+
+    def nothing() -> Iterator[bytes]:  # chunked, without a content-length
+        yield from ()
+
+    for body in (b"", nothing()):
+        response = env.post(kind, body, content_type)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert (error["status"], error["code"]) == (400, "empty_body")
+        assert error["message"] == "corpo vazio: envie ao menos um registro"
+        assert "parameter" not in error
+    assert env.list(kind) == EMPTY
 
 
 # Documents stored whole ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import orjson
 
-from atende_logs import demo
+from atende_logs import demo_documents
 from atende_logs.ingest.batch import ingest, store_batches
 from atende_logs.ingest.parallel import batches_in_workers
 from atende_logs.ingest.readers import read_records
@@ -17,7 +17,7 @@ from atende_logs.kinds import CDRS
 from atende_logs.models import SearchQuery
 from atende_logs.storage import Store
 
-ZONE = demo.ZONE
+ZONE = demo_documents.ZONE
 
 
 def stored(store: Store, customer_id: int) -> list[bytes]:
@@ -26,8 +26,10 @@ def stored(store: Store, customer_id: int) -> list[bytes]:
 
 def test_workers_store_the_same_rows_counts_and_rejections(store: Store) -> None:
     start = datetime(2024, 3, 1, tzinfo=ZONE)
-    plan = demo.DemoPlan(start=start, days=2, attendants=3, attendant_logs=0, cdrs=300, cards=0)
-    lines = [orjson.dumps(doc) for doc in demo.cdrs(plan)]
+    plan = demo_documents.DemoPlan(
+        start=start, days=2, attendants=3, attendant_logs=0, cdrs=300, cards=0
+    )
+    lines = [orjson.dumps(doc) for doc in demo_documents.cdrs(plan)]
     lines[10] = b'{"call_id": "truncated'  # bad JSON
     lines[20] = b"[1]"  # not an object
     lines[30] = orjson.dumps({"call_id": "no time"})

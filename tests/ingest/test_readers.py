@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from atende_logs.formats import Format
 from atende_logs.ingest.readers import (
-    Format,
+    READABLE,
     Record,
     detect_format,
     ndjson_blocks,
@@ -30,7 +31,7 @@ NOT_OBJECT = "o registro não é um objeto JSON"
 NOT_ARRAY = "o corpo deve ser um array JSON ou NDJSON"
 
 
-def read(data: bytes, fmt: Format = "auto") -> list[Record]:
+def read(data: bytes, fmt: Format | None = None) -> list[Record]:
     return list(read_records(io.BytesIO(data), fmt))
 
 
@@ -127,8 +128,8 @@ def test_ndjson_last_line_without_newline_and_crlf() -> None:
     assert read(b'{"a": 1}\r\n{"a": 2}', "ndjson") == [ok(1, {"a": 1}), ok(2, {"a": 2})]
 
 
-@pytest.mark.parametrize("fmt", ["auto", "ndjson"])
-def test_ndjson_bom_is_stripped(fmt: Format) -> None:
+@pytest.mark.parametrize("fmt", [None, Format.NDJSON])
+def test_ndjson_bom_is_stripped(fmt: Format | None) -> None:
     data = BOM + '{"nome": "João"}\n{"nome": "Conceição"}\n'.encode()
     assert read(data, fmt) == [ok(1, {"nome": "João"}), ok(2, {"nome": "Conceição"})]
 
@@ -154,7 +155,7 @@ def test_ndjson_invalid_utf8_line_is_an_error_and_reading_goes_on() -> None:
 
 def test_ndjson_empty_input_yields_nothing() -> None:
     assert read(b"", "ndjson") == []
-    assert read(b"\n \n", "auto") == []
+    assert read(b"\n \n") == []
 
 
 # --- JSON array -------------------------------------------------------------------------------
@@ -371,9 +372,9 @@ def test_csv_is_never_auto_detected() -> None:
 # --- streams ----------------------------------------------------------------------------------
 
 
-SAMPLES: list[tuple[Format, bytes]] = [
-    ("auto", BOM + b'\n{"a": 1}\n\nnope\n[2]\n{"b": "\xc3\xa7"}'),
-    ("auto", BOM + b' [{"a": 1}, 2, {"b": 1.5}, {"c": '),
+SAMPLES: list[tuple[Format | None, bytes]] = [
+    (None, BOM + b'\n{"a": 1}\n\nnope\n[2]\n{"b": "\xc3\xa7"}'),
+    (None, BOM + b' [{"a": 1}, 2, {"b": 1.5}, {"c": '),
     ("json", b'\n\n[{"a": 1}]'),
     ("csv", BOM + "x;is_scheduled\n\nAlmoço;NÃO\n1;2;3\n".encode()),
     ("csv", BOM + b"x;y\n1;\xff\n2;3\n"),
@@ -381,7 +382,7 @@ SAMPLES: list[tuple[Format, bytes]] = [
 
 
 @pytest.mark.parametrize(("fmt", "data"), SAMPLES)
-def test_one_byte_reads_give_the_same_records(fmt: Format, data: bytes) -> None:
+def test_one_byte_reads_give_the_same_records(fmt: Format | None, data: bytes) -> None:
     expected = read(data, fmt)
     assert expected
     trickle = LazyStream([data], max_read=1)
@@ -389,7 +390,7 @@ def test_one_byte_reads_give_the_same_records(fmt: Format, data: bytes) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "data"), SAMPLES)
-def test_caller_stream_is_left_open(fmt: Format, data: bytes) -> None:
+def test_caller_stream_is_left_open(fmt: Format | None, data: bytes) -> None:
     exhausted = io.BytesIO(data)
     list(read_records(exhausted, fmt))
     abandoned = io.BytesIO(data)
@@ -418,13 +419,13 @@ def _lazy_body(fmt: Format) -> Iterator[bytes]:
             yield f'{{"n": {n}, "pad": "{pad}"}}\n'.encode()
 
 
-@pytest.mark.parametrize("fmt", ["auto", "ndjson", "json", "csv"])
-def test_first_record_arrives_before_the_stream_is_exhausted(fmt: Format) -> None:
-    body_fmt: Format = "json" if fmt == "auto" else fmt
+@pytest.mark.parametrize("fmt", [None, *READABLE])
+def test_first_record_arrives_before_the_stream_is_exhausted(fmt: Format | None) -> None:
+    body_fmt = Format.JSON if fmt is None else fmt
     total = sum(len(chunk) for chunk in _lazy_body(body_fmt))
     assert total > 6_000_000
     stream = LazyStream(_lazy_body(body_fmt))
-    records = read_records(stream, fmt)  # type: ignore[arg-type]
+    records = read_records(stream, fmt)
     first = next(records)
     assert first.error is None and first.value is not None
     assert first.value["n"] in (0, "0")

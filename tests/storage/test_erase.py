@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from _raw import raw_rows
 from atende_logs.errors import NotFoundError, ParameterError
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, KINDS, Kind
 from atende_logs.models import Condition, Customer, SearchQuery
 from atende_logs.redaction import MASK, SEPARATORS, erasure_key, redact
-from atende_logs.storage import Store, _lgpd
+from atende_logs.storage import Store, _personal_data
 
 BASE_MS = 1_767_614_400_000
 Doc = dict[str, Any]
@@ -207,7 +207,7 @@ def test_erase_takes_the_number_out_of_every_kind(
     assert matches(store, owner, token, national, spelled[0]) > 0
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_lgpd, "SCAN_CHUNK", 2)  # the search reads several chunks
+        patch.setattr(_personal_data, "SCAN_CHUNK", 2)  # the search reads several chunks
         erasure = store.erase_phone(owner.id, spelled[6], "titular via ticket 42")
 
     assert erasure.counts == {kind.name: count for kind, count in HOLDING.items()}

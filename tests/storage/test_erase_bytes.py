@@ -22,7 +22,7 @@ import psycopg
 
 from _raw import sqlite_files_hold
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
 from atende_logs.models import Customer
 from atende_logs.storage import Store

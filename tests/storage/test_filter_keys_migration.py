@@ -17,7 +17,7 @@ import orjson
 from _raw import raw_rows, raw_write
 from atende_logs.config import Settings
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, Kind
 from atende_logs.models import Condition, SearchQuery
 from atende_logs.storage import Store, open_store

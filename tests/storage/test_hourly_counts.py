@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from _raw import raw_rows
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CARDS, CDRS
 from atende_logs.models import Condition, SearchQuery
 from atende_logs.query.times import MAX_MS

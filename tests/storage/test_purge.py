@@ -12,10 +12,10 @@ import pytest
 from _raw import raw_rows
 from atende_logs.errors import NotFoundError
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import ATTENDANT_LOGS, CDRS, KINDS, Kind
-from atende_logs.lgpd import DAY_MS, purge
 from atende_logs.models import Condition, Customer, SearchQuery
+from atende_logs.retention import DAY_MS, purge
 from atende_logs.storage import Store
 
 NOW_MS = 1_780_272_000_000  # 2026-06-01T00:00:00Z

@@ -10,7 +10,7 @@ import pytest
 
 from _raw import raw_rows
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CDRS
 from atende_logs.storage.postgres import PostgresStore
 

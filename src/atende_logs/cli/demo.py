@@ -9,7 +9,7 @@ import typer
 
 from atende_logs.cli.options import JsonOption, console, emit_json, errors, store_session
 from atende_logs.config import get_settings
-from atende_logs.ingest.demo import DEMO_CUSTOMER, DemoAccess, prepare_demo
+from atende_logs.ingest.demo_loading import DEMO_CUSTOMER, DemoAccess, prepare_demo
 from atende_logs.query.times import zone
 
 

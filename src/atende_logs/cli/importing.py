@@ -3,47 +3,33 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from atende_logs.cli.options import JsonOption, console, emit_json, errors, store_session
+from atende_logs.cli.options import (
+    AUTO,
+    JsonOption,
+    KindName,
+    chosen_format,
+    console,
+    emit_json,
+    errors,
+    format_choice,
+    store_session,
+)
 from atende_logs.config import get_settings
-from atende_logs.ingest.batch import batched, prepare, store_batches
-from atende_logs.ingest.parallel import batches_in_workers, default_workers
-from atende_logs.ingest.readers import Format, detect_format, read_records
-from atende_logs.kinds import KINDS
+from atende_logs.ingest import pipeline
+from atende_logs.ingest.pipeline import Owner
+from atende_logs.ingest.readers import READABLE
+from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import IngestResult
 from atende_logs.query.times import zone
+from atende_logs.storage import Store
 
-PARALLEL_FROM_BYTES = 8 << 20
-"""NDJSON files this large are parsed in worker processes by default. Starting one cost
-about half a second when this was set; since the console script stopped loading the whole
-CLI in each of them it costs about 0.17 s, so smaller files might gain too (not measured)."""
-_SNIFF_BYTES = 64 << 10
-
-ANALYZE_AFTER = 10_000
-"""An import that stored this many new documents refreshes the table's planner statistics.
-
-Documents it replaced do not count: they add no customer and no range the planner has
-not seen, and ANALYZE of a 300,000-row table cost 0.4-0.5 s, a fifth of a re-import of
-30,000 documents."""
-
-
-class KindName(StrEnum):
-    attendant_logs = "attendant-logs"
-    cdrs = "cdrs"
-    cards = "cards"
-
-
-class FormatName(StrEnum):
-    auto = "auto"
-    ndjson = "ndjson"
-    json = "json"
-    csv = "csv"
+_FORMAT, _FORMAT_METAVAR = format_choice(READABLE)
 
 
 def import_file(
@@ -56,8 +42,14 @@ def import_file(
         str | None, typer.Option("--dialer", help="Dialer token (required for cards).")
     ] = None,
     fmt: Annotated[
-        FormatName, typer.Option("--format", help="Input format; auto reads .csv as CSV.")
-    ] = FormatName.auto,
+        str,
+        typer.Option(
+            "--format",
+            parser=_FORMAT,
+            metavar=_FORMAT_METAVAR,
+            help="Input format; auto reads .csv as CSV.",
+        ),
+    ] = AUTO,
     parse_workers: Annotated[
         int | None,
         typer.Option(
@@ -73,86 +65,43 @@ def import_file(
     target = KINDS[kind.value]
     settings = get_settings()
     with store_session() as store:
-        dialer_id = None
-        if target.has_dialer:
-            found = store.find_dialer(customer, dialer or "")
-            if found is None:
-                errors.print("[red]error:[/red] cards need --dialer with a token of the customer")
-                raise typer.Exit(2)
-            dialer_id = found.id
-        stream, size = _open(file)
-        with stream, _progress(size, quiet=json) as progress:
-            task = progress.add_task(f"importing {kind.value}", total=size)
-            fmt_read = _format(file, fmt)
-            workers = _parse_workers(parse_workers, stream, size, fmt_read)
-            tz = zone(settings.timezone)
-            batch_size, encode = settings.ingest_batch_size, store.encode_rows
-            items = (
-                batches_in_workers(
-                    stream,
-                    target,
-                    tz,
-                    dialer_id,
-                    workers=workers,
-                    batch_size=batch_size,
-                    encode=encode,
-                )
-                if workers
-                else batched(
-                    target,
-                    prepare(target, read_records(stream, fmt_read), tz, dialer_id),
-                    batch_size,
-                    encode,
-                )
-            )
-            result = store_batches(
+        owner = Owner(customer, _dialer_id(store, target, customer, dialer))
+        source, size = _source(file)
+        with _progress(size, quiet=json) as progress:
+            task = progress.add_task(f"importing {target.name}", total=size)
+            result = pipeline.run(
                 store,
-                customer,
+                source,
                 target,
-                items,
-                dialer_id=dialer_id,
-                on_batch=lambda _: progress.update(task, completed=_tell(stream)),
+                owner,
+                zone=zone(settings.timezone),
+                fmt=chosen_format(fmt),
+                batch_size=settings.ingest_batch_size,
+                parse_workers=parse_workers,
+                on_batch=lambda _, read: progress.update(task, completed=read),
             )
-            if result.stored >= ANALYZE_AFTER:
-                store.refresh_statistics(target)
     _summary(result, json)
 
 
-def _open(file: Path) -> tuple[BinaryIO, int | None]:
+def _dialer_id(store: Store, kind: Kind, customer: int, token: str | None) -> int | None:
+    """The id of the dialer whose token was given, for a kind kept per dialer."""
+    if not kind.scope.by_dialer:
+        return None
+    found = store.find_dialer(customer, token or "")
+    if found is None:
+        errors.print(f"[red]error:[/red] {kind.name} need --dialer with a token of the customer")
+        raise typer.Exit(2)
+    return found.id
+
+
+def _source(file: Path) -> tuple[BinaryIO | Path, int | None]:
+    """What to read, and its size when known."""
     if str(file) == "-":
         return sys.stdin.buffer, None
     if not file.is_file():
         errors.print(f"[red]error:[/red] no such file: {file}")
         raise typer.Exit(2)
-    return file.open("rb"), file.stat().st_size
-
-
-def _parse_workers(asked: int | None, stream: BinaryIO, size: int | None, fmt: Format) -> int:
-    """How many processes parse the file: none for CSV, JSON arrays and stdin (their
-    readers are sequential), nor, unless asked, for files too small to repay starting them."""
-    if asked == 0 or fmt in ("csv", "json") or not stream.seekable():
-        return 0
-    if fmt == "auto":
-        head = stream.read(_SNIFF_BYTES)
-        stream.seek(0)
-        if not head.strip() or detect_format(head) != "ndjson":
-            return 0
-    if asked is not None:
-        return asked
-    return default_workers() if (size or 0) >= PARALLEL_FROM_BYTES else 0
-
-
-def _format(file: Path, fmt: FormatName) -> Format:
-    if fmt is FormatName.auto and file.suffix.lower() == ".csv":
-        return "csv"
-    return fmt.value
-
-
-def _tell(stream: BinaryIO) -> int:
-    try:
-        return stream.tell()
-    except OSError:
-        return 0
+    return file, file.stat().st_size
 
 
 def _progress(size: int | None, quiet: bool) -> Progress:

@@ -9,13 +9,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from atende_logs import lgpd
 from atende_logs.cli.options import JsonOption, console, emit_json, errors, iso, store_session
 from atende_logs.config import get_settings
 from atende_logs.errors import ParameterError
 from atende_logs.kinds import KINDS
 from atende_logs.models import Erasure
 from atende_logs.redaction import erasure_key
+from atende_logs.retention import DEFAULT_BATCH_SIZE
+from atende_logs.retention import purge as purge_past_retention
 
 
 def purge(
@@ -28,12 +29,12 @@ def purge(
     batch_size: Annotated[
         int,
         typer.Option("--batch-size", min=1, max=10_000, help="Documents deleted per transaction."),
-    ] = lgpd.DEFAULT_BATCH_SIZE,
+    ] = DEFAULT_BATCH_SIZE,
     json: JsonOption = False,
 ) -> None:
     """Delete logs older than their customer's retention, in short batches."""
     with store_session() as store:
-        done = lgpd.purge(
+        done = purge_past_retention(
             store,
             default_days=get_settings().retention_days,
             customer_id=customer,

@@ -15,9 +15,10 @@ from rich.table import Table
 
 from atende_logs.cli import demo as demo_command
 from atende_logs.cli import lgpd as lgpd_commands
-from atende_logs.cli.importing import KindName, import_file
+from atende_logs.cli.importing import import_file
 from atende_logs.cli.options import (
     JsonOption,
+    KindName,
     check_settings,
     console,
     emit_json,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
@@ -14,11 +15,41 @@ from rich.console import Console
 
 from atende_logs.config import get_settings
 from atende_logs.errors import AtendeError
+from atende_logs.formats import Format
+from atende_logs.kinds import KINDS
 from atende_logs.storage import Store, open_store
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of text, for scripts.")
 ]
+
+# Made from KINDS, so that every kind is a choice of `import`, `pull` and `ingest-keys create
+# --kind`. mypy cannot list the members of an enum made so (hence the ignore): code reads the
+# kind's own fields (`KINDS[name.value]`), never a member by name.
+KindName = StrEnum("KindName", [(name, name) for name in KINDS])  # type: ignore[misc]
+"""A kind's name on the command line."""
+
+AUTO = "auto"
+"""``--format``'s default: not a format but its absence (``None``), "tell it from the file"."""
+
+
+def format_choice(formats: Iterable[Format]) -> tuple[Callable[[str], str], str]:
+    """A ``--format`` option's parser and metavar: ``auto`` or the name of one of
+    ``formats``, the ones the command reads or writes."""
+    choices = (AUTO, *(fmt.value for fmt in formats))
+
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(map(repr, choices))}.")
+        return text
+
+    return parse, f"<{'|'.join(choices)}>"
+
+
+def chosen_format(choice: str) -> Format | None:
+    """The format a ``--format`` value names; None for ``auto``."""
+    return None if choice == AUTO else Format(choice)
+
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # never break a path or a key across lines

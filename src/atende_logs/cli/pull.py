@@ -24,8 +24,16 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from atende_logs.cli.importing import KindName
-from atende_logs.cli.options import JsonOption, console, emit_json, errors
+from atende_logs.cli.options import (
+    AUTO,
+    JsonOption,
+    KindName,
+    chosen_format,
+    console,
+    emit_json,
+    errors,
+    format_choice,
+)
 from atende_logs.client import (
     ClientError,
     LogsClient,
@@ -44,9 +52,7 @@ from atende_logs.formats import CsvFormulas, Format
 from atende_logs.kinds import KINDS, Kind
 
 KEY_VARIABLE = "ATENDE_API_KEY"
-AUTO = "auto"
-"""``--format``'s default: not a format but its absence, "by the output's name"."""
-_FORMAT_CHOICES = (AUTO, *(fmt.value for fmt in FORMATS))
+_FORMAT, _FORMAT_METAVAR = format_choice(FORMATS)
 
 
 class Delimiter(StrEnum):
@@ -58,13 +64,6 @@ class Delimiter(StrEnum):
 class Formulas(StrEnum):
     escape = "escape"
     raw = "raw"
-
-
-def _format_choice(text: str) -> str:
-    """``--format``: ``auto`` or the name of a format a pull writes."""
-    if text not in _FORMAT_CHOICES:
-        raise ValueError(f"{text!r} is not one of {', '.join(map(repr, _FORMAT_CHOICES))}.")
-    return text
 
 
 def pull(
@@ -104,8 +103,8 @@ def pull(
         str,
         typer.Option(
             "--format",
-            parser=_format_choice,
-            metavar=f"<{'|'.join(_FORMAT_CHOICES)}>",
+            parser=_FORMAT,
+            metavar=_FORMAT_METAVAR,
             help="auto: by the output's suffix (.csv, .parquet) else NDJSON.",
         ),
     ] = AUTO,
@@ -199,7 +198,7 @@ def _token(kind: KindName, token: str | None) -> str | None:
             highlight=False,
         )
         return token
-    if kind is KindName.cards:
+    if KINDS[kind.value].scope.by_dialer:
         return os.environ.get(TOKEN_VARIABLE) or None
     return None
 
@@ -217,9 +216,9 @@ def _params(
         if name in params:
             raise typer.BadParameter(f"{name} is given twice", param_hint="--param")
         params[name] = value
-    if kind is KindName.cards and "token" not in params:
+    if KINDS[kind.value].scope.by_dialer and "token" not in params:
         raise typer.BadParameter(
-            f"cards need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
+            f"{kind.value} need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
         )
     return params
 
@@ -229,9 +228,10 @@ def _format(
 ) -> Output:
     separator = "\t" if delimiter is Delimiter.tab else delimiter.value
     cells: CsvFormulas = "raw" if formulas is Formulas.raw else "escape"
-    if choice == AUTO:
+    fmt = chosen_format(choice)
+    if fmt is None:
         return output_for_path(output, separator, bom, cells)
-    return Output(Format(choice), separator, bom, cells)
+    return Output(fmt, separator, bom, cells)
 
 
 def _run(

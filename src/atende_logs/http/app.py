@@ -21,7 +21,7 @@ from atende_logs.http.key_use import KeyUseMiddleware
 from atende_logs.http.metrics import sampling
 from atende_logs.http.observe import ObserveMiddleware
 from atende_logs.http.openapi import DESCRIPTION, TITLE, openapi_document
-from atende_logs.http.ratelimit import RateLimitMiddleware
+from atende_logs.http.rate_limit_middleware import RateLimitMiddleware
 from atende_logs.http.request_id import RequestIdMiddleware
 from atende_logs.http.routes import changes, health, ingest, logs
 from atende_logs.http.routes.health import Readiness, warn_if_scrapes_refused

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from atende_logs.errors import (
     AtendeError,
     AuthenticationError,
+    EmptyBodyError,
     ForbiddenError,
     HistoryGoneError,
     NotFoundError,
@@ -34,6 +35,7 @@ logger = logging.getLogger("atende_logs.http")
 
 _STATUS: list[tuple[type[AtendeError], int]] = [
     (ParameterError, 400),
+    (EmptyBodyError, 400),
     (AuthenticationError, 401),
     (ForbiddenError, 403),
     (NotFoundError, 404),

@@ -27,7 +27,7 @@ from atende_logs.errors import AtendeError
 from atende_logs.export.encoders import Encoder, encoder_for
 from atende_logs.export.stream import Export
 from atende_logs.formats import Output
-from atende_logs.http.ratelimit import key_turn
+from atende_logs.http.rate_limit_middleware import key_turn
 from atende_logs.kinds import Kind
 from atende_logs.models import SearchQuery
 from atende_logs.storage.base import Store

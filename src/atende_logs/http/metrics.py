@@ -121,7 +121,10 @@ def count_ingest(kind: str, result: IngestResult) -> None:
     counts = (result.stored, result.replaced, result.rejected)
     for outcome, records in zip(_OUTCOMES, counts, strict=True):
         if records:
-            _ingested[kind, outcome].inc(records)
+            series = _ingested.get((kind, outcome))
+            if series is None:  # a kind added to KINDS after start-up (a test's)
+                series = _ingested[kind, outcome] = INGESTED_RECORDS.labels(kind, outcome)
+            series.inc(records)
 
 
 def observe_request(route: str, status: int, seconds: float) -> None:

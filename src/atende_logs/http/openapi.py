@@ -30,7 +30,7 @@ from atende_logs.formats import Format, Output
 from atende_logs.http.auth import Auth
 from atende_logs.http.errors import error_body
 from atende_logs.http.lean_route import LeanRoute
-from atende_logs.http.ratelimit import RouteLimits, limit_fields, refusal_answer
+from atende_logs.http.rate_limit_middleware import RouteLimits, limit_fields, refusal_answer
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.query import values
@@ -498,11 +498,13 @@ def ingest_body(kind: Kind) -> dict[str, Any]:
 
 
 _BODY_SCHEMAS: dict[str, dict[str, Any]] = {
-    "application/x-ndjson": {"type": "string"},
+    # Never empty: a request without a body gets 400 `empty_body`.
+    "application/x-ndjson": {"type": "string", "minLength": 1},
     # Any JSON value: an array of documents, or one document (NDJSON of one line); anything
     # else is a record rejected with its position, in a 200, like a bad line of NDJSON.
     "application/json": {},
     # Any text, not `type: string`: every value a client can send is text, and Schemathesis
     # (4.32) counts an integer sent as CSV text as a request that breaks `type: string`.
-    "text/csv": {"description": "CSV com uma linha de cabeçalho."},
+    # `minLength` holds for text alone: never empty, as above.
+    "text/csv": {"description": "CSV com uma linha de cabeçalho.", "minLength": 1},
 }

@@ -2,8 +2,8 @@
 
 Three steps, each a generator over the one before: ``prepare`` turns records into rows or
 rejections, ``batched`` groups rows into batches of distinct ids in the store's own form,
-``store_batches`` writes them. An import runs the first two in its parsing processes
-(``ingest.parallel``); everything else runs them all here (``ingest``).
+``store_batches`` writes them. ``ingest.pipeline`` runs the first two here or in parsing
+processes (``ingest.parallel``); ``ingest`` runs them all here, over records already read.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ BLOCK_BYTES = 4 << 20
 """Lines sent to a worker at a time: large enough that sending them costs little."""
 
 IN_FLIGHT_PER_WORKER = 4
-"""Blocks handed out ahead per worker. With 2, a worker that finished its next block while
-the writer was still writing one sat idle: 270k CDRs took 6% longer."""
+"""Blocks handed out ahead per worker, so that none sits idle while the writer writes
+(docs/benchmarks-history.md#2026-11-26-to-2026-11-27-every-design-choice-tried-kept-or-dropped)."""
 
 
 def default_workers() -> int:

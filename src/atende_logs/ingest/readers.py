@@ -10,16 +10,18 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import ijson
 import orjson
+
+from atende_logs.formats import Format
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 __all__ = [
-    "Format",
+    "READABLE",
     "Record",
     "detect_format",
     "ndjson_blocks",
@@ -27,7 +29,8 @@ __all__ = [
     "read_records",
 ]
 
-Format = Literal["auto", "ndjson", "json", "csv"]
+READABLE = (Format.NDJSON, Format.JSON, Format.CSV)
+"""The formats an import reads; ``None`` in their place means "detect NDJSON or a JSON array"."""
 
 _BOM = b"\xef\xbb\xbf"
 # JSON's own whitespace; bytes.strip() would also eat \x0b and \x0c, which JSON rejects.
@@ -63,30 +66,30 @@ class Record:
     Left out of comparisons: two records are the same when they hold the same object."""
 
 
-def detect_format(head: bytes) -> Literal["ndjson", "json"]:
-    """Return "json" when the first significant byte is '[', else "ndjson"."""
-    return "json" if head.removeprefix(_BOM).lstrip(_WS).startswith(b"[") else "ndjson"
+def detect_format(head: bytes) -> Format:
+    """JSON (an array) when the first significant byte is '[', else NDJSON."""
+    return Format.JSON if head.removeprefix(_BOM).lstrip(_WS).startswith(b"[") else Format.NDJSON
 
 
-def read_records(stream: BinaryIO, fmt: Format = "auto") -> Iterator[Record]:
-    """Read `stream` lazily as `fmt`; the stream is never closed here."""
-    if fmt not in get_args(Format):
+def read_records(stream: BinaryIO, fmt: Format | None = None) -> Iterator[Record]:
+    """Read `stream` lazily as `fmt` (None: detect it); the stream is never closed here."""
+    if fmt is not None and fmt not in READABLE:
         raise ValueError(f"formato desconhecido: {fmt!r}")
-    if fmt == "csv":
+    if fmt == Format.CSV:
         return _read_csv(stream)
     return _read_json_family(stream, fmt)
 
 
-def _read_json_family(stream: BinaryIO, fmt: Format) -> Iterator[Record]:
+def _read_json_family(stream: BinaryIO, fmt: Format | None) -> Iterator[Record]:
     head, skipped_lines = _skip_leading_whitespace(stream)
-    if fmt == "auto":
+    if fmt is None:
         fmt = detect_format(head)
-    if fmt == "json" and not head.startswith(b"["):
+    if fmt == Format.JSON and not head.startswith(b"["):
         yield Record(1, None, _NOT_ARRAY)
         return
     # The bytes consumed while sniffing are served again before the rest of the stream.
     body = io.BufferedReader(_Prepended(head, stream))
-    if fmt == "json":
+    if fmt == Format.JSON:
         yield from _read_array(body)
     else:
         yield from _read_ndjson(body, first_line=skipped_lines + 1)
@@ -190,7 +193,7 @@ def _read_ndjson(body: io.BufferedIOBase, first_line: int) -> Iterator[Record]:
 def _read_array(body: io.BufferedIOBase) -> Iterator[Record]:
     # ijson's events without their prefixes, each element built here: ijson.items keeps a
     # prefix of one part per level ("item.a.item.item…"), so a deeply nested element cost
-    # time in the square of its depth (20,000 levels, 40 KB: seconds).
+    # time in the square of its depth (docs/ingest.md#what-is-rejected).
     events = ijson.basic_parse(body, use_float=True)
     position, inside = 0, False
     try:

@@ -13,11 +13,12 @@ Adding a kind (tests/test_new_kind.py does it with a made-up one):
    scope and filter columns, spelt out.
 3. Its example response in ``atende_logs/http/examples/`` (``Kind.example_file``).
 4. Its docs: ``UPDATE_DOCS=1 pytest tests/test_docs.py`` writes its filters and export
-   columns into docs/api.md and docs/export.md; say what it is in the README.
+   columns into docs/api.md and docs/export.md; list its ingest endpoint in docs/ingest.md
+   and say what it is in the README.
 
-Until the ingest routes and the import command are made from ``KINDS`` (issue 15, point
-2), it also needs its route in ``http/routes/ingest.py`` and its name in
-``cli/importing.py``'s ``KindName``.
+Nothing else is written per kind: its search and ingest routes (``search_router`` and
+``ingest_router``, over ``KINDS``), their OpenAPI operations, and the CLI's choices of kind
+(``import``, ``pull``, ``ingest-keys create --kind``) are all made from it.
 """
 
 from __future__ import annotations

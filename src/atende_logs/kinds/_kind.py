@@ -192,12 +192,6 @@ class Kind:
     number out and keeps the record, ``delete`` drops the record (docs/lgpd.md says why)."""
 
     @property
-    def has_dialer(self) -> bool:
-        """Deprecated: ``scope.by_dialer``. Kept for the ingest code that issue 15's pipeline
-        rewrites (``http/routes/ingest.py``, ``cli/importing.py``); remove it with them."""
-        return self.scope.by_dialer
-
-    @property
     def changes_path(self) -> str:
         """The GET path of its change feed (issue 16): its documented path's ``/changes``."""
         return f"{self.path}/changes"

@@ -3,7 +3,7 @@ quota of failed authentications per client address.
 
 Each key also gets a fair share of the process's database threads (``shares``).
 
-Nothing here knows HTTP: ``atende_logs.http.ratelimit`` decides which requests are
+Nothing here knows HTTP: ``atende_logs.http.rate_limit_middleware`` decides which requests are
 limited, under which key, and what the answers say.
 """
 

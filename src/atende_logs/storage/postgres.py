@@ -25,8 +25,8 @@ from atende_logs.models import EncodedRows
 from atende_logs.storage import _pgcopy
 from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, upsert_changes
 from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
-from atende_logs.storage._lgpd import LgpdStore
 from atende_logs.storage._listener import Listener
+from atende_logs.storage._personal_data import PersonalDataStore
 from atende_logs.storage.base import PoolStats
 
 APPLICATION_NAME = "atende-logs"
@@ -104,7 +104,7 @@ def _translated() -> Iterator[None]:
         raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
 
 
-class PostgresStore(LgpdStore):
+class PostgresStore(PersonalDataStore):
     backend = "postgresql"
     dialect = DIALECT
     # The change notice goes out with the sequence number: NOTIFY is delivered at commit,

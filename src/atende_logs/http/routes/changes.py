@@ -23,7 +23,7 @@ from atende_logs.config import Settings
 from atende_logs.http.auth import API_KEY, KeyAuth
 from atende_logs.http.lean_route import LeanRoute
 from atende_logs.http.openapi import changes_operation, error_answer, other_client_errors
-from atende_logs.http.ratelimit import give_turn, key_turn
+from atende_logs.http.rate_limit_middleware import give_turn, key_turn
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import ChangePage, ChangeQuery
 from atende_logs.query.changes import encode_cursor, parse_changes

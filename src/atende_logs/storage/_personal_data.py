@@ -1,7 +1,7 @@
 """The SQL of retention and erasure (LGPD, issue 5), shared by both backends.
 
 Kept out of ``_common.py`` so that module stays about searching and writing logs; both
-backends inherit these operations through ``LgpdStore``. Nothing here differs between
+backends inherit these operations through ``PersonalDataStore``. Nothing here differs between
 SQLite and PostgreSQL.
 """
 
@@ -42,7 +42,7 @@ def _without_separators(column: str) -> str:
     return column
 
 
-class LgpdStore(FeedStore):
+class PersonalDataStore(FeedStore):
     """``FeedStore`` plus retention and erasure."""
 
     # Retention -------------------------------------------------------------------------

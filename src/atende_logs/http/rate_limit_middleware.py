@@ -108,10 +108,6 @@ def ingest_limits(settings: Settings) -> Limits:
     return Limits(rate, settings.concurrent_requests_per_key, header, INGEST_KEY)
 
 
-# A change feed's long-polls count against the same quotas as searches (docs/sync.md).
-_SEARCH_PATHS = frozenset(
-    path for kind in KINDS.values() for path in (kind.path, kind.changes_path)
-)
 _INGEST_PREFIX = "/ingest/"
 
 
@@ -121,15 +117,21 @@ class RouteLimits:
 
     search: Limits
     ingest: Limits
+    search_paths: frozenset[str]
+    """Every kind's search path and change feed path (whose long-polls count against the
+    same quotas, docs/sync.md), as ``KINDS`` holds them when the app is made."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RouteLimits:
-        return cls(search_limits(settings), ingest_limits(settings))
+        search_paths = frozenset(
+            path for kind in KINDS.values() for path in (kind.path, kind.changes_path)
+        )
+        return cls(search_limits(settings), ingest_limits(settings), search_paths)
 
     def of(self, path: str) -> Limits | None:
         """The limits of a route path (``http.paths.route_path``: the request's path without
         its root path) or an OpenAPI path template; None: unlimited."""
-        if path in _SEARCH_PATHS:
+        if path in self.search_paths:
             return self.search
         if path.startswith(_INGEST_PREFIX):
             return self.ingest

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from atende_logs import demo
+from atende_logs import demo_documents
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.readers import Record
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
@@ -29,7 +29,7 @@ class DemoAccess:
     dialer: Dialer
     key: str
     token: str
-    plan: demo.DemoPlan
+    plan: demo_documents.DemoPlan
     loaded: dict[str, IngestResult] | None
     """Ingest results per kind when the data set was loaded by this call."""
 
@@ -40,7 +40,7 @@ def as_records(docs: Iterable[dict[str, Any]]) -> Iterator[Record]:
         yield Record(position, doc, None)
 
 
-def _loaded_plan(store: Store, customer_id: int, zone: tzinfo) -> demo.DemoPlan | None:
+def _loaded_plan(store: Store, customer_id: int, zone: tzinfo) -> demo_documents.DemoPlan | None:
     """The plan the stored demo data was made with, found from its first CDR.
 
     The data set covers the 28 days before the day it was loaded; a later run must point
@@ -50,11 +50,13 @@ def _loaded_plan(store: Store, customer_id: int, zone: tzinfo) -> demo.DemoPlan 
     if not first.items:
         return None
     start_ms = instant_ms(orjson.loads(first.items[0])["ori_start_time"], zone)
-    return demo.default_plan(datetime.fromtimestamp(start_ms / 1000, UTC) + timedelta(days=28))
+    return demo_documents.default_plan(
+        datetime.fromtimestamp(start_ms / 1000, UTC) + timedelta(days=28)
+    )
 
 
 def prepare_demo(
-    store: Store, zone: tzinfo, plan: demo.DemoPlan | None = None
+    store: Store, zone: tzinfo, plan: demo_documents.DemoPlan | None = None
 ) -> DemoAccess | None:
     """Set up the demo customer and its data when the database is empty.
 
@@ -62,7 +64,7 @@ def prepare_demo(
     dialer token (secrets are stored as hashes, so the old ones cannot be shown again).
     Returns None when the database holds other customers only: it is not ours to fill.
     """
-    plan = plan or demo.default_plan()
+    plan = plan or demo_documents.default_plan()
     customers = store.list_customers()
     existing = next((c for c in customers if c.name == DEMO_CUSTOMER), None)
     loaded = None
@@ -81,9 +83,9 @@ def prepare_demo(
                 dialer_id=dialer.id if kind.scope.by_dialer else None,
             )
             for kind, docs in (
-                (ATTENDANT_LOGS, demo.attendant_logs(plan)),
-                (CDRS, demo.cdrs(plan)),
-                (CARDS, demo.cards(plan)),
+                (ATTENDANT_LOGS, demo_documents.attendant_logs(plan)),
+                (CDRS, demo_documents.cdrs(plan)),
+                (CARDS, demo_documents.cards(plan)),
             )
         }
     else:
