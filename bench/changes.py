@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CDRS
 from atende_logs.storage import open_store
 from atende_logs.storage.migrate import upgrade

@@ -8,7 +8,7 @@ from datetime import UTC
 
 from atende_logs.config import Settings
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CARDS, CDRS
 from atende_logs.models import FEED_START, ChangeQuery, SearchQuery
 from atende_logs.storage import open_store

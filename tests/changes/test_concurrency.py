@@ -19,7 +19,7 @@ import pytest
 
 from atende_logs.config import Settings
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CDRS
 from atende_logs.models import FEED_START, ChangeQuery, FeedPosition, SearchQuery
 from atende_logs.storage import Store, open_store

@@ -10,11 +10,11 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from atende_logs.ingest.demo import as_records
 from fastapi.testclient import TestClient
 
 from atende_logs import retention
 from atende_logs.ingest.batch import ingest
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CARDS, CDRS, Kind
 from atende_logs.models import Customer
 from atende_logs.storage import Store

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atende_logs.ingest.batch import ingest
-from atende_logs.ingest.demo import as_records
+from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CDRS
 from atende_logs.storage import Store
 from changes._consumer import Consumer, listing
