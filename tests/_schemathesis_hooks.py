@@ -21,6 +21,7 @@ from atende_logs.config import Settings
 from atende_logs.errors import ParameterError
 from atende_logs.http.negotiation import preferred_format
 from atende_logs.normalize import ASCII_DIGITS
+from atende_logs.query.changes import decode_cursor
 from atende_logs.query.cursor import parse_after
 from atende_logs.query.output import CSV_PARAMETERS
 from atende_logs.query.times import parse_instant, zone
@@ -37,6 +38,8 @@ def before_call(ctx: Any, case: Case, kwargs: dict[str, Any]) -> None:
     csv_options_only_with_csv(case.query, case.headers or {})
     start_at_not_after_end_at(case.query)
     after_as_handed_out(case.query)
+    since_as_handed_out(case.query)
+    short_waits(case.query)
 
 
 def _given(value: Any, *, blank_counts: bool = True) -> bool:
@@ -90,6 +93,29 @@ def after_as_handed_out(query: dict[str, Any]) -> None:
         parse_after(str(after))
     except ParameterError:
         del query["after"]
+
+
+def since_as_handed_out(query: dict[str, Any]) -> None:
+    """A change feed's cursor is valid only as an answer handed it out (the stateful phase
+    follows the NextChanges links with real ones): leave out any other. A time is valid on
+    its own."""
+    since = query.get("since")
+    if not _given(since) or not str(since).strip().startswith("c."):
+        return
+    try:
+        decode_cursor(str(since).strip())
+    except ParameterError:
+        del query["since"]
+
+
+def short_waits(query: dict[str, Any]) -> None:
+    """A change feed's ``wait`` holds a request up to a minute when nothing changes: cut to
+    a second, so thousands of requests finish in the run's time (the wait itself is tested
+    in tests/changes/)."""
+    wait = query.get("wait")
+    if _given(wait) and ASCII_DIGITS.fullmatch(str(wait).strip()):
+        if int(str(wait).strip()) > 1:
+            query["wait"] = "1"
 
 
 @schemathesis.deserializer("text/csv", "application/x-ndjson")

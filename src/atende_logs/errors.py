@@ -7,6 +7,7 @@
     ├── ForbiddenError            a live key asking for what is outside its scope (403)
     │   └── ScrapesRefusedError   /metrics without a token, reachable from outside (403)
     ├── NotFoundError             something named by the request does not exist for its caller (404)
+    ├── HistoryGoneError          a change feed position older than the history kept (410)
     ├── PayloadTooLargeError      an ingest body or batch over its limit (413)
     ├── UnsupportedMediaTypeError an ingest body in a format we do not read (415)
     └── StorageError              the database failed us
@@ -62,6 +63,16 @@ class ScrapesRefusedError(ForbiddenError):
 
 class NotFoundError(AtendeError):
     code = "not_found"
+
+
+class HistoryGoneError(AtendeError):
+    """A change feed ``since`` from before the oldest change kept: start again without it."""
+
+    code = "history_expired"
+
+    def __init__(self, message: str, parameter: str = "since") -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class PayloadTooLargeError(AtendeError):

@@ -214,3 +214,54 @@ class Erasure:
     counts: dict[str, int]
     """Documents that held the number, by kind name (every kind, 0 when none did): each
     redacted or deleted as its kind's ``erasure`` says."""
+
+
+@dataclass(frozen=True)
+class FeedPosition:
+    """Where a consumer of the change feed stands: past every change up to (``seq``,
+    ``doc_id``) in the feed's order; ``doc_id`` None: past every change of ``seq``."""
+
+    seq: int
+    doc_id: str | None = None
+
+    def key(self) -> tuple[int, bool, str]:
+        """A sort key: None sorts after every id of its ``seq``."""
+        return (self.seq, self.doc_id is None, self.doc_id or "")
+
+
+FEED_START = FeedPosition(-1)
+"""Before every change kept: where a consumer without ``since`` starts."""
+
+
+@dataclass(frozen=True)
+class ChangeQuery:
+    """One request of the change feed, validated.
+
+    ``listing`` carries the customer, the kind, the dialer token, the size and the filters
+    of the list endpoint (its ``after`` unused); ``since`` is a position, or ``since_ms``
+    the first millisecond of the changes wanted; both None: from the start.
+    """
+
+    listing: SearchQuery
+    since: FeedPosition | None = None
+    since_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record's latest change, as the feed reads it: its document as the list endpoint
+    returns it, or None when the record is gone (or no longer matches the filters)."""
+
+    doc_id: str
+    position: FeedPosition
+    changed_at_ms: int
+    doc: bytes | None
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """Changes in the feed's order, where the next page starts, and whether none was left."""
+
+    changes: list[Change]
+    position: FeedPosition
+    end_of_stream: bool

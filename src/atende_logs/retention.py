@@ -66,6 +66,8 @@ def purge(
                 deleted = store.count_before(customer, kind, before_ms)
             else:
                 deleted = _delete_all(store, customer, kind, before_ms, batch_size, pause_s)
+                # The change feed forgets removals as old as the logs it keeps (docs/sync.md).
+                _prune_all(store, customer, kind, before_ms, batch_size, pause_s)
             done.append(Purged(customer, kind.name, days, before_ms, deleted))
     return done
 
@@ -79,4 +81,11 @@ def _delete_all(
         total += deleted
         if deleted < batch_size:
             return total
+        time.sleep(pause_s)
+
+
+def _prune_all(
+    store: Store, customer_id: int, kind: Kind, before_ms: int, batch_size: int, pause_s: float
+) -> None:
+    while store.prune_changes(customer_id, kind, before_ms, batch_size) == batch_size:
         time.sleep(pause_s)

@@ -146,6 +146,12 @@ def test_no_secret_in_dump_logs_or_responses(
                 got = call("GET", cards, params={"token": token, "format": fmt},
                            headers=customer_key)  # fmt: skip
                 assert got.status_code == 200, got.text
+            # The change feeds hand out the same documents (issue 16).
+            for route in ("/customers/attendants/logs", "/customers/cdrs/logs"):
+                got = call("GET", f"{route}/changes", headers=customer_key)
+                assert got.status_code == 200, got.text
+            got = call("GET", f"{cards}/changes", params={"token": token}, headers=customer_key)
+            assert got.status_code == 200 and b"leak" in got.content, got.text
             page = call("GET", cards, params={"token": token, "size": "1"}, headers=customer_key)
             assert orjson.loads(page.content)["total"] >= 3
             after = str(orjson.loads(page.content)["after"])

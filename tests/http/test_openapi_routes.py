@@ -127,7 +127,8 @@ def _lean_routes_skipping(app: FastAPI) -> dict[str | None, list[str]]:
 def test_no_lean_route_is_served_with_a_dependency_it_would_skip() -> None:
     lean = _lean_routes_skipping(create_app(Settings()))
 
-    assert sorted(lean) == sorted(kind.path for kind in KINDS.values())
+    served = [path for kind in KINDS.values() for path in (kind.path, kind.changes_path)]
+    assert sorted(lean) == sorted(served)  # the searches and the change feeds
     assert all(not refused for refused in lean.values()), lean
 
 

@@ -1,7 +1,9 @@
 """Migration 0010: rows stored with the keys of before issue 21 get today's keys, and back.
 
 Rows are stored at revision 0009 as that release stored them: through the store, then with
-their filter columns set to what the code of 0009 computed (written out below by hand).
+their filter columns set to what the code of 0009 computed (written out below by hand). Today's
+store writes the change feed's tables of 0013, so it stores them at the head and the schema is
+then taken back to 0009 before the keys are set.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ def versions(url: str, customer: int) -> dict[str, int]:
 
 def stored_as_before(url: str) -> tuple[int, int, str]:
     """A customer's documents at revision 0009 with 0009's keys: (customer, dialer, token)."""
+    upgrade(url)
     store = open_store(Settings(database_url=url))
     try:
         customer = store.create_customer("antes da 0010")
@@ -142,6 +145,7 @@ def stored_as_before(url: str) -> tuple[int, int, str]:
         ingest(store, customer.id, CDRS, as_records(filler), zone=UTC)
     finally:
         store.close()
+    downgrade(url, BEFORE)
     raw_write(  # a row whose text grows in NFC past the index entry limit (see below)
         url,
         "INSERT INTO attendant_logs (customer_id, doc_id, time_ms, doc, description) "

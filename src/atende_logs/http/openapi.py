@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi.dependencies.models import Dependant
@@ -34,6 +34,7 @@ from atende_logs.http.rate_limit_middleware import RouteLimits, limit_fields, re
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
 from atende_logs.query import values
+from atende_logs.query.changes import CHANGE_PARAMETERS, MAX_WAIT_S
 from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_HEADER, TOKEN_PARAMETER
 
@@ -58,6 +59,14 @@ def openapi_document(routes: Sequence[BaseRoute], settings: Settings) -> dict[st
     components = document.setdefault("components", {})
     components.setdefault("schemas", {}).update(
         SearchPage=SearchPage.model_json_schema(ref_template="#/components/schemas/{model}"),
+        **ChangesPage.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs"),
+        ChangesPage={
+            key: value
+            for key, value in ChangesPage.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            ).items()
+            if key != "$defs"
+        },
         TimeZone={
             "type": "string",
             "description": "An IANA time zone name this server knows.",
@@ -109,6 +118,34 @@ class SearchPage(BaseModel):
         "opaque token when other items share that millisecond; null on an empty page."
     )
     items: list[dict[str, Any]] = Field(description="The documents, as ingested.")
+
+
+class FeedChange(BaseModel):
+    """One record's change: its latest state, or its removal."""
+
+    op: Literal["upsert", "delete"] = Field(
+        description="`upsert`: store `item` under `id`, replacing any copy. `delete`: drop "
+        "`id` (it was removed, or no longer matches the filters); it may be one you never had."
+    )
+    id: str = Field(
+        description="The record's id (attendant logs `id`, CDRs `callid`, cards "
+        "`id` or the id derived at ingest)."
+    )
+    changed_at: str = Field(description="When the change committed, ISO 8601 UTC to the ms.")
+    item: dict[str, Any] | None = Field(
+        default=None, description="upsert only: the document exactly as the list returns it."
+    )
+
+
+class ChangesPage(BaseModel):
+    """A page of a change feed."""
+
+    changes: list[FeedChange] = Field(description="In commit order; each record once.")
+    cursor: str = Field(description="Opaque: pass it as `since` to continue after this page.")
+    end_of_stream: bool = Field(
+        description="No further change existed when this page was read: wait (`wait`) or "
+        "come back later with `cursor`."
+    )
 
 
 _COMMON_SEMANTICS = {
@@ -236,6 +273,79 @@ def search_operation(kind: Kind) -> dict[str, Any]:
                     "Content-Disposition": {
                         "description": 'Exports only: `attachment; filename="<kind>.<format>"`.',
                         "schema": {"type": "string"},
+                    }
+                },
+            }
+        },
+    }
+
+
+_CHANGE_SEMANTICS = {
+    "since": "Absent: from the start of the history kept (every record there is). The "
+    "`cursor` of an earlier answer: the changes after it; pass it back unchanged. A date or "
+    "datetime as `start_at` takes it, read in `tz`: the changes made at or after it. A "
+    "cursor (or time) older than the history kept gets 410 `history_expired`: start again "
+    "without `since`. A cursor no answer handed out gets 400.",
+    "wait": f"Seconds, 0 to {MAX_WAIT_S} (default 0): when no change is left, hold the "
+    "request until one commits (answered within a second of its commit) or the time runs "
+    "out (an empty page, the same `cursor`).",
+}
+
+
+def changes_operation(kind: Kind) -> dict[str, Any]:
+    """``openapi_extra`` for a change feed route: its parameters and example response."""
+    parameters = _token_parameters() if kind.scope.by_dialer else []
+    common: dict[str, dict[str, Any]] = {
+        "start_at": values.TIME,
+        "end_at": values.TIME,
+        "size": values.SIZE,
+        "tz": {"anyOf": [values.BLANK, {"$ref": "#/components/schemas/TimeZone"}]},
+    }
+    parameters += [
+        _parameter(name, COMMON_PARAMETERS[name], _COMMON_SEMANTICS[name], schema)
+        for name, schema in common.items()
+    ]
+    schemas = {"since": values.SINCE, "wait": values.WAIT}
+    parameters += [
+        _parameter(name, description, _CHANGE_SEMANTICS[name], schemas[name])
+        for name, description in CHANGE_PARAMETERS.items()
+    ]
+    parameters += [
+        _parameter(
+            spec.param,
+            spec.description,
+            spec.semantics + " A changed record that does not match is sent as a delete.",
+            values.filter_schema(spec.key),
+            example=spec.example,
+        )
+        for spec in kind.filters
+    ]
+    item = example_page(kind)["items"][0]
+    example = {
+        "changes": [
+            {"op": "upsert", "id": "1", "changed_at": "2020-02-06T20:28:34.072Z", "item": item},
+            {"op": "delete", "id": "2", "changed_at": "2020-02-06T20:28:35.001Z"},
+        ],
+        "cursor": "c.WzQyLCIyIl0",
+        "end_of_stream": True,
+    }
+    return {
+        "parameters": parameters,
+        "responses": {
+            "200": {
+                "description": "Changes after `since`, in commit order.",
+                "links": {
+                    "NextChanges": {
+                        "operationRef": "#/paths/" + kind.changes_path.replace("/", "~1") + "/get",
+                        "parameters": {"since": "$response.body#/cursor"},
+                        "description": "The changes after these: the same request, with "
+                        "this answer's `cursor` as `since`.",
+                    }
+                },
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/ChangesPage"},
+                        "example": example,
                     }
                 },
             }

@@ -57,6 +57,15 @@ async def key_turn() -> AsyncIterator[None]:
         yield
 
 
+def give_turn() -> None:
+    """Give back the current request's turn at the database threads before its answer: a
+    long-poll (``routes.changes``) holds none while it waits, and takes one again with
+    ``key_turn`` to read."""
+    turn = _current_turn.get()
+    if turn is not None:
+        turn.give()
+
+
 @dataclass(frozen=True)
 class Limits:
     """The limits of one group of routes, and the header that carries their key."""
@@ -109,11 +118,14 @@ class RouteLimits:
     search: Limits
     ingest: Limits
     search_paths: frozenset[str]
-    """Every kind's search path, as ``KINDS`` holds them when the app is made."""
+    """Every kind's search path and change feed path (whose long-polls count against the
+    same quotas, docs/sync.md), as ``KINDS`` holds them when the app is made."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RouteLimits:
-        search_paths = frozenset(kind.path for kind in KINDS.values())
+        search_paths = frozenset(
+            path for kind in KINDS.values() for path in (kind.path, kind.changes_path)
+        )
         return cls(search_limits(settings), ingest_limits(settings), search_paths)
 
     def of(self, path: str) -> Limits | None:

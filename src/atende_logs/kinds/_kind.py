@@ -192,6 +192,11 @@ class Kind:
     number out and keeps the record, ``delete`` drops the record (docs/lgpd.md says why)."""
 
     @property
+    def changes_path(self) -> str:
+        """The GET path of its change feed (issue 16): its documented path's ``/changes``."""
+        return f"{self.path}/changes"
+
+    @property
     def ingest_path(self) -> str:
         """The path of its ingest endpoint, below ``/ingest``."""
         dialer = "/dialers/{dialer_id}" if self.scope.by_dialer else ""

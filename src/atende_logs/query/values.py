@@ -153,6 +153,16 @@ TIME = {
 # --- The other common parameters (``query.parse``, ``query.cursor``, ``query.resume``) ------
 
 SIZE = {"type": "string", "pattern": _blank_or("0*(?:[1-9][0-9]{0,2}|1000)")}
+WAIT = {"type": "string", "pattern": _blank_or("0*(?:[0-9]|[1-5][0-9]|60)")}
+"""A change feed's ``wait`` (``query.changes``): whole seconds, 0 to 60."""
+SINCE = {
+    "type": "string",
+    "pattern": _blank_or(
+        f"{_EPOCH_MS}|(?:{_dates('')})|(?:{_dates('-')})(?:{_CLOCK})?|c\\.{_TEXT}*"
+    ),
+}
+"""A change feed's ``since``: a time as ``start_at`` takes it, or a cursor (``c.``) the feed
+handed out (only its prefix is checked here)."""
 _NOT_BLANK = f"[^{BLANKS}\\x00]"
 
 

@@ -37,7 +37,7 @@ from atende_logs.query.resume import candidate_ids
 from atende_logs.storage._counts import CountCache
 from atende_logs.storage._hourly import hourly_total_sql
 from atende_logs.storage._key_use import KeyUseNotes, last_use_sql
-from atende_logs.storage._versions import BUMP_VERSION, VERSION
+from atende_logs.storage._versions import VERSION
 
 DocRow = tuple[int, str, bytes]
 """(time_ms, doc_id, document bytes) of one stored document."""
@@ -130,6 +130,24 @@ def scan_sql(
     """The next ``limit`` rows of a listing after its cursor: one chunk of an export."""
     where, params = _filters(query, dialer_id)
     return _rows_sql(query, where, params, limit, dialect)
+
+
+def filter_conditions(query: SearchQuery, alias: str) -> tuple[list[str], list[Any]]:
+    """What a document of the table aliased ``alias`` must satisfy to be in the listing
+    of ``query``, its scope aside: the time bounds and every filter (the change feed's
+    test of each changed document, ``storage._changes``)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if query.start_ms is not None:
+        where.append(f"{alias}time_ms >= ?")
+        params.append(query.start_ms)
+    if query.end_ms is not None:
+        where.append(f"{alias}time_ms <= ?")
+        params.append(query.end_ms)
+    for condition in query.conditions:
+        where.append(f"{alias}{quote(condition.spec.column)} {condition.spec.op} ?")
+        params.append(condition.value)
+    return where, params
 
 
 def _filters(query: SearchQuery, dialer_id: int | None) -> tuple[list[str], list[Any]]:
@@ -277,8 +295,9 @@ class SqlStore(ABC):
     @abstractmethod
     def _upsert(
         self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
-    ) -> tuple[int, int]:
-        """Insert or replace rows; (inserted, replaced)."""
+    ) -> tuple[int, int, list[str]]:
+        """Insert or replace rows; (inserted, replaced, the ids of the rows that were
+        inserted or differed from the stored ones: the changes)."""
 
     def _sql(self, sql: str) -> str:
         return self.dialect.sql(sql)
@@ -522,14 +541,26 @@ class SqlStore(ABC):
             return 0, 0
         scope: list[Any] = kind.scope.key(customer_id, dialer_id)
         with self._writing() as connection:
-            counts = self._upsert(connection, kind, scope, rows)
-            self._bump_version(connection, customer_id, kind)
-            return counts
+            inserted, replaced, changed = self._upsert(connection, kind, scope, rows)
+            # Only documents that differ are changes: an identical one sent again moves
+            # nothing, and leaves the cached totals valid.
+            within = scope[1:]
+            self._record_changes(
+                connection, kind, customer_id, [(*within, doc_id) for doc_id in changed]
+            )
+            return inserted, replaced
 
-    def _bump_version(self, connection: Any, customer_id: int, kind: Kind) -> None:
-        """Retire the cached totals of the customer's ``kind``: call it in the transaction
-        that changed its documents, so no reader sees them with the old version."""
-        connection.execute(self._sql(BUMP_VERSION), [customer_id, kind.table])
+    @abstractmethod
+    def _record_changes(
+        self,
+        connection: Any,
+        kind: Kind,
+        customer_id: int,
+        keys: Sequence[tuple[Any, ...]],
+        deleted: bool = False,
+    ) -> None:
+        """Give the documents at ``keys`` (below the customer) a new position in the change
+        feed, in the transaction that changed them (``storage._changes``)."""
 
     @abstractmethod
     def refresh_statistics(self, kind: Kind) -> None:

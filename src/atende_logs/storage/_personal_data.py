@@ -17,7 +17,8 @@ from atende_logs.errors import NotFoundError
 from atende_logs.kinds import KINDS, Doc, Kind
 from atende_logs.models import Erasure
 from atende_logs.redaction import SEPARATORS, audit_hint, erasure_key, redact
-from atende_logs.storage._common import SqlStore, now_ms, quote
+from atende_logs.storage._changes import FeedStore
+from atende_logs.storage._common import now_ms, quote
 from atende_logs.storage._hourly import HOUR_MS
 
 _ERASURE_COLUMNS = "id, customer_id, requested_by, erased_at_ms, phone_last_digits"
@@ -41,8 +42,8 @@ def _without_separators(column: str) -> str:
     return column
 
 
-class PersonalDataStore(SqlStore):
-    """``SqlStore`` plus retention and erasure."""
+class PersonalDataStore(FeedStore):
+    """``FeedStore`` plus retention and erasure."""
 
     # Retention -------------------------------------------------------------------------
 
@@ -82,14 +83,15 @@ class PersonalDataStore(SqlStore):
         # Oldest first, in the time index's order: an interrupted purge leaves no gaps.
         order = ", ".join(quote(c) for c in [*within, "time_ms"])
         with self._writing() as connection:
-            deleted = connection.execute(
+            gone = connection.execute(
                 self._sql(
                     f"DELETE FROM {table} WHERE customer_id = ? AND ({key}) IN "
                     f"(SELECT {key} FROM {table} WHERE customer_id = ? AND time_ms < ? "
-                    f"ORDER BY {order} LIMIT ?)"
+                    f"ORDER BY {order} LIMIT ?) RETURNING {key}"
                 ),
                 [customer_id, customer_id, before_ms, limit],
-            ).rowcount
+            ).fetchall()
+            deleted = len(gone)
             if deleted:
                 # The hourly counts' triggers follow the delete; drop the hours it emptied.
                 connection.execute(
@@ -99,7 +101,9 @@ class PersonalDataStore(SqlStore):
                     ),
                     [customer_id, kind.table, before_ms],
                 )
-                self._bump_version(connection, customer_id, kind)
+                self._record_changes(
+                    connection, kind, customer_id, [tuple(row) for row in gone], deleted=True
+                )
         return int(deleted)
 
     # Erasure ---------------------------------------------------------------------------
@@ -117,13 +121,10 @@ class PersonalDataStore(SqlStore):
                 kind: self._erase_in(connection, kind, keys, key)
                 for kind, keys in candidates.items()
             }
-            for kind, count in changed.items():
-                if count:
-                    self._bump_version(connection, customer_id, kind)
-            counts = {kind.name: count for kind, count in changed.items()}
+            counts = {kind.name: len(keys) for kind, keys in changed.items()}
             erasure = Erasure(0, customer_id, requested_by, erased_at, audit_hint(key), counts)
             erasure = replace(erasure, id=self._audit(connection, erasure))
-        touched = [kind.table for kind, count in changed.items() if count]
+        touched = [kind.table for kind, keys in changed.items() if keys]
         if touched:
             self._scrub(touched)
         return erasure
@@ -202,15 +203,16 @@ class PersonalDataStore(SqlStore):
                 return found
             last = tuple(rows[-1][:-1])
 
-    def _erase_in(self, connection: Any, kind: Kind, keys: list[Key], key: str) -> int:
+    def _erase_in(self, connection: Any, kind: Kind, keys: list[Key], key: str) -> list[Key]:
         """Take the number out of the documents at ``keys``, redacting or deleting each as
-        ``kind.erasure`` says. Returns how many documents changed."""
+        ``kind.erasure`` says, and give each a new position in the change feed. Returns the
+        keys of the documents that changed."""
         table, where = quote(kind.table), _key_condition(kind)
-        changed = 0
+        changed: list[Key] = []
         for primary_key, doc in self._current_docs(connection, kind, keys):
             if not redact(doc, key, keep=(kind.time_field, kind.id_field)):
                 continue
-            changed += 1
+            changed.append(primary_key)
             if kind.erasure == "delete":
                 connection.execute(self._sql(f"DELETE FROM {table} WHERE {where}"), primary_key)
                 continue
@@ -219,6 +221,13 @@ class PersonalDataStore(SqlStore):
                 self._sql(f"UPDATE {table} SET {columns} WHERE {where}"),
                 [orjson.dumps(doc).decode(), *kind.stored_values(doc), *primary_key],
             )
+        self._record_changes(
+            connection,
+            kind,
+            int(changed[0][0]) if changed else 0,
+            [primary_key[1:] for primary_key in changed],
+            deleted=kind.erasure == "delete",
+        )
         return changed
 
     def _current_docs(

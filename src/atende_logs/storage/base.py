@@ -7,6 +7,7 @@ first, so tenant scoping is part of each call, never an afterthought.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Protocol
 from atende_logs.kinds import Kind
 from atende_logs.models import (
     UNRESTRICTED,
+    ChangePage,
+    ChangeQuery,
     Chunk,
     Customer,
     Dialer,
@@ -28,6 +31,7 @@ from atende_logs.models import (
     Row,
     SearchQuery,
 )
+from atende_logs.storage._signal import ChangeWatch
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,33 @@ class Store(Protocol):
 
     def refresh_statistics(self, kind: Kind) -> None:
         """Let the query planner learn the table's new contents after a large import."""
+        ...
+
+    # The change feed (docs/sync.md): what the changes route, a live tail and sync share.
+    def changes_since(self, query: ChangeQuery) -> ChangePage:
+        """Up to ``query.listing.size`` changes of the listing's records past the query's
+        start, in commit order, each record's latest change once: its document as the
+        listing returns it, or a delete when it is gone or no longer matches the filters.
+
+        One read snapshot. Raises HistoryGoneError when ``since`` is older than the history
+        kept (tombstones pruned after it), and what ``search`` raises.
+        """
+        ...
+
+    def watch_changes(
+        self, customer_id: int, kind: Kind, loop: asyncio.AbstractEventLoop | None = None
+    ) -> ChangeWatch:
+        """A watch fired when a change of the customer's ``kind`` commits (and, rarely, when
+        notices may have been lost), waited on from ``loop`` (None: from a thread). Take it
+        before reading the feed, wait on it only if the read found nothing; use it as a
+        context manager. Costs the database nothing while idle."""
+        ...
+
+    def prune_changes(self, customer_id: int, kind: Kind, before_ms: int, limit: int) -> int:
+        """Forget up to ``limit`` tombstones (changes of removed records) made before
+        ``before_ms``, in one short transaction, moving the history's horizon past them:
+        an older ``since`` then gets HistoryGoneError. Returns how many were forgotten;
+        fewer than ``limit`` means none is left."""
         ...
 
     # LGPD: retention and erasure (docs/lgpd.md).

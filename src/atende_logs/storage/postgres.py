@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -23,7 +23,9 @@ from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailable
 from atende_logs.kinds import Kind
 from atende_logs.models import EncodedRows
 from atende_logs.storage import _pgcopy
+from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, upsert_changes
 from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
+from atende_logs.storage._listener import Listener
 from atende_logs.storage._personal_data import PersonalDataStore
 from atende_logs.storage.base import PoolStats
 
@@ -74,8 +76,9 @@ def _upsert_sql(kind: Kind) -> str:
     return (
         upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", DIALECT)
         # xmax is 0 on a freshly inserted row version: that is how we tell new from replaced.
-        # A row left as it was (nothing differed) is not returned: it counts as replaced.
-        + " RETURNING (xmax = 0)"
+        # A row left as it was (nothing differed) is not returned: it counts as replaced,
+        # and is no change; every row returned is one (the change feed's).
+        + " RETURNING doc_id, (xmax = 0)"
     )
 
 
@@ -104,14 +107,19 @@ def _translated() -> Iterator[None]:
 class PostgresStore(PersonalDataStore):
     backend = "postgresql"
     dialect = DIALECT
+    # The change notice goes out with the sequence number: NOTIFY is delivered at commit,
+    # and only if the transaction commits.
+    _bump_returning = f"RETURNING version, pg_notify('{NOTIFY_CHANNEL}', ?)"
 
     def __init__(
         self, database_url: str, statement_timeout_ms: int = 10_000, pool_size: int = 8
     ) -> None:
         super().__init__()
         self._held = threading.local()  # the connection of this thread's session, if any
+        conninfo = _conninfo(database_url, statement_timeout_ms)
+        self._listener = Listener(conninfo, self.signal)
         self._pool = psycopg_pool.ConnectionPool(
-            _conninfo(database_url, statement_timeout_ms),
+            conninfo,
             min_size=1,
             max_size=pool_size,
             # A connection the server dropped is replaced before anyone gets it.
@@ -217,7 +225,7 @@ class PostgresStore(PersonalDataStore):
 
     def _upsert(
         self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, list[str]]:
         # COPY into a session-private staging table, then one INSERT ... SELECT: the rows
         # arrive as one binary COPY (storage._pgcopy), where array parameters for unnest()
         # were built in Python, many times slower (docs/benchmarks-history.md, "every
@@ -227,8 +235,35 @@ class PostgresStore(PersonalDataStore):
             copy.write(rows.payload)
         # The scope is bound here, not carried in the payload: the writer alone decides
         # whose rows these are.
-        inserted = sum(1 for (fresh,) in connection.execute(_upsert_sql(kind), scope) if fresh)
-        return inserted, rows.count - inserted
+        written = connection.execute(_upsert_sql(kind), scope).fetchall()
+        inserted = sum(1 for _, fresh in written if fresh)
+        return inserted, rows.count - inserted, [doc_id for doc_id, _ in written]
+
+    def _write_changes(
+        self,
+        connection: Any,
+        kind: Kind,
+        customer_id: int,
+        keys: Sequence[Key],
+        seq: int,
+        changed_at_ms: int,
+        deleted: bool,
+    ) -> None:
+        # One statement over arrays, whatever the batch's size.
+        within = kind.scope.columns[1:]
+        names = [f"k{index}" for index in range(len(within) + 1)]
+        arrays = ", ".join(["%s::integer[]"] * len(within) + ["%s::text[]"])
+        values = (
+            f"SELECT %s, {', '.join(names)}, %s, %s, %s "
+            f"FROM unnest({arrays}) AS keys ({', '.join(names)})"
+        )
+        columns = [list(column) for column in zip(*keys, strict=True)]
+        connection.execute(
+            upsert_changes(kind, values), [customer_id, seq, changed_at_ms, deleted, *columns]
+        )
+
+    def _listen(self) -> None:
+        self._listener.start()
 
     def _scrub(self, tables: list[str]) -> None:
         # VACUUM removes the old row versions, their TOAST chunks and, forced by INDEX_CLEANUP
@@ -272,4 +307,5 @@ class PostgresStore(PersonalDataStore):
         )
 
     def close(self) -> None:
+        self._listener.stop()
         self._pool.close()

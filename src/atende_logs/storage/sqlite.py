@@ -22,6 +22,7 @@ from atende_logs.kinds import Kind
 from atende_logs.models import EncodedRows, Row
 from atende_logs.storage._common import Dialect, DocRow, insert_columns, quote, upsert_sql
 from atende_logs.storage._hourly import HOUR_MS
+from atende_logs.storage._listener import DataVersionPoller
 from atende_logs.storage._personal_data import PersonalDataStore
 from atende_logs.storage.base import PoolStats
 
@@ -91,6 +92,9 @@ class SQLiteStore(PersonalDataStore):
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
         self._writer = threading.Lock()
+        self._poller = DataVersionPoller(self.path, self.signal)
+        self._changed: set[tuple[int, str]] = set()
+        """Customers' kinds the open write transaction changed (under ``_writer``)."""
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -140,6 +144,7 @@ class SQLiteStore(PersonalDataStore):
     def _writing(self) -> Iterator[sqlite3.Connection]:
         connection = self._connection()
         with self._writer:
+            self._changed.clear()
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 yield connection
@@ -150,6 +155,17 @@ class SQLiteStore(PersonalDataStore):
             except BaseException:
                 _rollback(connection)
                 raise
+            # Committed: wake this process's readers of what changed (other processes'
+            # see the data version move).
+            for customer_id, table in self._changed:
+                self.signal.notify(customer_id, table)
+
+    def _noted(self, customer_id: int, kind: Kind) -> None:
+        self._changed.add((customer_id, kind.table))
+
+    def _listen(self) -> None:
+        if self.path != ":memory:":
+            self._poller.start()
 
     def _as_docs(self, rows: list[Any]) -> list[DocRow]:
         return rows  # already (time_ms, doc_id, doc): the extra version column is unread
@@ -162,15 +178,21 @@ class SQLiteStore(PersonalDataStore):
 
     def _upsert(
         self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, list[str]]:
         old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
-        connection.executemany(
-            upsert_sql(kind, f"VALUES ({placeholders})", self.dialect),
-            [(*scope, *values) for values in rows.payload],
-        )
+        upsert = upsert_sql(kind, f"VALUES ({placeholders})", self.dialect)
+        # Row by row, to learn from SQLite's own count which rows it wrote: the new ones and
+        # those that differed (the change feed's changes), the others left as they were.
+        changed: list[str] = []
+        written = connection.total_changes
+        for values in rows.payload:
+            connection.execute(upsert, (*scope, *values))
+            if connection.total_changes != written:
+                written = connection.total_changes
+                changed.append(values[0])
         self._count_hours(connection, kind, scope, rows.payload, old_times)
-        return rows.count - len(old_times), len(old_times)
+        return rows.count - len(old_times), len(old_times), changed
 
     def _old_times(
         self, connection: Any, kind: Kind, scope: list[Any], ids: list[str]
@@ -254,6 +276,7 @@ class SQLiteStore(PersonalDataStore):
         return None
 
     def close(self) -> None:
+        self._poller.stop()
         with self._guard:
             for connection in self._connections:
                 connection.close()

@@ -76,10 +76,51 @@ def create_log_table(
         _postgres_counting(table, scope)
     else:
         _sqlite_counting(table, scope)
+    create_change_table(table, scope=scope)
+
+
+def create_change_table(table: str, *, scope: Sequence[str]) -> None:
+    """Create the change feed's table of a log table (0013): a row per document that ever
+    existed, holding the position of its latest change (``seq``, shared by a transaction's
+    changes, then ``doc_id``) and when it was made. ``deleted`` marks a tombstone, which
+    retention prunes (docs/sync.md); the document's current state is read from the log
+    table itself, so the feed never serves a state the table does not hold.
+    """
+    changes = change_table(table)
+    op.create_table(
+        changes,
+        *(
+            sa.Column(name, sa.Integer, sa.ForeignKey(_REFERENCES[name]), nullable=False)
+            for name in scope
+        ),
+        sa.Column("doc_id", _ID_TYPE, nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("changed_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+        sa.PrimaryKeyConstraint(*scope, "doc_id", name=f"pk_{changes}"),
+        sqlite_with_rowid=False,
+    )
+    # The feed reads a scope's changes in (seq, doc_id) order from a position.
+    op.create_index(f"ix_{changes}_seq", changes, [*scope, "seq", "doc_id"])
+    # Retention finds the old tombstones without reading the live records' rows.
+    op.create_index(
+        f"ix_{changes}_tombstones",
+        changes,
+        ["customer_id", "changed_at_ms"],
+        postgresql_where=sa.text("deleted"),
+        sqlite_where=sa.text("deleted"),
+    )
+
+
+def change_table(table: str) -> str:
+    """The name of a log table's change table."""
+    return f"{table}_changes"
 
 
 def drop_log_table(table: str) -> None:
     """Undo ``create_log_table``."""
+    op.drop_table(change_table(table))
+    op.execute(f"DELETE FROM change_horizons WHERE kind = '{table}'")
     op.drop_table(table)  # its indexes and triggers go with it
     if op.get_bind().dialect.name == "postgresql":
         for event in _EVENTS:
