@@ -26,7 +26,7 @@ from atende_logs.http.rate_limit_middleware import give_turn, key_turn
 from atende_logs.http.sse import (
     LAST_EVENT_ID,
     EventStreamResponse,
-    change_json,
+    iso_ms,
     resumed,
     tail,
     wants_events,
@@ -184,11 +184,21 @@ def changes_body(page: ChangePage) -> bytes:
     into a piece of its own first (that copy was half the time of a page of 1,000).
     """
     parts = [b'{"changes":[']
-    for change in page.changes:
-        parts += change_json(change)
-        parts.append(b",")
+    for change in page.changes:  # as sse.change_json, inline: a page has up to 1,000
+        parts.append(
+            b'{"op":"%b","id":%b,"changed_at":"%b"'
+            % (
+                b"delete" if change.doc is None else b"upsert",
+                orjson.dumps(change.doc_id),
+                iso_ms(change.changed_at_ms),
+            )
+        )
+        if change.doc is None:
+            parts.append(b"},")
+        else:
+            parts += (b',"item":', change.doc, b"},")
     if page.changes:
-        parts.pop()
+        parts[-1] = b"}"
     parts.append(
         b'],"cursor":%b,"end_of_stream":%b}'
         % (
