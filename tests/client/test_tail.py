@@ -92,16 +92,19 @@ def test_pull_changes_follow_after_kill_9_goes_on_exactly(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        state = state_path(output)
         try:
-            state = state_path(output)
             _until(lambda: _items(state) >= 4, "the follow never caught up")
             put(store, customer, [cdr(1, period="x")])
             _until(lambda: _items(state) >= 5, "the follow never got a live change")
             store.delete_before(customer.id, CDRS, cdr(0)["ori_start_time"] + 1, limit=10)
             _until(lambda: _items(state) >= 6, "the follow never got a delete")
-        finally:
+        except AssertionError as exc:
             follow.send_signal(signal.SIGKILL)
-            follow.communicate(timeout=30)
+            _, stderr = follow.communicate(timeout=30)
+            raise AssertionError(f"{exc}; the follow said {stderr!r}; {server.tail()}") from None
+        follow.send_signal(signal.SIGKILL)
+        follow.communicate(timeout=30)
         put(store, customer, [cdr(7), cdr(2, period="y")])  # while nothing follows
         again = CliRunner().invoke(
             app, [*args[1:], "--changes", "--json"], env={"ATENDE_API_KEY": api_key}
