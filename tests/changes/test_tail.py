@@ -68,6 +68,7 @@ def connect(
 def opened(stream: Stream) -> None:
     assert stream.response.status_code == 200, stream.response.read()
     assert stream.response.headers["content-type"].startswith("text/event-stream")
+    assert stream.response.headers.get_list("cache-control") == ["no-store"]
     assert stream.next().comments == ["open"]
 
 

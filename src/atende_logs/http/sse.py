@@ -175,16 +175,13 @@ def _iso_second(epoch_s: int) -> bytes:
 
 
 class EventStreamResponse(StreamingResponse):
-    """A live tail: ``text/event-stream``, never cached nor buffered by a proxy."""
+    """A live tail: ``text/event-stream``, not buffered by a proxy (nginx's header; never
+    cached: ``http.cache_headers`` adds ``Cache-Control: no-store`` to every answer)."""
 
     media_type = EVENT_STREAM
 
     def __init__(self, content: AsyncIterator[bytes]) -> None:
-        super().__init__(
-            content,
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-            media_type=EVENT_STREAM,
-        )
+        super().__init__(content, headers={"X-Accel-Buffering": "no"}, media_type=EVENT_STREAM)
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
