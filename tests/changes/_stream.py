@@ -127,7 +127,12 @@ class Stream:
         return True
 
     def close(self) -> None:
+        """Close, and wait for the reader: the socket is released (and the server sees the
+        disconnect) once the reader's pending read returns, at the next heartbeat."""
         self.response.close()
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout=10)
 
     def __enter__(self) -> Stream:
         return self
