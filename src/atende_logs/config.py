@@ -167,6 +167,13 @@ class Settings(BaseSettings):
         description="Longest an export may stream; past it the response ends without its "
         "final chunk, as when an export fails midway, and the client resumes with after=id:.",
     )
+    stream_heartbeat_s: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="Seconds between the heartbeat comments (': keep-alive') of a live tail "
+        "of the change feed (Accept: text/event-stream) while no change commits.",
+    )
     redis_url: str | None = Field(
         None,
         description="redis://HOST:PORT/DB whose rate-limit buckets every server process "

@@ -35,6 +35,7 @@ from atende_logs.cli.options import (
     format_choice,
 )
 from atende_logs.client import (
+    ApiError,
     ClientError,
     LogsClient,
     Output,
@@ -46,6 +47,7 @@ from atende_logs.client import (
     output_for_path,
 )
 from atende_logs.client.api import TOKEN_VARIABLE
+from atende_logs.client.follow import ChangesPull
 from atende_logs.client.pull import FORMATS
 from atende_logs.client.state import state_path
 from atende_logs.formats import CsvFormulas, Format
@@ -159,10 +161,36 @@ def pull(
             help="Send the key over plain http:// to a host that is not this machine.",
         ),
     ] = False,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes",
+            help="Write the query's change feed instead of its items: NDJSON, one change "
+            "object a line ({op, id, changed_at, item}), in commit order; a rerun appends "
+            "the changes made since (docs/pull.md).",
+        ),
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="With --changes: after the changes so far, keep running and append each "
+            "change as it commits (the live tail); stop with Ctrl-C, resume by running again.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
-    """Pull every item of a query from a server into NDJSON, CSV or Parquet; resumable."""
+    """Pull every item of a query from a server into NDJSON, CSV or Parquet; resumable.
+    With --changes (and --follow), its change feed as NDJSON instead."""
     params = _params(kind, start_at, end_at, _token(kind, token), param or [])
+    if follow and not changes:
+        raise typer.BadParameter(
+            "--follow needs --changes: a file of items cannot show a record replaced or "
+            "removed, so what follows is written as change objects (docs/pull.md)",
+            param_hint="--follow",
+        )
+    if changes and chosen_format(fmt) not in (None, Format.NDJSON):
+        raise typer.BadParameter("--changes writes NDJSON", param_hint="--format")
     out_format = _format(fmt, output, delimiter, bom, csv_formulas)
     policy = RetryPolicy(retries, backoff, max_backoff, give_up_after)
     try:
@@ -178,8 +206,49 @@ def pull(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--url") from exc
     with client:
-        result = _run(client, KINDS[kind], params, output, out_format, page_size, restart, json)
-    _summary(result, kind.value, json)
+        if changes:
+            result = _run_changes(
+                client, KINDS[kind], params, output, page_size, restart, follow, json
+            )
+        else:
+            result = _run(client, KINDS[kind], params, output, out_format, page_size, restart, json)
+    _summary(result, f"changes of {kind.value}" if changes else kind.value, json)
+
+
+def _run_changes(
+    client: LogsClient,
+    kind: Kind,
+    params: dict[str, str],
+    output: Path,
+    page_size: int,
+    restart: bool,
+    follow: bool,
+    quiet: bool,
+) -> PullResult:
+    """The change feed into ``output``, and with ``follow`` its live tail (until Ctrl-C)."""
+    try:
+        with ChangesPull.open(client, kind, params, output, restart=restart) as job:
+            if job.resumed_from and not quiet:
+                errors.print(
+                    f"going on after {job.resumed_from} changes already in {output}",
+                    markup=False,
+                )
+            with _progress(quiet) as progress:
+                task = progress.add_task(f"changes of {kind.name}", completed=job.state.items)
+                for state in job.run(page_size, follow=follow):
+                    progress.update(task, completed=state.items)
+            return PullResult(output, job.state.items, job.resumed_from, None)
+    except ValueError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    except ClientError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        if isinstance(exc, ApiError) and exc.status == 410:
+            errors.print("Start the file over with --restart.")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt as exc:
+        errors.print("interrupted: run the same command again to go on")
+        raise typer.Exit(130) from exc
 
 
 def _key(key: str | None) -> str:

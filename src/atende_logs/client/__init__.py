@@ -11,7 +11,8 @@ passed back until an empty page), so it works against any server that implements
 
 ``pull_to_file`` (and the ``atende-logs pull`` command built on it) writes a query into an
 NDJSON, CSV or Parquet file (``Output(Format.CSV)``, or ``output_for_path("cdrs.csv")``)
-and resumes an interrupted pull where it stopped.
+and resumes an interrupted pull where it stopped. ``client.tail(kind, params, since=cursor)``
+follows a query's change feed live (``client.tail``, docs/sync.md).
 """
 
 from atende_logs.client.api import MAX_PAGE_SIZE, After, LogsClient, Page, RetryNotice
@@ -27,6 +28,7 @@ from atende_logs.client.errors import (
 from atende_logs.client.pull import Pull, PullResult, output_for_path, pull_to_file
 from atende_logs.client.retry import RetryPolicy
 from atende_logs.client.state import PullState
+from atende_logs.client.tail import Tail
 from atende_logs.formats import Format, Output
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "RetryNotice",
     "RetryPolicy",
     "StateMismatchError",
+    "Tail",
     "output_for_path",
     "pull_to_file",
 ]

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -25,6 +25,9 @@ from atende_logs import __version__
 from atende_logs.client.errors import ApiError, ClientError, ProtocolError, RetriesExhaustedError
 from atende_logs.client.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after_seconds
 from atende_logs.kinds import KINDS, Kind
+
+if TYPE_CHECKING:
+    from atende_logs.client.tail import Tail
 
 MAX_PAGE_SIZE = 1000
 """The contract's largest page."""
@@ -238,6 +241,35 @@ class LogsClient:
                 raise ProtocolError(f"the server sent the same after twice ({after!r})")
             yield page
             after = page.after
+
+    def tail(
+        self,
+        kind: Kind | str,
+        params: Mapping[str, str] | None = None,
+        *,
+        since: str | None = None,
+        size: int = MAX_PAGE_SIZE,
+    ) -> Tail:
+        """The live tail of the query's changes from ``since`` (a cursor, a date; None: the
+        start of the history kept): an endless iterator of change objects, reconnecting
+        with ``Last-Event-ID`` after a dropped connection (``client.tail.Tail``)."""
+        from atende_logs.client.tail import Tail
+
+        return Tail(self, kind, params, since=since, size=size)
+
+    def change_pages(
+        self,
+        kind: Kind | str,
+        params: Mapping[str, str] | None = None,
+        *,
+        since: str | None = None,
+        size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """The feed's pages from ``since`` until ``end_of_stream``: (changes, cursor after
+        them) each (``client.tail.change_pages``)."""
+        from atende_logs.client.tail import change_pages
+
+        return change_pages(self, kind, params, since=since, size=size)
 
     def query(self, kind: Kind | str, params: Mapping[str, str] | None) -> list[tuple[str, str]]:
         """The query's parameters by their contract names, checked (``check_params``): the

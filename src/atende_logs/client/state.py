@@ -44,6 +44,8 @@ class PullSpec:
     kind: Kind
     params: tuple[tuple[str, str], ...]
     fmt: Output
+    changes: bool = False
+    """The change feed's changes rather than the query's items (``client.follow``)."""
 
     def described(self, mask_token: bool = True) -> dict[str, Any]:
         """The spec as JSON-ready data; the dialer token masked unless asked otherwise."""
@@ -56,6 +58,8 @@ class PullSpec:
             "params": [list(pair) for pair in params],
             "format": self.fmt.format.value,
         }
+        if self.changes:  # only then: the fingerprints of item pulls stay as they were
+            described["changes"] = True
         if self.fmt.format is Format.CSV:  # the other formats' bytes do not depend on these
             fmt = self.fmt
             described |= {"delimiter": fmt.delimiter, "bom": fmt.bom, "formulas": fmt.formulas}
@@ -90,6 +94,10 @@ class PullState:
             length=self.length + written,
             total=page.total,
         )
+
+    def moved(self, cursor: str, count: int, written: int) -> PullState:
+        """The state once ``count`` changes up to ``cursor`` are written, ``written`` bytes."""
+        return replace(self, after=cursor, items=self.items + count, length=self.length + written)
 
     def to_json(self) -> bytes:
         return orjson.dumps(

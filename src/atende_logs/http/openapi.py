@@ -33,8 +33,9 @@ from atende_logs.http.lean_route import LeanRoute
 from atende_logs.http.rate_limit_middleware import RouteLimits, limit_fields, refusal_answer
 from atende_logs.http.request_id import EXAMPLE_REQUEST_ID, REQUEST_ID_HEADER
 from atende_logs.kinds import Kind
+from atende_logs.models import FeedPosition
 from atende_logs.query import values
-from atende_logs.query.changes import CHANGE_PARAMETERS, MAX_WAIT_S
+from atende_logs.query.changes import CHANGE_PARAMETERS, MAX_WAIT_S, encode_cursor
 from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS, MAX_SIZE, TOKEN_HEADER, TOKEN_PARAMETER
 
@@ -321,11 +322,12 @@ def changes_operation(kind: Kind) -> dict[str, Any]:
         for spec in kind.filters
     ]
     item = example_page(kind)["items"][0]
+    changes: list[dict[str, Any]] = [
+        {"op": "upsert", "id": "1", "changed_at": "2020-02-06T20:28:34.072Z", "item": item},
+        {"op": "delete", "id": "2", "changed_at": "2020-02-06T20:28:35.001Z"},
+    ]
     example = {
-        "changes": [
-            {"op": "upsert", "id": "1", "changed_at": "2020-02-06T20:28:34.072Z", "item": item},
-            {"op": "delete", "id": "2", "changed_at": "2020-02-06T20:28:35.001Z"},
-        ],
+        "changes": changes,
         "cursor": "c.WzQyLCIyIl0",
         "end_of_stream": True,
     }
@@ -346,11 +348,40 @@ def changes_operation(kind: Kind) -> dict[str, Any]:
                     "application/json": {
                         "schema": {"$ref": "#/components/schemas/ChangesPage"},
                         "example": example,
-                    }
+                    },
+                    "text/event-stream": {
+                        "schema": {"type": "string"},
+                        "description": _STREAM,
+                        "example": _stream_example(changes),
+                    },
                 },
             }
         },
     }
+
+
+_STREAM = (
+    "With `Accept: text/event-stream`: a live tail (Server-Sent Events) that stays open and "
+    "sends each change as it commits, from `since` on, with the same filters (`size` is the "
+    "page size of its reads; `wait` is ignored). Each change is one event: `id:` the cursor "
+    "after it, `event: change`, `data:` the change object exactly as in the JSON answer. A "
+    "comment `: keep-alive` goes out after 15 s without changes (ATENDE_STREAM_HEARTBEAT_S). "
+    "To resume after a dropped connection, send the last event's id as the `Last-Event-ID` "
+    "header: it takes the place of `since` (both, and different: 400). Every error (400, "
+    "401, 404, 410 `history_expired`, 429) comes before the stream starts, as JSON. A stream "
+    "holds one of its key's concurrent requests while open; it ends when the server shuts "
+    "down or a read fails: reconnect with `Last-Event-ID`."
+)
+
+
+def _stream_example(changes: list[dict[str, Any]]) -> str:
+    events = [": open\n"]
+    for n, change in enumerate(changes, start=1):
+        cursor = encode_cursor(FeedPosition(41 + n, str(n)))
+        data = orjson.dumps(change).decode()
+        events.append(f"id: {cursor}\nevent: change\ndata: {data}\n")
+    events.append(": keep-alive\n")
+    return "\n".join(events) + "\n"
 
 
 def _token_parameters() -> list[dict[str, Any]]:

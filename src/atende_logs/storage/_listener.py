@@ -100,6 +100,10 @@ class DataVersionPoller(_Thread):
                 connection = sqlite3.connect(self._path, check_same_thread=False)
                 try:
                     seen = connection.execute("PRAGMA data_version").fetchone()[0]
+                    # What committed before that first read, after a watcher's (the thread
+                    # starts with the first watch, and may read only after a commit that
+                    # watch's request did not see): as the PostgreSQL listener does.
+                    self._signal.notify_all()
                     while not stopping.wait(POLL_S):
                         now = connection.execute("PRAGMA data_version").fetchone()[0]
                         if now != seen:

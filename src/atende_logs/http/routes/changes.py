@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -24,6 +23,14 @@ from atende_logs.http.auth import API_KEY, KeyAuth
 from atende_logs.http.lean_route import LeanRoute
 from atende_logs.http.openapi import changes_operation, error_answer, other_client_errors
 from atende_logs.http.rate_limit_middleware import give_turn, key_turn
+from atende_logs.http.sse import (
+    LAST_EVENT_ID,
+    EventStreamResponse,
+    iso_ms,
+    resumed,
+    tail,
+    wants_events,
+)
 from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import ChangePage, ChangeQuery
 from atende_logs.query.changes import encode_cursor, parse_changes
@@ -76,13 +83,29 @@ def changes_route(kind: Kind, auth: KeyAuth[int]) -> LeanRoute:
         params = request.query_params.multi_items()
         key = auth.credential(request)
         token = request.headers.get(TOKEN_HEADER) if kind.scope.by_dialer else None
+        stream = wants_events(request.headers.get("accept"))
+        last_event_id = request.headers.get(LAST_EVENT_ID) if stream else None
         loop = asyncio.get_running_loop()
         # One hop for the key check, the parameters and the first read, as a search does.
-        # A long-poll's watch is taken before that read: a change committing after it
-        # fires the watch, so the wait below cannot miss it.
+        # A long-poll's (or a stream's) watch is taken before that read: a change committing
+        # after it fires the watch, so the wait below cannot miss it.
         query, wait_s, watch, page = await run_in_threadpool(
-            _first, kind, auth, state.store, state.settings, key, params, token, loop
+            _first,
+            kind,
+            auth,
+            state.store,
+            state.settings,
+            key,
+            params,
+            token,
+            loop,
+            stream,
+            last_event_id,
         )
+        if stream:
+            assert watch is not None
+            heartbeat_s = state.settings.stream_heartbeat_s
+            return EventStreamResponse(tail(state.store, query, watch, page, heartbeat_s))
         if watch is not None:
             with watch:
                 page = await _wait_for_changes(state.store, query, watch, page, wait_s)
@@ -112,10 +135,14 @@ def _first(
     params: list[tuple[str, str]],
     token_header: str | None,
     loop: asyncio.AbstractEventLoop,
+    stream: bool = False,
+    last_event_id: str | None = None,
 ) -> tuple[ChangeQuery, float, ChangeWatch | None, ChangePage]:
-    """The query, its wait, the watch of a long-poll, and the first page."""
+    """The query, its wait, the watch of a long-poll or a stream, and the first page."""
     with store.session():
         customer_id = auth.check(store, key)
+        if stream:
+            params = resumed(params, last_event_id)
         query, wait_s = parse_changes(
             kind,
             params,
@@ -123,7 +150,7 @@ def _first(
             default_tz=settings.timezone,
             token_header=token_header,
         )
-        watch = store.watch_changes(customer_id, kind, loop) if wait_s > 0 else None
+        watch = store.watch_changes(customer_id, kind, loop) if wait_s > 0 or stream else None
         try:
             page = store.changes_since(query)
         except BaseException:
@@ -157,7 +184,7 @@ def changes_body(page: ChangePage) -> bytes:
     into a piece of its own first (that copy was half the time of a page of 1,000).
     """
     parts = [b'{"changes":[']
-    for change in page.changes:
+    for change in page.changes:  # as sse.change_json, inline: a page has up to 1,000
         parts.append(
             b'{"op":"%b","id":%b,"changed_at":"%b"'
             % (
@@ -180,17 +207,6 @@ def changes_body(page: ChangePage) -> bytes:
         )
     )
     return b"".join(parts)
-
-
-def iso_ms(epoch_ms: int) -> bytes:
-    """An epoch millisecond in ISO 8601 UTC: ``2020-02-06T20:28:34.072Z``."""
-    seconds, ms = divmod(epoch_ms, 1000)
-    return b"%b.%03dZ" % (_iso_second(seconds), ms)
-
-
-@lru_cache(maxsize=4096)  # a page's changes share few seconds
-def _iso_second(epoch_s: int) -> bytes:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)).encode()
 
 
 def changes_router(kinds: Iterable[Kind]) -> APIRouter:
