@@ -24,7 +24,7 @@ from types import TracebackType
 import orjson
 
 from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient, kind_named
-from atende_logs.client.pull import _append, _lock, _rewind, _start, _state_to_resume
+from atende_logs.client.pull import _append, _state_to_resume, open_output
 from atende_logs.client.state import PullSpec, PullState, save_state, state_path
 from atende_logs.client.tail import Change
 from atende_logs.formats import Format, Output
@@ -66,16 +66,7 @@ class ChangesPull:
         fmt = Output(Format.NDJSON)
         spec = PullSpec(client.url, kind, tuple(client.query(kind, params)), fmt, changes=True)
         state = None if restart else _state_to_resume(state_path(output), spec, output)
-        file = FileIO(output, "a+")
-        try:
-            _lock(file, output)
-            if state is None:
-                state = _start(file, spec, state_path(output))
-            else:
-                _rewind(file, state, output)
-        except BaseException:
-            file.close()
-            raise
+        file, state = open_output(output, spec, state_path(output), state)
         return cls(client, spec, output, file, state)
 
     def __enter__(self) -> ChangesPull:

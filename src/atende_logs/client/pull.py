@@ -141,16 +141,7 @@ class Pull:
             _zone(dict(spec.params))  # an unknown tz fails now, not after the download
         target = _target(output, fmt)
         state = None if restart else _state_to_resume(state_path(output), spec, target)
-        file = FileIO(target, "a+")  # unbuffered: what write() returned is in the kernel
-        try:
-            _lock(file, target)
-            if state is None:
-                state = _start(file, spec, state_path(output))
-            else:
-                _rewind(file, state, target)
-        except BaseException:
-            file.close()
-            raise
+        file, state = open_output(target, spec, state_path(output), state)
         return cls(client, spec, output, file, state)
 
     def __enter__(self) -> Pull:
@@ -299,6 +290,24 @@ def _append(file: FileIO, data: bytes) -> None:
         written = file.write(view)
         view = view[written or 0 :]
     os.fsync(file.fileno())
+
+
+def open_output(
+    target: Path, spec: PullSpec, state_file: Path, state: PullState | None
+) -> tuple[FileIO, PullState]:
+    """``target`` opened for appending and locked, then started anew (``state`` None) or cut
+    back to what ``state`` recorded; closed again if any of that fails."""
+    file = FileIO(target, "a+")  # unbuffered: what write() returned is in the kernel
+    try:
+        _lock(file, target)
+        if state is None:
+            state = _start(file, spec, state_file)
+        else:
+            _rewind(file, state, target)
+    except BaseException:
+        file.close()
+        raise
+    return file, state
 
 
 def _lock(file: FileIO, target: Path) -> None:

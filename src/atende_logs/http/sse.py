@@ -35,8 +35,7 @@ from atende_logs.errors import AtendeError, ParameterError
 from atende_logs.http.rate_limit_middleware import give_turn, key_turn
 from atende_logs.models import Change, ChangePage, ChangeQuery
 from atende_logs.query.changes import encode_cursor
-from atende_logs.storage import Store
-from atende_logs.storage._signal import ChangeWatch
+from atende_logs.storage import ChangeWatch, Store
 
 logger = logging.getLogger("atende_logs.http")
 

@@ -21,8 +21,9 @@ from starlette.responses import Response
 from atende_logs.config import Settings
 from atende_logs.http.auth import API_KEY, KeyAuth
 from atende_logs.http.lean_route import LeanRoute
-from atende_logs.http.openapi import changes_operation, error_answer, other_client_errors
+from atende_logs.http.openapi import changes_operation, error_answer
 from atende_logs.http.rate_limit_middleware import give_turn, key_turn
+from atende_logs.http.routes.logs import SEARCH_ERRORS
 from atende_logs.http.sse import (
     LAST_EVENT_ID,
     EventStreamResponse,
@@ -35,43 +36,25 @@ from atende_logs.kinds import KINDS, Kind
 from atende_logs.models import ChangePage, ChangeQuery
 from atende_logs.query.changes import encode_cursor, parse_changes
 from atende_logs.query.parse import TOKEN_HEADER
-from atende_logs.storage import Store
-from atende_logs.storage._signal import ChangeWatch
+from atende_logs.storage import ChangeWatch, Store
 
-_ERRORS: dict[int | str, dict[str, Any]] = other_client_errors() | {
-    status: error_answer(status, description, code, message, param)
-    for status, description, code, message, param in [
-        (
-            400,
-            "Parâmetro inválido",
-            "invalid_parameter",
-            "wait deve ser um inteiro entre 0 e 60: '61'",
-            "wait",
-        ),
-        (
-            401,
-            "Chave ausente, inválida ou revogada",
-            "unauthorized",
-            "chave de API ausente, inválida ou revogada",
-            None,
-        ),
-        (404, "Discador não encontrado (fichas)", "not_found", "discador não encontrado", None),
-        (
-            410,
-            "since anterior ao histórico guardado: recomece sem since",
-            "history_expired",
-            "since é anterior ao histórico de mudanças guardado (eventos de remoção mais "
-            "antigos foram descartados): recomece sem since e substitua a sua cópia",
-            "since",
-        ),
-        (
-            503,
-            "Banco de dados indisponível ou consulta longa demais",
-            "query_timeout",
-            "a consulta excedeu o tempo limite",
-            None,
-        ),
-    ]
+# The search's answers, but for the parameter a bad request names, and the feed's own 410.
+_ERRORS: dict[int | str, dict[str, Any]] = SEARCH_ERRORS | {
+    400: error_answer(
+        400,
+        "Parâmetro inválido",
+        "invalid_parameter",
+        "wait deve ser um inteiro entre 0 e 60: '61'",
+        "wait",
+    ),
+    410: error_answer(
+        410,
+        "since anterior ao histórico guardado: recomece sem since",
+        "history_expired",
+        "since é anterior ao histórico de mudanças guardado (eventos de remoção mais "
+        "antigos foram descartados): recomece sem since e substitua a sua cópia",
+        "since",
+    ),
 }
 
 

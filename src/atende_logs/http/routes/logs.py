@@ -23,7 +23,7 @@ from atende_logs.query import parse_listing
 from atende_logs.query.parse import TOKEN_HEADER
 from atende_logs.storage import Store
 
-_ERRORS: dict[int | str, dict[str, Any]] = other_client_errors() | {
+SEARCH_ERRORS: dict[int | str, dict[str, Any]] = other_client_errors() | {
     status: error_answer(status, description, code, message, param)
     for status, description, code, message, param in [
         (
@@ -80,7 +80,7 @@ def search_route(kind: Kind, auth: KeyAuth[int]) -> LeanRoute:
         summary=kind.summary,
         description=kind.description,
         tags=["API de Clientes"],
-        responses=_ERRORS,
+        responses=SEARCH_ERRORS,
         openapi_extra=search_operation(kind),
     )
 
