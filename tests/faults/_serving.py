@@ -225,4 +225,6 @@ class Load:
             code,
         )
         self.outcomes.append(outcome)
+        if response.status_code == 503:
+            time.sleep(0.05)  # refused at once while the database is gone: do not spin
         return response.status_code

@@ -24,11 +24,21 @@ from faults._cluster import Cluster, cluster_of
 from faults._serving import Load, fresh_tenant, listed_ids, stored_ids, wait_for
 
 KINDS = ("query", "ingest")
-STATEMENT_TIMEOUT_MS = 2_000
+STATEMENT_TIMEOUT_MS = 10_000
+"""The default: what a request would wait for its 503 if the store did not fail fast."""
 CLIENT_TIMEOUT_S = 30.0
 """Far past the statement timeout: only a request the server never answers runs out."""
 DURING = 2
 """Answers of each kind, started and ended inside the outage, before PostgreSQL restarts."""
+OUTAGE_S = 20.0
+"""Long enough for psycopg_pool's reconnection backoff (1, 2, 4, 8 s…) to leave the pool
+without connections for seconds after the database is back, had the store not renewed it
+(``storage._breaker``)."""
+FAST_S = 2.0
+"""Far below the statement timeout, far above a refusal's milliseconds on a loaded machine."""
+RECOVERED_S = 8.0
+"""Serving again this soon after PostgreSQL accepts connections: the backoff after a 20 s
+outage would take longer (its next attempt lands up to 16 s later)."""
 AFTER = 5
 """Answers of each kind on the recovered pools before the load stops."""
 
@@ -73,6 +83,7 @@ def test_an_outage_is_503_then_served_again_without_a_restart(
                 lambda: _each_kind_has(load, down, DURING),
                 timeout_s=120,
             )
+            time.sleep(max(0.0, down + OUTAGE_S - time.monotonic()))
             restarting = time.monotonic()
             postgres_cluster.ctl("start")
             postgres_cluster.wait_until_up()
@@ -96,6 +107,14 @@ def test_an_outage_is_503_then_served_again_without_a_restart(
     refused = [o for o in outage if (o.status, o.code) != (503, "database_unavailable")]
     assert refused == []
     assert all(o.retry_after for o in load.outcomes if o.status == 503)
+    # Failing fast: once the database is known gone, a 503 does not wait out the timeout.
+    waits = sorted(o.ended - o.started for o in outage if o.started >= down + 1.0)
+    print(
+        f"outage: {len(outage)} answers, p50 {waits[len(waits) // 2] * 1000:.1f} ms, "
+        f"max {waits[-1] * 1000:.0f} ms; served again {served - up:.2f} s after restart"
+    )
+    assert waits[len(waits) // 2] < FAST_S, waits
+    assert served - up < RECOVERED_S
     for kind in KINDS:  # the same process served again, without a restart
         assert any(o.status == 200 for o in load.answers(kind, up)), kind
     load.batches.check(stored_ids(postgres_url, tenant.customer_id))

@@ -89,6 +89,7 @@ def test_metrics_is_prometheus_text_with_every_family(client: TestClient) -> Non
         "atende_db_threads_waiting",
         "atende_db_pool_connections",
         "atende_db_pool_waiting",
+        "atende_db_unreachable",
     } <= families
 
 

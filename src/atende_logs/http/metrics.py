@@ -100,6 +100,12 @@ DB_POOL_WAITING = Gauge(
     multiprocess_mode="livesum",
 )
 
+DB_UNREACHABLE = Gauge(
+    "atende_db_unreachable",
+    "Server processes that found PostgreSQL gone and refuse requests at once until it is back.",
+    multiprocess_mode="livesum",
+)
+
 _OUTCOMES = ("stored", "replaced", "rejected")
 # Children are looked up once and reused: labels() costs a lock and a tuple each time.
 _ingested = {
@@ -206,4 +212,5 @@ async def _sample_forever(store: Store) -> None:
             DB_POOL_CONNECTIONS.labels("in_use").set(pool.in_use)
             DB_POOL_CONNECTIONS.labels("max").set(pool.max_size)
             DB_POOL_WAITING.set(pool.waiting)
+            DB_UNREACHABLE.set(int(pool.unreachable))
         await anyio.sleep(SAMPLE_INTERVAL_S)

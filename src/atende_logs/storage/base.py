@@ -46,6 +46,8 @@ class PoolStats:
     """Connections the pool may open at most (``ATENDE_POOL_SIZE``)."""
     waiting: int
     """Requests queued for a connection."""
+    unreachable: bool = False
+    """The database is known gone: requests are refused at once (``storage._breaker``)."""
 
     @property
     def in_use(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import select
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -23,6 +24,7 @@ from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailable
 from atende_logs.kinds import Kind
 from atende_logs.models import EncodedRows
 from atende_logs.storage import _pgcopy
+from atende_logs.storage._breaker import Breaker
 from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, upsert_changes
 from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
 from atende_logs.storage._listener import Listener
@@ -31,6 +33,11 @@ from atende_logs.storage.base import PoolStats
 
 APPLICATION_NAME = "atende-logs"
 """How the server's connections appear in pg_stat_activity unless the URL names them."""
+WAIT_SLICE_S = 0.25
+"""A request waiting for a pooled connection looks this often whether the breaker opened
+(``storage._breaker``): the database found gone while it waited answers it too."""
+PROBE_CONNECT_TIMEOUT_S = 2
+"""libpq's smallest connect_timeout: a probe to a host that drops packets gives up then."""
 
 
 def _conninfo(database_url: str, statement_timeout_ms: int) -> str:
@@ -116,22 +123,40 @@ class PostgresStore(PersonalDataStore):
     ) -> None:
         super().__init__()
         self._held = threading.local()  # the connection of this thread's session, if any
-        conninfo = _conninfo(database_url, statement_timeout_ms)
-        self._listener = Listener(conninfo, self.signal)
-        self._pool = psycopg_pool.ConnectionPool(
-            conninfo,
-            min_size=1,
-            max_size=pool_size,
-            # A connection the server dropped is replaced before anyone gets it.
-            check=self._check,
-            timeout=max(statement_timeout_ms / 1000, 1.0),
-            open=False,
-        )
+        self._conninfo = _conninfo(database_url, statement_timeout_ms)
+        self._pool_size = pool_size
+        self._pool_timeout_s = max(statement_timeout_ms / 1000, 1.0)
+        self._listener = Listener(self._conninfo, self.signal)
+        self._breaker = Breaker(self._probe, self._renew_pool)
+        self._pool = self._new_pool()
         try:
             self._pool.open(wait=True, timeout=10)
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
             raise StoreUnavailableError("o PostgreSQL não está acessível") from exc
+
+    def _new_pool(self) -> psycopg_pool.ConnectionPool[Any]:
+        return psycopg_pool.ConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._pool_size,
+            # A connection the server dropped is replaced before anyone gets it.
+            check=self._check,
+            timeout=self._pool_timeout_s,
+            open=False,
+        )
+
+    def _probe(self) -> None:
+        psycopg.connect(self._conninfo, connect_timeout=PROBE_CONNECT_TIMEOUT_S).close()
+
+    def _renew_pool(self) -> None:
+        """A fresh pool in place of one whose reconnection attempts back off (the breaker's
+        ``on_recovered``). Connections borrowed from the old pool go back to it and are
+        closed there; its closing waits for them in a thread of its own."""
+        fresh = self._new_pool()
+        fresh.open(wait=False)
+        old, self._pool = self._pool, fresh
+        threading.Thread(target=old.close, name="atende-old-pool", daemon=True).start()
 
     def _check(self, connection: psycopg.Connection[Any]) -> None:
         """The pool's test of a connection before handing it out.
@@ -153,6 +178,7 @@ class PostgresStore(PersonalDataStore):
         try:
             psycopg_pool.ConnectionPool.check_connection(connection)
         except psycopg.Error:
+            self._breaker.suspect()  # restarted, or gone?
             self._pool.check()  # tests every idle connection, replacing the dead ones
             raise
 
@@ -161,7 +187,7 @@ class PostgresStore(PersonalDataStore):
         if getattr(self._held, "connection", None) is not None:
             yield  # nested: the outer block's connection serves
             return
-        with _translated(), self._pool.connection() as connection:
+        with self._translated(), self._pooled() as connection:
             self._held.connection = connection
             try:
                 yield
@@ -172,7 +198,7 @@ class PostgresStore(PersonalDataStore):
     def _connection(self, isolation: IsolationLevel | None) -> Iterator[psycopg.Connection[Any]]:
         """A connection in a transaction of ``isolation`` (None: autocommit): the session's
         when the thread is in one, else one from the pool."""
-        with _translated(), self._borrowed() as connection:
+        with self._translated(), self._borrowed() as connection:
             # Set on every use: the pool hands back what the last borrower left, and a
             # session's calls each want their own.
             connection.autocommit = isolation is None
@@ -186,8 +212,39 @@ class PostgresStore(PersonalDataStore):
         if held is not None:
             yield held
         else:
-            with self._pool.connection() as connection:
+            with self._pooled() as connection:
                 yield connection
+
+    @contextmanager
+    def _pooled(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of the pool, or the store's 503 at once while the breaker is open."""
+        deadline = time.monotonic() + self._pool_timeout_s
+        while True:
+            if self._breaker.is_open:
+                raise StoreUnavailableError("o banco de dados está indisponível")
+            pool = self._pool  # the breaker may renew it: the connection goes back to its own
+            wait_s = min(WAIT_SLICE_S, deadline - time.monotonic())
+            try:
+                connection = pool.getconn(timeout=max(wait_s, 0.001))
+                break
+            except psycopg_pool.PoolTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+        try:
+            with connection:  # commits, or rolls back on an exception; the pool keeps it open
+                yield connection
+        finally:
+            pool.putconn(connection)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """``_translated``, and a lost connection or an exhausted pool makes the breaker look."""
+        try:
+            with _translated():
+                yield
+        except StoreUnavailableError:
+            self._breaker.suspect()
+            raise
 
     def _reading(self) -> Any:
         # One snapshot for a page, its data version and its count.
@@ -304,8 +361,10 @@ class PostgresStore(PersonalDataStore):
             available=stats["pool_available"],
             max_size=stats["pool_max"],
             waiting=stats["requests_waiting"],
+            unreachable=self._breaker.is_open,
         )
 
     def close(self) -> None:
+        self._breaker.stop()
         self._listener.stop()
         self._pool.close()
