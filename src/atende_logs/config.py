@@ -21,6 +21,19 @@ class Settings(BaseSettings):
         description="Where the logs live: sqlite:///PATH (the default, a file in the working "
         "directory) or postgresql://USER@HOST:PORT/DB.",
     )
+    database_replica_urls: str = Field(
+        "",
+        description="Comma-separated postgresql:// URLs of streaming replicas of "
+        "ATENDE_DATABASE_URL. List pages, exports and change-feed pages are read from one "
+        "that qualifies (reachable, lag within ATENDE_REPLICA_MAX_LAG_MS, and for the feed, "
+        "replayed up to the client's cursor); keys, tokens and writes always use the primary.",
+    )
+    replica_max_lag_ms: int = Field(
+        1_000,
+        ge=0,
+        description="A replica whose replay lags the primary by more than this is skipped "
+        "until it catches up.",
+    )
     timezone: str = Field(
         "America/Sao_Paulo",
         description="Zone in which dates and offset-less datetimes are read when a request "
@@ -183,6 +196,14 @@ class Settings(BaseSettings):
         "atende:ratelimit:",
         description="Prefix of the bucket keys in Redis, so environments can share one Redis.",
     )
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _postgres_replicas(cls, value: str) -> str:
+        for url in filter(None, (part.strip() for part in value.split(","))):
+            if not url.startswith(("postgresql://", "postgres://")):
+                raise ValueError(f"a replica URL must start with postgresql://, not {url[:20]!r}")
+        return value
 
     @field_validator("timezone")
     @classmethod

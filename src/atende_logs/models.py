@@ -223,6 +223,10 @@ class FeedPosition:
 
     seq: int
     doc_id: str | None = None
+    lsn: int | None = None
+    """Where the database's WAL stood when the page was read, with read replicas
+    (``storage._replicas``): a replica that has not replayed that far does not serve the
+    next page. None without replicas."""
 
     def key(self) -> tuple[int, bool, str]:
         """A sort key: None sorts after every id of its ``seq``."""

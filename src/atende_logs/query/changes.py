@@ -3,7 +3,9 @@
 The feed takes every parameter of its kind's list endpoint but ``after`` (the filters, the
 time bounds, ``size``, ``tz``, a cards feed's ``token``), plus ``since`` and ``wait``.
 ``since`` is the opaque ``cursor`` of an earlier answer (``c.`` then the base64url of
-``[seq, doc_id]``; clients must not look inside), or a date or date-time in the list
+``[seq, doc_id]``, plus an object of named extras when there are any: ``lsn``, where read
+replicas serve the feed, the WAL position the page was read at; clients must not look
+inside), or a date or date-time in the list
 endpoints' forms, read in ``tz``.
 """
 
@@ -29,6 +31,7 @@ CHANGE_PARAMETERS: dict[str, str] = {
 MAX_WAIT_S = 60
 _CURSOR_PREFIX = "c."
 _MAX_SEQ = 2**63 - 1
+_MAX_LSN = 2**64 - 1
 
 
 def accepted_change_parameters(kind: Kind) -> list[str]:
@@ -67,8 +70,17 @@ def parse_changes(
 
 def encode_cursor(position: FeedPosition) -> str:
     """The opaque ``cursor`` of a position."""
-    payload = orjson.dumps([position.seq, position.doc_id])
+    fields: list[object] = [position.seq, position.doc_id]
+    extra = _extra(position)
+    if extra:  # a plain position keeps the first form: cursors stay as they were
+        fields.append(extra)
+    payload = orjson.dumps(fields)
     return _CURSOR_PREFIX + base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+
+
+def _extra(position: FeedPosition) -> dict[str, object]:
+    """What a position carries beyond its place in the feed, by name."""
+    return {} if position.lsn is None else {"lsn": position.lsn}
 
 
 def decode_cursor(text: str) -> FeedPosition:
@@ -80,12 +92,15 @@ def decode_cursor(text: str) -> FeedPosition:
         value = None
     if (
         isinstance(value, list)
-        and len(value) == 2
+        and len(value) in (2, 3)
         and type(value[0]) is int
         and -1 <= value[0] <= _MAX_SEQ
         and (value[1] is None or (isinstance(value[1], str) and "\x00" not in value[1]))
     ):
-        return FeedPosition(value[0], value[1])
+        extra = value[2] if len(value) == 3 else {}
+        lsn = extra.get("lsn") if isinstance(extra, dict) else "not an object"
+        if lsn is None or (type(lsn) is int and 0 <= lsn <= _MAX_LSN):
+            return FeedPosition(value[0], value[1], lsn=lsn)
     raise ParameterError(
         "since", "since inválido: use o cursor devolvido pela resposta anterior, ou uma data"
     )

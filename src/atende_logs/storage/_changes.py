@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from atende_logs.errors import HistoryGoneError
@@ -100,6 +101,11 @@ class FeedStore(SqlStore):
             [(customer_id, *key, seq, changed_at_ms, deleted) for key in keys],
         )
 
+    def _read_lsn(self, connection: Any) -> int | None:
+        """Where the database's WAL stands, for a feed cursor to carry when replicas may serve
+        the next page (``FeedPosition.lsn``); None where no replica can."""
+        return None
+
     def _noted(self, customer_id: int, kind: Kind) -> None:
         """A change of the customer's kind will commit with the current transaction (a
         backend whose commits do not notify by themselves keeps it for after the commit)."""
@@ -110,7 +116,8 @@ class FeedStore(SqlStore):
         listing = query.listing
         kind = listing.kind
         dialer_id = self._dialer_id(listing)
-        with self._reading() as connection:
+        with self._replica_reading() as connection:
+            lsn = self._read_lsn(connection)
             horizon = self._one(
                 connection,
                 "SELECT seq, doc_id, changed_at_ms FROM change_horizons "
@@ -121,10 +128,10 @@ class FeedStore(SqlStore):
             sql, params = _page_sql(query, dialer_id, start, self.dialect)
             rows = self._rows(connection, self._sql(sql), params)
         changes = [
-            Change(_text(doc_id), FeedPosition(seq, _text(doc_id)), changed_at, doc)
+            Change(_text(doc_id), FeedPosition(seq, _text(doc_id), lsn), changed_at, doc)
             for seq, doc_id, changed_at, doc in rows[: listing.size]
         ]
-        position = changes[-1].position if changes else start
+        position = changes[-1].position if changes else replace(start, lsn=lsn)
         return ChangePage(changes, position, end_of_stream=len(rows) <= listing.size)
 
     def _start(

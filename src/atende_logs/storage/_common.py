@@ -269,6 +269,14 @@ class SqlStore(ABC):
         """A connection for one read statement, which needs no transaction of its own."""
         return self._reading()
 
+    # A replica may serve these two (``storage._replicas``); the backends without replicas
+    # read where every other read goes.
+    def _replica_reading(self) -> AbstractContextManager[Any]:
+        return self._reading()
+
+    def _replica_statement(self) -> AbstractContextManager[Any]:
+        return self._statement()
+
     @abstractmethod
     def _writing(self) -> AbstractContextManager[Any]:
         """A connection in a transaction that commits when the block succeeds."""
@@ -572,7 +580,7 @@ class SqlStore(ABC):
         # BEGIN, a version read and COMMIT were three of a small page's five round trips).
         # The page and the count each carry the data version they saw; when those differ,
         # a write came between them, and both are read again in one snapshot.
-        with self._statement() as connection:
+        with self._replica_statement() as connection:
             query = self._resolved(connection, query, dialer_id)
             # Only a page read outside a transaction needs to say which data it saw: SQLite
             # would pay for the version column on every row for nothing
@@ -583,7 +591,7 @@ class SqlStore(ABC):
                 connection, query, *sqls, one_snapshot=self._statements_share_a_snapshot
             )
         if total is None:
-            with self._reading() as connection:
+            with self._replica_reading() as connection:
                 rows, total = self._page_and_total(connection, query, *sqls, one_snapshot=True)
         assert total is not None
         return Page(total, next_after(rows, query.size), [row[2] for row in rows[: query.size]])
@@ -627,7 +635,7 @@ class SqlStore(ABC):
         # One short read transaction per chunk: a long export never holds a snapshot (nor,
         # on SQLite, the WAL) for its whole duration, and each chunk has the statement
         # timeout of a page.
-        with self._reading() as connection:
+        with self._replica_reading() as connection:
             query = self._resolved(connection, query, dialer_id)
             sql, params = scan_sql(query, dialer_id, limit, self.dialect)
             rows = self._fetch_docs(connection, self._sql(sql), params)

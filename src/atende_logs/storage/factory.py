@@ -17,7 +17,16 @@ def open_store(settings: Settings) -> Store:
     if url.startswith(("postgresql://", "postgres://")):
         from atende_logs.storage.postgres import PostgresStore
 
-        return PostgresStore(url, settings.statement_timeout_ms, settings.pool_size)
+        replicas = [u.strip() for u in settings.database_replica_urls.split(",") if u.strip()]
+        return PostgresStore(
+            url,
+            settings.statement_timeout_ms,
+            settings.pool_size,
+            replicas,
+            settings.replica_max_lag_ms,
+        )
+    if settings.database_replica_urls.strip():
+        raise ValueError("ATENDE_DATABASE_REPLICA_URLS needs a postgresql:// ATENDE_DATABASE_URL")
     if url.startswith("sqlite:///"):
         from atende_logs.storage.sqlite import SQLiteStore
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import select
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -20,15 +20,21 @@ from psycopg import IsolationLevel
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.string import ByteaBinaryLoader
 
-from atende_logs.errors import QueryTimeoutError, StorageError, StoreUnavailableError
+from atende_logs.errors import (
+    ParameterError,
+    QueryTimeoutError,
+    StorageError,
+    StoreUnavailableError,
+)
 from atende_logs.kinds import Kind
-from atende_logs.models import EncodedRows
+from atende_logs.models import ChangePage, ChangeQuery, Chunk, EncodedRows, Page, SearchQuery
 from atende_logs.storage import _pgcopy
 from atende_logs.storage._breaker import Breaker
 from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, upsert_changes
 from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
 from atende_logs.storage._listener import Listener
 from atende_logs.storage._personal_data import PersonalDataStore
+from atende_logs.storage._replicas import Replica, Replicas
 from atende_logs.storage.base import PoolStats
 
 APPLICATION_NAME = "atende-logs"
@@ -50,6 +56,8 @@ def _conninfo(database_url: str, statement_timeout_ms: int) -> str:
     name = params.get("application_name") or APPLICATION_NAME
     return make_conninfo(database_url, options=options.strip(), application_name=name)
 
+
+_T = TypeVar("_T")
 
 DIALECT = Dialect(placeholder="%s", document="doc", distinct="IS DISTINCT FROM")
 
@@ -119,10 +127,16 @@ class PostgresStore(PersonalDataStore):
     _bump_returning = f"RETURNING version, pg_notify('{NOTIFY_CHANNEL}', ?)"
 
     def __init__(
-        self, database_url: str, statement_timeout_ms: int = 10_000, pool_size: int = 8
+        self,
+        database_url: str,
+        statement_timeout_ms: int = 10_000,
+        pool_size: int = 8,
+        replica_urls: Sequence[str] = (),
+        replica_max_lag_ms: int = 1_000,
     ) -> None:
         super().__init__()
-        self._held = threading.local()  # the connection of this thread's session, if any
+        # This thread's session connection, if any, and the replica its reads go to.
+        self._held = threading.local()
         self._conninfo = _conninfo(database_url, statement_timeout_ms)
         self._pool_size = pool_size
         self._pool_timeout_s = max(statement_timeout_ms / 1000, 1.0)
@@ -134,10 +148,15 @@ class PostgresStore(PersonalDataStore):
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
             raise StoreUnavailableError("o PostgreSQL não está acessível") from exc
+        self._replicas = Replicas(
+            [_conninfo(url, statement_timeout_ms) for url in replica_urls],
+            self._new_pool,
+            replica_max_lag_ms,
+        )
 
-    def _new_pool(self) -> psycopg_pool.ConnectionPool[Any]:
+    def _new_pool(self, conninfo: str | None = None) -> psycopg_pool.ConnectionPool[Any]:
         return psycopg_pool.ConnectionPool(
-            self._conninfo,
+            conninfo or self._conninfo,
             min_size=1,
             max_size=self._pool_size,
             # A connection the server dropped is replaced before anyone gets it.
@@ -245,6 +264,70 @@ class PostgresStore(PersonalDataStore):
         except StoreUnavailableError:
             self._breaker.suspect()
             raise
+
+    # Read replicas ----------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> Page:
+        return self._replicated(lambda: super(PostgresStore, self).search(query))
+
+    def scan(self, query: SearchQuery, limit: int) -> Chunk:
+        return self._replicated(lambda: super(PostgresStore, self).scan(query, limit))
+
+    def changes_since(self, query: ChangeQuery) -> ChangePage:
+        since = query.since.lsn if query.since is not None else None
+        return self._replicated(lambda: super(PostgresStore, self).changes_since(query), since)
+
+    def _replicated(self, read: Callable[[], _T], min_lsn: int | None = None) -> _T:
+        """``read`` on a replica that qualifies (``storage._replicas``), else on the primary;
+        on the primary again when the replica is lost under it, or lacks the item a list's
+        ``after`` names (the client got it from a node ahead of this one)."""
+        replica = self._replicas.pick(min_lsn) if self._replicas else None
+        if replica is None:
+            return read()
+        self._held.replica = replica
+        try:
+            return read()
+        except StoreUnavailableError:
+            replica.breaker.suspect()
+        except ParameterError as exc:
+            if exc.parameter != "after":
+                raise
+        finally:
+            self._held.replica = None
+        return read()
+
+    def _replica_reading(self) -> Any:
+        replica: Replica | None = getattr(self._held, "replica", None)
+        if replica is None:
+            return self._reading()
+        return self._on_replica(replica, IsolationLevel.REPEATABLE_READ)
+
+    def _replica_statement(self) -> Any:
+        replica: Replica | None = getattr(self._held, "replica", None)
+        if replica is None:
+            return self._statement()
+        return self._on_replica(replica, None)
+
+    @contextmanager
+    def _on_replica(
+        self, replica: Replica, isolation: IsolationLevel | None
+    ) -> Iterator[psycopg.Connection[Any]]:
+        with _translated(), replica.pool.connection() as connection:
+            connection.autocommit = isolation is None
+            connection.isolation_level = isolation
+            with connection:
+                yield connection
+
+    def _read_lsn(self, connection: Any) -> int | None:
+        if not self._replicas:
+            return None
+        row = self._one(
+            connection,
+            "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+            "ELSE pg_current_wal_lsn() END - '0/0'::pg_lsn",
+            [],
+        )
+        return int(row[0])
 
     def _reading(self) -> Any:
         # One snapshot for a page, its data version and its count.
@@ -365,6 +448,7 @@ class PostgresStore(PersonalDataStore):
         )
 
     def close(self) -> None:
+        self._replicas.close()
         self._breaker.stop()
         self._listener.stop()
         self._pool.close()
