@@ -22,6 +22,7 @@ from atende_logs.http.openapi import example_page
 from atende_logs.kinds import KINDS
 from atende_logs.query.output import OUTPUT_PARAMETERS
 from atende_logs.query.parse import COMMON_PARAMETERS
+from atende_logs.storage.distribution import citus_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -77,11 +78,16 @@ def _export_columns() -> str:
     return "\n\n".join(parts)
 
 
+def _citus_commands() -> str:
+    return "```sql\n" + "\n".join(citus_commands()) + "\n```"
+
+
 GENERATED = {
     ("settings.md", "settings"): _settings_table,
     ("api.md", "filters"): _filters_table,
     ("cli.md", "commands"): _cli_reference,
     ("export.md", "columns"): _export_columns,
+    ("scale.md", "citus"): _citus_commands,
 }
 
 
