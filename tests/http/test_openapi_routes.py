@@ -127,8 +127,10 @@ def _lean_routes_skipping(app: FastAPI) -> dict[str | None, list[str]]:
 def test_no_lean_route_is_served_with_a_dependency_it_would_skip() -> None:
     lean = _lean_routes_skipping(create_app(Settings()))
 
-    served = [path for kind in KINDS.values() for path in (kind.path, kind.changes_path)]
-    assert sorted(lean) == sorted(served)  # the searches and the change feeds
+    served = [
+        path for kind in KINDS.values() for path in (kind.path, kind.changes_path, kind.stats_path)
+    ]
+    assert sorted(lean) == sorted(served)  # the searches, the change feeds, the stats
     assert all(not refused for refused in lean.values()), lean
 
 

@@ -23,7 +23,7 @@ from atende_logs.http.observe import ObserveMiddleware
 from atende_logs.http.openapi import DESCRIPTION, TITLE, openapi_document
 from atende_logs.http.rate_limit_middleware import RateLimitMiddleware
 from atende_logs.http.request_id import RequestIdMiddleware
-from atende_logs.http.routes import changes, health, ingest, logs
+from atende_logs.http.routes import changes, health, ingest, logs, stats
 from atende_logs.http.routes.health import Readiness, warn_if_scrapes_refused
 from atende_logs.ratelimit import Buckets, open_buckets
 from atende_logs.storage import Store, open_store
@@ -110,6 +110,7 @@ def create_app(
     app.add_middleware(KeyUseMiddleware)
     app.include_router(logs.router)
     app.include_router(changes.router)
+    app.include_router(stats.router)
     app.include_router(ingest.router)
     app.include_router(health.router)
     return app

@@ -29,6 +29,7 @@ from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, upsert_changes
 from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
 from atende_logs.storage._listener import Listener
 from atende_logs.storage._personal_data import PersonalDataStore
+from atende_logs.storage._stats import StatsStore
 from atende_logs.storage.base import PoolStats
 
 APPLICATION_NAME = "atende-logs"
@@ -111,7 +112,7 @@ def _translated() -> Iterator[None]:
         raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
 
 
-class PostgresStore(PersonalDataStore):
+class PostgresStore(PersonalDataStore, StatsStore):
     backend = "postgresql"
     dialect = DIALECT
     # The change notice goes out with the sequence number: NOTIFY is delivered at commit,
