@@ -14,7 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from atende_logs import __version__
 from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings, get_settings
-from atende_logs.http import pages
+from atende_logs.http import console, pages
 from atende_logs.http.bounds import QueryBoundMiddleware
 from atende_logs.http.cache_headers import NoStoreMiddleware
 from atende_logs.http.errors import install_error_handlers
@@ -123,5 +123,6 @@ def create_app(
     app.include_router(ingest.router)
     app.include_router(health.router)
     app.include_router(pages.docs_router(TITLE, app.openapi_url or "/openapi.json"))
+    app.include_router(console.console_router(settings.timezone))
     app.router.routes.append(pages.static_files())
     return app

@@ -20,7 +20,7 @@ SWAGGER_JS = f"{VENDOR}/swagger-ui-5.36.0/swagger-ui-bundle.js"
 SWAGGER_CSS = f"{VENDOR}/swagger-ui-5.36.0/swagger-ui.css"
 REDOC_JS = f"{VENDOR}/redoc-2.5.4/redoc.standalone.js"
 FAVICON = f"{STATIC}/favicon.svg"
-PAGES = ("/docs", "/redoc")
+PAGES = ("/docs", "/redoc", "/console", "/console/download-worker.js")
 """The documentation pages: not operations of the API, so not in its OpenAPI document."""
 
 
