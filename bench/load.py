@@ -1,6 +1,7 @@
 """Measuring one query: through the API (httpx, wrk) and at its floor (the store in-process).
 
-The floor runs the very call the API handler makes, ``store.search(parse_search(...))``, on
+The floor runs the very call the API handler makes, ``store.search(parse_search(...))`` (or
+``store.stats``), on
 a store opened like the server's, with no HTTP: the same SQL through the same driver.
 """
 
@@ -22,11 +23,9 @@ from urllib.parse import urlencode
 
 from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings
-from atende_logs.kinds import KINDS
-from atende_logs.query import parse_search
 from atende_logs.storage import open_store
 from atende_logs.storage.base import Store
-from bench.common import TZ, console, percentiles
+from bench.common import console, percentiles
 from bench.queries import Query
 from bench.server import RssSampler, Server, cpu_seconds
 
@@ -185,10 +184,9 @@ def _idle_cpu_seconds(server: Server, timeout: float = 30.0) -> float:
 
 def floor_latency(store: Store, query: Query, customer_id: int, budget: Budget) -> dict[str, Any]:
     """The API's own call, in-process and single-threaded: ms percentiles."""
-    kind = KINDS[query.kind]
 
     def call() -> None:
-        store.search(parse_search(kind, query.params, customer_id=customer_id, default_tz=TZ))
+        query.run_floor(store, customer_id)
 
     _warm_up(call)
     return {"latency_ms": _timed(call, budget)}
@@ -200,15 +198,15 @@ def _floor_worker(url: str, customer_id: int, tasks: Any, results: Any, barrier:
     results.put("ready")
     try:
         while (task := tasks.get()) is not None:
-            kind_name, params, duration = task
-            kind, count, began = KINDS[kind_name], 0, 0.0
+            query, duration = task  # a Query pickles: a frozen dataclass of text
+            count, began = 0, 0.0
             try:
                 for _ in range(WARM_UP):
-                    store.search(parse_search(kind, params, customer_id=customer_id, default_tz=TZ))
+                    query.run_floor(store, customer_id)
                 barrier.wait(timeout=120)
                 began = time.perf_counter()
                 while time.perf_counter() - began < duration:
-                    store.search(parse_search(kind, params, customer_id=customer_id, default_tz=TZ))
+                    query.run_floor(store, customer_id)
                     count += 1
                 results.put((count, time.perf_counter() - began, None))
             except Exception as exc:  # reported to the parent, which raises
@@ -248,7 +246,7 @@ class FloorPool:
         """Queries per second of all workers together, for ``duration`` seconds."""
         self._barrier.reset()
         for _ in range(self.workers):
-            self._tasks.put((query.kind, query.params, duration))
+            self._tasks.put((query, duration))
         outcomes = []
         for _ in range(self.workers):
             try:

@@ -4,7 +4,9 @@ Q1 first page of 1,000 in a one-month range, with its total; Q2 the same with on
 filter; Q3 a deep page (``after`` a millisecond in the middle of the month); Q4 a selective
 filter (a call id found in the data); Q5 a page of 100 with three filters; Q1-100 is Q1
 with ``size=100``. Two more test the issue's "total never dominates" target: Q1-all lists
-all of the customer's rows (no range) and Q3-all is its page from the middle.
+all of the customer's rows (no range) and Q3-all is its page from the middle. QS and QS-hour
+are the stats endpoint (issue 20) over the month: by day split by a status, the console's
+chart; by hour without a split, served from the hourly counts.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import orjson
 
 from atende_logs.kinds import KINDS
 from atende_logs.query import parse_search
+from atende_logs.query.stats import parse_stats
 from atende_logs.storage.base import Store
 from bench.common import DAYS, MONTH, START, TZ
 from bench.common import KINDS as KIND_NAMES
 
 Params = tuple[tuple[str, str], ...]
 
-ORDER = ("Q1", "Q2", "Q3", "Q4", "Q5", "Q1-100", "Q1-all", "Q3-all")
+ORDER = ("Q1", "Q2", "Q3", "Q4", "Q5", "Q1-100", "Q1-all", "Q3-all", "QS", "QS-hour")
 TITLES = {
     "Q1": "first page of 1,000 in a month, with total",
     "Q2": "Q1 + one equality filter",
@@ -33,7 +36,11 @@ TITLES = {
     "Q1-100": "Q1 with size=100",
     "Q1-all": "first page of 1,000 of all the customer's rows",
     "Q3-all": "Q1-all from the middle of its rows",
+    "QS": "stats: a month by day, split by status",
+    "QS-hour": "stats: a month by hour, no split (hourly counts)",
 }
+STATS_QUERIES = ("QS", "QS-hour")
+"""The queries of the stats endpoint rather than of the listing."""
 PAGE_QUERIES = ("Q1", "Q2", "Q3", "Q5")
 """The queries the issue's API / floor targets apply to."""
 
@@ -49,7 +56,17 @@ class Query:
         return f"{self.qid} {self.kind}"
 
     def path(self) -> str:
-        return KINDS[self.kind].path
+        kind = KINDS[self.kind]
+        return kind.stats_path if self.qid in STATS_QUERIES else kind.path
+
+    def run_floor(self, store: Store, customer_id: int) -> None:
+        """The API handler's store call, without HTTP."""
+        kind = KINDS[self.kind]
+        if self.qid in STATS_QUERIES:
+            query, _ = parse_stats(kind, self.params, customer_id=customer_id, default_tz=TZ)
+            store.stats(query)
+            return
+        store.search(parse_search(kind, self.params, customer_id=customer_id, default_tz=TZ))
 
 
 def _midnight_ms(day: date) -> int:
@@ -101,6 +118,7 @@ def build(store: Store, customer_id: int, wanted: tuple[str, ...] | None) -> lis
             one = (("call_status", "abandoned"),)
             selective = (("call_id", docs[0]["callid"]),)
             three = (("call_status", "answered"), ("period", "worktime"), ("call_terminated", "B"))
+        split = (("split", KINDS[kind].splits[0]),)
         by_id: dict[str, Params] = {
             "Q1": page,
             "Q2": (*page, *one),
@@ -110,6 +128,8 @@ def build(store: Store, customer_id: int, wanted: tuple[str, ...] | None) -> lis
             "Q1-100": (*month, ("size", "100")),
             "Q1-all": (("size", "1000"),),
             "Q3-all": (("size", "1000"), ("after", str(data_middle_ms()))),
+            "QS": (*month, ("interval", "day"), *split),
+            "QS-hour": (*month, ("interval", "hour")),
         }
         queries += [Query(q, kind, by_id[q]) for q in ORDER if wanted is None or q in wanted]
     return queries

@@ -54,6 +54,26 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
+class StatsQuery:
+    """Counts of a listing's records per bar of time, perhaps split by a field (issue 20)."""
+
+    listing: SearchQuery
+    """The records counted: a listing with both time bounds (its page fields unused)."""
+    bounds: tuple[int, ...]
+    """Where each bar starts, epoch ms, then where the last one ends (exclusive)."""
+    quantum_ms: int
+    """A length every bound is a multiple of: the store counts per ``time_ms // quantum_ms``,
+    and each of those groups lies within one bar."""
+    interval: str = "day"
+    """``hour`` or ``day``: what the bounds were laid by."""
+    split: FilterSpec | None = None
+
+
+StatsRow = tuple[int, "str | None", int]
+"""(``time_ms // quantum_ms``, the split field's value or None, records) from the store."""
+
+
+@dataclass(frozen=True)
 class Page:
     """A page of stored documents, as JSON bytes ready to send."""
 

@@ -424,7 +424,9 @@ def kind_totals(store: Store, customer_id: int, token: str) -> tuple[int, int, i
 
 def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = fresh_sqlite(tmp_path, monkeypatch)
-    key, token, curls = demo_output(run("demo").stdout)
+    printed = run("demo").stdout
+    key, token, curls = demo_output(printed)
+    assert "http://127.0.0.1:8000/console" in printed  # the console beside the curls
     settings = Settings(database_url=url)
     store = open_store(settings)
     try:

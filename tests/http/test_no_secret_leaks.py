@@ -152,6 +152,13 @@ def test_no_secret_in_dump_logs_or_responses(
                 assert got.status_code == 200, got.text
             got = call("GET", f"{cards}/changes", params={"token": token}, headers=customer_key)
             assert got.status_code == 200 and b"leak" in got.content, got.text
+            month = {"start_at": "2020-01-01", "end_at": "2020-01-31"}
+            for route in ("/customers/attendants/logs", "/customers/cdrs/logs"):
+                got = call("GET", f"{route}/stats", params=month, headers=customer_key)
+                assert got.status_code == 200, got.text
+            got = call("GET", f"{cards}/stats", params={"token": token, **month},
+                       headers=customer_key)  # fmt: skip
+            assert got.status_code == 200, got.text
             page = call("GET", cards, params={"token": token, "size": "1"}, headers=customer_key)
             assert orjson.loads(page.content)["total"] >= 3
             after = str(orjson.loads(page.content)["after"])
@@ -194,7 +201,7 @@ def test_no_secret_in_dump_logs_or_responses(
         store.revoke_api_key(revoked_info.id)
         assert call("GET", "/customers/cdrs/logs",
                     headers={"x-api-key": revoked}).status_code == 401  # fmt: skip
-        for route in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
+        for route in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"):
             assert call("GET", route, headers=customer_key).status_code == 200
 
         # Planted where a log line and a response repeat what the client sent.

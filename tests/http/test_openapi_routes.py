@@ -18,6 +18,7 @@ from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.http.auth import API_KEY
 from atende_logs.http.lean_route import LeanRoute, skipped
+from atende_logs.http.pages import PAGES, STATIC
 from atende_logs.kinds import KINDS
 from atende_logs.storage import Store
 
@@ -30,12 +31,7 @@ def _served(app: FastAPI) -> set[tuple[str, str]]:
     FastAPI keeps an included router as one entry of ``app.routes``; ``iter_route_contexts``
     walks into it, giving each route's full path.
     """
-    documentation = {
-        app.openapi_url,
-        app.docs_url,
-        app.redoc_url,
-        app.swagger_ui_oauth2_redirect_url,
-    }
+    documentation = {app.openapi_url, *PAGES, STATIC}
     served = set()
     for route in iter_route_contexts(app.routes):
         path = route.path or repr(route.original_route)
@@ -127,8 +123,10 @@ def _lean_routes_skipping(app: FastAPI) -> dict[str | None, list[str]]:
 def test_no_lean_route_is_served_with_a_dependency_it_would_skip() -> None:
     lean = _lean_routes_skipping(create_app(Settings()))
 
-    served = [path for kind in KINDS.values() for path in (kind.path, kind.changes_path)]
-    assert sorted(lean) == sorted(served)  # the searches and the change feeds
+    served = [
+        path for kind in KINDS.values() for path in (kind.path, kind.changes_path, kind.stats_path)
+    ]
+    assert sorted(lean) == sorted(served)  # the searches, the change feeds, the stats
     assert all(not refused for refused in lean.values()), lean
 
 

@@ -228,7 +228,7 @@ def test_the_published_error_examples_carry_a_request_id(client: TestClient) -> 
         for name, path in client.get("/openapi.json").json()["paths"].items()
         if name.startswith("/customers/")
     ]
-    assert len(operations) == 6  # the three searches and their change feeds
+    assert len(operations) == 9  # the three searches, their change feeds and stats
     for operation in operations:
         errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}
         assert errors

@@ -48,10 +48,10 @@ def demo(
             }
         )
     else:
-        _print_text(access, examples)
+        _print_text(access, examples, url)
 
 
-def _print_text(access: DemoAccess, examples: list[str]) -> None:
+def _print_text(access: DemoAccess, examples: list[str], url: str) -> None:
     if access.loaded:
         counts = ", ".join(f"{r.stored} {name}" for name, r in access.loaded.items())
         console.print(f"Loaded the demo data set: {counts}.")
@@ -63,4 +63,5 @@ def _print_text(access: DemoAccess, examples: list[str]) -> None:
     for example in examples:
         curl = f"curl -s '{example}' {header}"
         console.print(curl, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"\nOr in the browser: {url}/console (paste the API key there)", highlight=False)
     console.print()

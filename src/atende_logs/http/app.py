@@ -14,6 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from atende_logs import __version__
 from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings, get_settings
+from atende_logs.http import console, pages
 from atende_logs.http.bounds import QueryBoundMiddleware
 from atende_logs.http.cache_headers import NoStoreMiddleware
 from atende_logs.http.errors import install_error_handlers
@@ -23,7 +24,7 @@ from atende_logs.http.observe import ObserveMiddleware
 from atende_logs.http.openapi import DESCRIPTION, TITLE, openapi_document
 from atende_logs.http.rate_limit_middleware import RateLimitMiddleware
 from atende_logs.http.request_id import RequestIdMiddleware
-from atende_logs.http.routes import changes, health, ingest, logs
+from atende_logs.http.routes import changes, health, ingest, logs, stats
 from atende_logs.http.routes.health import Readiness, warn_if_scrapes_refused
 from atende_logs.ratelimit import Buckets, open_buckets
 from atende_logs.storage import Store, open_store
@@ -97,7 +98,15 @@ def create_app(
             if owned:
                 app.state.store.close()
 
-    app = _App(title=TITLE, version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's /docs and /redoc load their assets from CDNs: ours are served from here.
+    app = _App(
+        title=TITLE,
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.trusted_proxies = settings.forwarded_allow_ips
     app.settings = settings
     install_error_handlers(app)
@@ -110,6 +119,10 @@ def create_app(
     app.add_middleware(KeyUseMiddleware)
     app.include_router(logs.router)
     app.include_router(changes.router)
+    app.include_router(stats.router)
     app.include_router(ingest.router)
     app.include_router(health.router)
+    app.include_router(pages.docs_router(TITLE, app.openapi_url or "/openapi.json"))
+    app.include_router(console.console_router(settings.timezone))
+    app.router.routes.append(pages.static_files())
     return app

@@ -124,7 +124,9 @@ class RouteLimits:
     @classmethod
     def from_settings(cls, settings: Settings) -> RouteLimits:
         search_paths = frozenset(
-            path for kind in KINDS.values() for path in (kind.path, kind.changes_path)
+            path
+            for kind in KINDS.values()
+            for path in (kind.path, kind.changes_path, kind.stats_path)
         )
         return cls(search_limits(settings), ingest_limits(settings), search_paths)
 

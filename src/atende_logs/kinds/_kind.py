@@ -190,11 +190,19 @@ class Kind:
     erasure: ErasureAction = "redact"
     """What erasing a phone number does to a document holding it: ``redact`` takes the
     number out and keeps the record, ``delete`` drops the record (docs/lgpd.md says why)."""
+    splits: tuple[str, ...] = ()
+    """The filters whose values may split the bars of its stats (``split=``, issue 20): a
+    few values each, that a supervisor reads as categories (a status, a screen)."""
 
     @property
     def changes_path(self) -> str:
         """The GET path of its change feed (issue 16): its documented path's ``/changes``."""
         return f"{self.path}/changes"
+
+    @property
+    def stats_path(self) -> str:
+        """The GET path of its aggregate counts over time (issue 20)."""
+        return f"{self.path}/stats"
 
     @property
     def ingest_path(self) -> str:
@@ -225,6 +233,11 @@ class Kind:
 
     def filter(self, param: str) -> FilterSpec | None:
         return next((spec for spec in self.filters if spec.param == param), None)
+
+    def __post_init__(self) -> None:
+        stored = {spec.param for spec in self.stored_filters}
+        if not stored.issuperset(self.splits):
+            raise ValueError(f"{self.name}: splits must be stored filters: {self.splits}")
 
 
 def exact_filter(param: str, *path: str, description: str, example: str) -> FilterSpec:

@@ -139,6 +139,7 @@ ATTENDANT_LOGS = Kind(
         integers=("duration", "complements.ringing.duration"),
         times=("last_machine_attributes.loggedInAt", "machine_attributes.loggedInAt", "timestamp"),
     ),
+    splits=("screen", "kind"),
     filters=(
         FilterSpec(
             "attendant_email",

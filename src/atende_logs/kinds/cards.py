@@ -40,6 +40,7 @@ CARDS = Kind(
     accepts_csv=True,
     # A card exists to dial the number: without it nothing is left to do.
     erasure="delete",
+    splits=("status",),
     filters=(
         phone_filter("number", (("number",),), "`number`", "Numero de discagem"),
         exact_filter("status", "status", description="Status da ficha", example="to_call"),

@@ -95,6 +95,7 @@ CDRS = Kind(
         integers=("uraduration", "dialduration", "duration_call", "ori_billing_time"),
         times=("ori_end_time", "ori_start_time"),
     ),
+    splits=("call_status",),
     filters=(
         FilterSpec(
             "call_id",

@@ -16,6 +16,7 @@ Schema pattern is searched for, not matched).
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -187,6 +188,15 @@ FORMAT = {"type": "string", "pattern": _words(FORMATS)}
 DELIMITER = {"type": "string", "pattern": f"^(?:\\t|{_WS}(?:[,;]|{_either_case('tab')}){_WS})?$"}
 BOM = {"type": "string", "pattern": _words(["true", "false"])}
 CSV_FORMULAS = {"type": "string", "pattern": _words(formats.CSV_FORMULAS)}
+INTERVAL = {"type": "string", "pattern": _words(("hour", "day"))}
+"""A stats request's ``interval`` (``query.stats``)."""
+
+
+def choice(names: Iterable[str]) -> dict[str, Any]:
+    """One of ``names`` exactly (blanks around it aside): a stats request's ``split``."""
+    return {"type": "string", "pattern": _blank_or("|".join(re.escape(n) for n in names))}
+
+
 OUTPUT = {"format": FORMAT, "delimiter": DELIMITER, "bom": BOM, "csv_formulas": CSV_FORMULAS}
 
 

@@ -30,6 +30,8 @@ from atende_logs.models import (
     Page,
     Row,
     SearchQuery,
+    StatsQuery,
+    StatsRow,
 )
 from atende_logs.storage._signal import ChangeWatch
 
@@ -148,6 +150,17 @@ class Store(Protocol):
         its whole result this way, chunk after chunk, passing each chunk's ``last`` back as
         ``after``, so its memory never depends on the result's size.
         Raises what ``search`` raises.
+        """
+        ...
+
+    def stats(self, query: StatsQuery) -> list[StatsRow]:
+        """The records of ``query.listing`` counted per ``time_ms // query.quantum_ms`` (and
+        per value of ``query.split``), in one statement; a group may come in several rows,
+        whose counts add up (``query.stats.fold_bars`` makes the bars).
+
+        Served from the hourly counts when the listing has no filter and no split is asked.
+        Raises NotFoundError when a cards query names a dialer token the customer does not
+        own, QueryTimeoutError when the query runs past the statement timeout.
         """
         ...
 

@@ -27,7 +27,16 @@ from atende_logs.errors import (
     StoreUnavailableError,
 )
 from atende_logs.kinds import Kind
-from atende_logs.models import ChangePage, ChangeQuery, Chunk, EncodedRows, Page, SearchQuery
+from atende_logs.models import (
+    ChangePage,
+    ChangeQuery,
+    Chunk,
+    EncodedRows,
+    Page,
+    SearchQuery,
+    StatsQuery,
+    StatsRow,
+)
 from atende_logs.storage import _pgcopy
 from atende_logs.storage._breaker import Breaker
 from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, upsert_changes
@@ -35,6 +44,7 @@ from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
 from atende_logs.storage._listener import Listener
 from atende_logs.storage._personal_data import PersonalDataStore
 from atende_logs.storage._replicas import Replica, Replicas
+from atende_logs.storage._stats import StatsStore
 from atende_logs.storage.base import PoolStats
 
 APPLICATION_NAME = "atende-logs"
@@ -119,7 +129,7 @@ def _translated() -> Iterator[None]:
         raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
 
 
-class PostgresStore(PersonalDataStore):
+class PostgresStore(PersonalDataStore, StatsStore):
     backend = "postgresql"
     dialect = DIALECT
     # The change notice goes out with the sequence number: NOTIFY is delivered at commit,
@@ -272,6 +282,9 @@ class PostgresStore(PersonalDataStore):
 
     def scan(self, query: SearchQuery, limit: int) -> Chunk:
         return self._replicated(lambda: super(PostgresStore, self).scan(query, limit))
+
+    def stats(self, query: StatsQuery) -> list[StatsRow]:
+        return self._replicated(lambda: super(PostgresStore, self).stats(query))
 
     def changes_since(self, query: ChangeQuery) -> ChangePage:
         since = query.since.lsn if query.since is not None else None

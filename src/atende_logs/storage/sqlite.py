@@ -24,6 +24,7 @@ from atende_logs.storage._common import Dialect, DocRow, insert_columns, quote, 
 from atende_logs.storage._hourly import HOUR_MS
 from atende_logs.storage._listener import DataVersionPoller
 from atende_logs.storage._personal_data import PersonalDataStore
+from atende_logs.storage._stats import StatsStore
 from atende_logs.storage.base import PoolStats
 
 _ADD_COUNTS = (
@@ -76,7 +77,7 @@ def encode_rows(kind: Kind, rows: Sequence[Row]) -> EncodedRows:
     return EncodedRows(params, len(rows))
 
 
-class SQLiteStore(PersonalDataStore):
+class SQLiteStore(PersonalDataStore, StatsStore):
     backend = "sqlite"
     # CAST to BLOB hands the stored bytes over without decoding them to str. SQLite before
     # 3.39 has no IS DISTINCT FROM; IS NOT is its NULL-safe "differs".
