@@ -5,12 +5,15 @@ generator (bench.data, the big customer) and shaped as the server sends it
 (``http.responses.page_body``); each level compresses it whole, as the server compresses a
 page, and in 64 kB chunks flushed one by one, as it compresses an export. The figures picked
 the levels of ``http.compression``. Last, the levels picked compress the same CDRs as a live
-tail sends them: one flushed chunk per event, as ``http.compression`` streams them.
+tail sends them: one flushed chunk per event, as ``http.compression`` streams them; and what
+the middleware adds to a request that does not ask for compression (a bare ASGI app answering
+a fixed body, called with and without it: the loopback figures' clients ask for none).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import time
 import zlib
@@ -20,7 +23,7 @@ import brotli
 import orjson
 import zstandard
 
-from atende_logs.http.compression import MIN_SIZE, STREAMS
+from atende_logs.http.compression import MIN_SIZE, STREAMS, CompressMiddleware
 from atende_logs.http.responses import page_body
 from atende_logs.models import Page
 from bench.common import console
@@ -65,6 +68,36 @@ def cpu_ms(codec: Codec, body: bytes, repeat: int) -> float:
     return (time.process_time() - began) * 1000 / repeat
 
 
+def middleware_us(calls: int = 50_000) -> tuple[float, float]:
+    """µs per request of a bare app, without and with the middleware, no Accept-Encoding."""
+    body = b"x" * 2000
+
+    async def app(scope: object, receive: object, send: Callable[..., object]) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[misc]
+        await send({"type": "http.response.body", "body": body})  # type: ignore[misc]
+
+    headers = [
+        (b"host", b"x"),
+        (b"x-api-key", b"k" * 40),
+        (b"user-agent", b"wrk"),
+        (b"accept", b"*/*"),
+    ]
+    scope = {"type": "http", "headers": headers}
+
+    async def send(message: object) -> None:
+        pass
+
+    async def run(target: object) -> float:
+        began = time.perf_counter()
+        for _ in range(calls):
+            await target(scope, None, send)  # type: ignore[operator]
+        return (time.perf_counter() - began) * 1e6 / calls
+
+    wrapped = CompressMiddleware(app)  # type: ignore[arg-type]
+    bare = min(asyncio.run(run(app)) for _ in range(5))
+    return bare, min(asyncio.run(run(wrapped)) for _ in range(5))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=20)
@@ -86,6 +119,11 @@ def main() -> None:
     for encoding in STREAMS:
         raw, out, spent = events(docs, encoding)
         console.print(f"{encoding:<8} {raw / out:>6.1f} {spent:>8.2f} ms for 1,000 events")
+    bare, wrapped = middleware_us()
+    console.print(
+        f"no Accept-Encoding: a bare app {bare:.2f} µs a request, with the middleware "
+        f"{wrapped:.2f} µs (+{wrapped - bare:.2f} µs)"
+    )
 
 
 if __name__ == "__main__":

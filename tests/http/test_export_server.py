@@ -22,12 +22,12 @@ import pytest
 
 from _export_data import BASE_MS, example, iso
 from atende_logs.config import Settings
+from atende_logs.http.compression import ENCODINGS
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.readers import Record
 from atende_logs.kinds import CDRS
 from atende_logs.storage import open_store
 from atende_logs.storage.migrate import upgrade
-from atende_logs.http.compression import ENCODINGS
 from bench.server import Server, rss_mb, tree
 
 CODINGS = ["identity", *ENCODINGS]
@@ -37,8 +37,8 @@ CDR_COUNT = 30_000
 RSS_GROWTH_LIMIT_MB = 32
 """Measured: 16 MB with chunks of 2,000 CDRs (5 MB each)."""
 
-# A server whose database fails on every third chunk read, the third of each export: the first two chunks
-# (4,000 CDRs) are sent, then the failure comes after the first byte.
+# A server whose database fails on every third chunk read, the third of each export: the first
+# two chunks (4,000 CDRs) are sent, then the failure comes after the first byte.
 FAILING_SERVER = """
 import argparse
 import uvicorn

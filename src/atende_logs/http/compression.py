@@ -75,10 +75,10 @@ class _Brotli:
         self._b = brotli.Compressor(quality=BROTLI_QUALITY, mode=brotli.MODE_TEXT)
 
     def chunk(self, data: bytes) -> bytes:
-        return self._b.process(data) + self._b.flush()
+        return bytes(self._b.process(data) + self._b.flush())
 
     def end(self, data: bytes) -> bytes:
-        return self._b.process(data) + self._b.finish()
+        return bytes(self._b.process(data) + self._b.finish())
 
 
 class _Gzip:
