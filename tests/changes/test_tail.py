@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from atende_logs.http.compression import ENCODINGS
 from atende_logs.http.sse import HEARTBEAT, OPENED, tail
 from atende_logs.kinds import CDRS
 from atende_logs.models import ChangeQuery, Customer
@@ -48,6 +49,17 @@ def http(server: Server, api_key: str) -> Iterator[httpx.Client]:
         yield c
 
 
+@pytest.fixture(params=["identity", *ENCODINGS])
+def coded_http(
+    request: pytest.FixtureRequest, server: Server, api_key: str
+) -> Iterator[httpx.Client]:
+    """A client asking for one coding: each event of a compressed stream is flushed as it is
+    sent, so it arrives as promptly as uncompressed (issue 17)."""
+    headers = {"x-api-key": api_key, "accept-encoding": request.param}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as c:
+        yield c
+
+
 def connect(
     http: httpx.Client,
     params: dict[str, str] | None = None,
@@ -73,11 +85,14 @@ def opened(stream: Stream) -> None:
 
 
 def test_a_stream_delivers_each_commit_after_it_opened_once_in_order(
-    http: httpx.Client, client: TestClient, store: Store, customer: Customer, api_key: str
+    coded_http: httpx.Client, client: TestClient, store: Store, customer: Customer, api_key: str
 ) -> None:
     put(store, customer, [cdr(1), cdr(2)])
-    with connect(http) as stream:
+    with connect(coded_http) as stream:
         opened(stream)
+        coding = stream.response.headers.get("content-encoding", "identity")
+        assert coding == coded_http.headers["accept-encoding"]
+        assert stream.response.headers.get_list("vary") == ["Accept, Accept-Encoding"]
         first = stream.events(2)
         put(store, customer, [cdr(3)])
         put(store, customer, [cdr(4)])

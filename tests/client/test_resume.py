@@ -195,6 +195,7 @@ def _spawn(args: list[str], remote: Remote) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.parametrize("compress", ["--compress", "--no-compress"])
 @settings(max_examples=2)
 @given(
     kind=st.sampled_from(list(KINDS)),
@@ -211,10 +212,11 @@ def test_kill_9_of_the_client_then_the_same_command(
     fmt: Output,
     fraction: float,
     seed: int,
+    compress: str,
 ) -> None:
     output = tmp_path_factory.mktemp("kill") / f"{kind}.{SUFFIXES[fmt.format]}"
     options = ["--page-size", "5", "--delimiter", ";", "--bom"] if fmt.format == "csv" else []
-    args = _command(remote, kind, output, *(options or ["--page-size", "5"]))
+    args = _command(remote, kind, output, compress, *(options or ["--page-size", "5"]))
     process = _spawn(args, remote)
     at_least = int(fraction * len(reference[kind]))
     if at_least:
@@ -231,11 +233,12 @@ def test_kill_9_of_the_client_then_the_same_command(
     assert [path.name for path in output.parent.iterdir()] == [output.name]
 
 
+@pytest.mark.parametrize("compress", ["--compress", "--no-compress"])
 def test_kill_9_of_the_server_mid_pull(
-    own_server: Remote, reference: dict[str, list[Doc]], tmp_path: Path
+    own_server: Remote, reference: dict[str, list[Doc]], tmp_path: Path, compress: str
 ) -> None:
     output = tmp_path / "cdrs.ndjson"
-    args = _command(own_server, "cdrs", output, "--page-size", "5", "--backoff", "0.05")
+    args = _command(own_server, "cdrs", output, compress, "--page-size", "5", "--backoff", "0.05")
     process = _spawn([*args, "--max-backoff", "0.2", "--retries", "200"], own_server)
     try:
         _wait_for_items(state_path(output), 60, process)

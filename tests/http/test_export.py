@@ -149,7 +149,7 @@ def test_content_negotiation(
     response = export(client, tenant, "cdrs", params, {"accept": accept} if accept else {})
     assert response.status_code == 200
     assert response.headers["content-type"] == media_type
-    assert response.headers["vary"] == "Accept"
+    assert response.headers["vary"] == "Accept, Accept-Encoding"
     disposition = response.headers.get("content-disposition")
     assert disposition == (filename and f'attachment; filename="{filename}"')
 

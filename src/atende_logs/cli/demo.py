@@ -61,7 +61,7 @@ def _print_text(access: DemoAccess, examples: list[str], url: str) -> None:
     console.print(f"Dialer token (new this run):  {access.token}", markup=False, highlight=False)
     console.print("\nTry:\n", highlight=False)
     for example in examples:
-        curl = f"curl -s '{example}' {header}"
+        curl = f"curl -s --compressed '{example}' {header}"
         console.print(curl, markup=False, highlight=False, soft_wrap=True)
     console.print(f"\nOr in the browser: {url}/console (paste the API key there)", highlight=False)
     console.print()

@@ -17,6 +17,7 @@ from atende_logs.config import Settings, get_settings
 from atende_logs.http import console, pages
 from atende_logs.http.bounds import QueryBoundMiddleware
 from atende_logs.http.cache_headers import NoStoreMiddleware
+from atende_logs.http.compression import CompressMiddleware
 from atende_logs.http.errors import install_error_handlers
 from atende_logs.http.key_use import KeyUseMiddleware
 from atende_logs.http.metrics import sampling
@@ -110,6 +111,9 @@ def create_app(
     app.trusted_proxies = settings.forwarded_allow_ips
     app.settings = settings
     install_error_handlers(app)
+    # Innermost, beside the router: it compresses the answers of the routes that say so
+    # (their ``compressible``), which it can tell only once the router has matched one.
+    app.add_middleware(CompressMiddleware)
     if settings.rate_limit_enabled:  # inside the access log, which records its 429s too
         app.add_middleware(RateLimitMiddleware, settings=settings, buckets=buckets)
     # Before the rate limit: an over-long query costs nothing, not even a bucket's look-up.

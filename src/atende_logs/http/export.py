@@ -34,8 +34,9 @@ from atende_logs.storage.base import Store
 
 logger = logging.getLogger("atende_logs.http")
 
-VARY = {"Vary": "Accept"}
-"""On every search response: the same URL answers JSON, NDJSON or CSV by Accept."""
+VARY = {"Vary": "Accept, Accept-Encoding"}
+"""On every search and change-feed response: the same URL answers JSON, NDJSON, CSV or an
+event stream by Accept, compressed or not by Accept-Encoding (``http.compression``)."""
 
 
 @dataclass(frozen=True)

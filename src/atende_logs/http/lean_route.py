@@ -43,8 +43,11 @@ class LeanRoute(APIRoute):
     """A route whose endpoint takes the request alone and is called as it is.
 
     ``auth`` is the credential it requires: its endpoint calls ``auth`` itself (on the worker
-    thread of its other database work) and the OpenAPI document declares it.
+    thread of its other database work) and the OpenAPI document declares it. Its 200s are
+    compressed for clients that accept it (``http.compression``).
     """
+
+    compressible = True
 
     def __init__(self, path: str, endpoint: LeanEndpoint, *, auth: Auth[Any], **options: Any):
         super().__init__(path, endpoint, **options)

@@ -179,8 +179,9 @@ class EventStreamResponse(StreamingResponse):
 
     media_type = EVENT_STREAM
 
-    def __init__(self, content: AsyncIterator[bytes]) -> None:
-        super().__init__(content, headers={"X-Accel-Buffering": "no"}, media_type=EVENT_STREAM)
+    def __init__(self, content: AsyncIterator[bytes], headers: dict[str, str]) -> None:
+        headers = {"X-Accel-Buffering": "no", **headers}
+        super().__init__(content, headers=headers, media_type=EVENT_STREAM)
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})

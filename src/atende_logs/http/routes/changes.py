@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from atende_logs.config import Settings
 from atende_logs.http.auth import API_KEY, KeyAuth
+from atende_logs.http.export import VARY
 from atende_logs.http.lean_route import LeanRoute
 from atende_logs.http.openapi import changes_operation, error_answer
 from atende_logs.http.rate_limit_middleware import give_turn, key_turn
@@ -88,11 +89,11 @@ def changes_route(kind: Kind, auth: KeyAuth[int]) -> LeanRoute:
         if stream:
             assert watch is not None
             heartbeat_s = state.settings.stream_heartbeat_s
-            return EventStreamResponse(tail(state.store, query, watch, page, heartbeat_s))
+            return EventStreamResponse(tail(state.store, query, watch, page, heartbeat_s), VARY)
         if watch is not None:
             with watch:
                 page = await _wait_for_changes(state.store, query, watch, page, wait_s)
-        return Response(changes_body(page), media_type="application/json")
+        return Response(changes_body(page), media_type="application/json", headers=VARY)
 
     return LeanRoute(
         kind.changes_path,
