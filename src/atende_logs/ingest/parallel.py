@@ -4,9 +4,10 @@ Turning lines into rows (JSON parsing, validation, filter keys) costs more CPU t
 them. The workers do it, and encode each batch in the store's own form (for PostgreSQL, the
 bytes of a binary COPY), so this process only passes bytes on to the database. A file's
 blocks are read by the workers themselves, this process only finding where each one ends,
-so that its lines never pass through here (a stream's are sent to them). Blocks go out and
-come back in file order, so what is stored, replaced and rejected is exactly what the
-serial path (``batch.ingest``) gives.
+so that its lines never pass through here (a stream's are sent to them; figures:
+docs/benchmarks-history.md, "Import at the COPY floor"). Blocks go out and come back in
+file order, so what is stored, replaced and rejected is exactly what the serial path
+(``batch.ingest``) gives.
 """
 
 from __future__ import annotations
