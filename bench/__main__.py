@@ -15,10 +15,19 @@ from atende_logs.allocator import keep_freed_memory
 from atende_logs.config import Settings
 from atende_logs.storage import open_store
 from bench import database, export, ingest
+from bench.bare import bare_server
 from bench.common import BIG, HTTP_LOADED, KINDS, Options, console, server_under_test
 from bench.data import CustomerData, drop_data, ensure_data, head, recipes
-from bench.load import Budget, FloorPool, api_latency, api_throughput, floor_latency, wrk_path
-from bench.queries import ORDER, build
+from bench.load import (
+    Budget,
+    FloorPool,
+    api_latency,
+    api_throughput,
+    floor_latency,
+    http_latency,
+    wrk_path,
+)
+from bench.queries import ORDER, Query, build
 from bench.report import meta, save, show, src_state, targets
 from bench.server import RssSampler
 
@@ -178,12 +187,14 @@ def measure(options: Options, db: database.Target, state: database.State) -> lis
             return rows
         wrk_path()
         pool = FloorPool(db.url, big, options.floor_workers)
+        bodies = options.workdir / "bare-bodies"
+        bodies.mkdir(exist_ok=True)
         with server_under_test(options, db.url) as server:
             pids = server.settled_pids()
             console.print(f"server: up on {server.url}, pids {pids}")
             for query in queries:
                 with console.status(f"queries: {query.label}"):
-                    api = api_latency(server, key, query, budget)
+                    api = api_latency(server, key, query, budget, bodies / _body_name(query))
                     api["c8"] = api_throughput(server, key, query, 8, budget, options.wrk_threads)
                     api["c32"] = api_throughput(server, key, query, 32, budget, options.wrk_threads)
                     floor = floor_latency(store, query, big, budget)
@@ -197,11 +208,41 @@ def measure(options: Options, db: database.Target, state: database.State) -> lis
                     f"floor p50 {floor['latency_ms']['p50']:.2f} ms; 8 clients "
                     f"{api['c8']['rps']:.1f}/s, floor {floor['c8']['rps']:.1f}/s"
                 )
+        _measure_bare(options, db, budget, queries, rows, bodies)
     finally:
         if pool is not None:
             pool.close()
         store.close()
     return rows
+
+
+def _body_name(query: Query) -> str:
+    return f"{query.qid}-{query.kind}.json"
+
+
+def _measure_bare(
+    options: Options,
+    db: database.Target,
+    budget: Budget,
+    queries: list[Query],
+    rows: list[dict[str, Any]],
+    bodies: Path,
+) -> None:
+    """Each query's body answered by a bare ASGI app under the same uvicorn (``bench.bare``),
+    once the server has stopped: what any service would pay to send it."""
+    log = options.workdir / "server-bare.log"
+    with bare_server(bodies, log, db.url, options.serve_args) as server:
+        for query, row in zip(queries, rows, strict=True):
+            with console.status(f"bare app: {query.label}"):
+                bare = http_latency(server, f"/{_body_name(query)}", {}, query.label, budget)
+            if bare["bytes"] != row["api"]["bytes"]:
+                raise RuntimeError(f"bare app: {query.label} answered {bare['bytes']} bytes")
+            row["bare"] = {key: bare[key] for key in ("latency_ms", "cpu_ms_per_request")}
+            own = row["api"]["latency_ms"]["p50"] - row["floor"]["latency_ms"]["p50"]
+            console.print(
+                f"bare app: {query.label}: p50 {bare['latency_ms']['p50']:.2f} ms; the "
+                f"server's own {own:.2f} ms"
+            )
 
 
 def main() -> None:

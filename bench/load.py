@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,8 +63,25 @@ def _timed(call: Callable[[], Any], budget: Budget) -> dict[str, float]:
     return percentiles(samples)
 
 
-def api_latency(server: Server, key: str, query: Query, budget: Budget) -> dict[str, Any]:
-    """Sequential requests over one keep-alive connection: ms percentiles, size, CPU.
+def api_latency(
+    server: Server, key: str, query: Query, budget: Budget, keep_body: Path | None = None
+) -> dict[str, Any]:
+    """Sequential requests over one keep-alive connection: ms percentiles, size, CPU; the
+    last body is written to ``keep_body`` when given (for ``bare``)."""
+    target = f"{query.path()}?{urlencode(query.params)}"
+    answer = http_latency(server, target, {"x-api-key": key}, query.label, budget)
+    if keep_body is not None:
+        keep_body.write_bytes(answer.pop("body"))
+    total = re.match(rb'\{"total":(\d+)', answer.pop("head"))
+    answer.pop("body", None)
+    return answer | {"total": int(total[1]) if total else None}
+
+
+def http_latency(
+    server: Server, target: str, headers: dict[str, str], label: str, budget: Budget
+) -> dict[str, Any]:
+    """Sequential GETs of ``target`` over one keep-alive connection: ms percentiles, the
+    body's size, its head and the last body, the server's CPU per request.
 
     The client is the standard library's ``http.client``, which reads a body of known length
     in one call: httpx spends milliseconds more per 2.5 MB page, which would count as server
@@ -71,8 +89,6 @@ def api_latency(server: Server, key: str, query: Query, budget: Budget) -> dict[
     ``http.client``).
     """
     answer: dict[str, Any] = {}
-    headers = {"x-api-key": key}
-    target = f"{query.path()}?{urlencode(query.params)}"
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
 
     def call() -> None:
@@ -80,9 +96,8 @@ def api_latency(server: Server, key: str, query: Query, budget: Budget) -> dict[
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
-            raise RuntimeError(f"{query.label}: HTTP {response.status} {body[:500]!r}")
-        answer["bytes"] = len(body)
-        answer["head"] = body[:200]
+            raise RuntimeError(f"{label}: HTTP {response.status} {body[:500]!r}")
+        answer["body"] = body
 
     try:
         _warm_up(call)
@@ -91,11 +106,12 @@ def api_latency(server: Server, key: str, query: Query, budget: Budget) -> dict[
         spent = cpu_seconds(server.live_pids()) - before
     finally:
         connection.close()
-    total = re.match(rb'\{"total":(\d+)', answer["head"])
+    body = answer["body"]
     return {
         "latency_ms": latency,
-        "bytes": answer["bytes"],
-        "total": int(total[1]) if total else None,
+        "bytes": len(body),
+        "head": body[:200],
+        "body": body,
         "cpu_ms_per_request": spent * 1000 / latency["n"],
     }
 

@@ -23,7 +23,7 @@ from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CDRS
 from atende_logs.models import FEED_START, ChangeQuery, FeedPosition, SearchQuery
 from atende_logs.storage import Store, open_store
-from atende_logs.storage.postgres import PostgresStore
+from atende_logs.storage.postgres import CLOCK_MS, PostgresStore
 
 WRITERS = 4
 BATCHES = 12
@@ -41,13 +41,14 @@ def own_store(database_url: str) -> Iterator[Store]:
 
 def slow_commits(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each writing transaction open a random while after its changes are written."""
-    write = store._write_changes
+    write = store._write_batch
 
-    def slowly(*args: Any) -> None:
-        write(*args)
+    def slowly(*args: Any) -> tuple[int, int]:
+        counts: tuple[int, int] = write(*args)
         time.sleep(random.uniform(0, 0.004))
+        return counts
 
-    monkeypatch.setattr(store, "_write_changes", slowly)
+    monkeypatch.setattr(store, "_write_batch", slowly)
 
 
 def run_round(store: Store) -> tuple[list[str], list[str]]:
@@ -114,10 +115,9 @@ def test_without_the_lock_the_same_run_loses_changes(
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(f"CREATE SEQUENCE {sequence}")
 
-    def unlocked(connection: Any, customer_id: int, kind: Any) -> int:
-        return int(connection.execute(f"SELECT nextval('{sequence}')").fetchone()[0])
-
-    monkeypatch.setattr(pg_store, "_next_seq", unlocked)
+    # A batch takes its number inside the statement that writes it (postgres.NUMBERING).
+    unlocked = f"SELECT nextval('{sequence}') AS seq, {CLOCK_MS} AS at"
+    monkeypatch.setattr(pg_store, "_numbering", unlocked)
     slow_commits(pg_store, monkeypatch)
     try:
         lost = 0

@@ -6,8 +6,10 @@ import io
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import orjson
+import pytest
 
 from atende_logs import demo_documents
 from atende_logs.ingest.batch import ingest, store_batches
@@ -24,7 +26,12 @@ def stored(store: Store, customer_id: int) -> list[bytes]:
     return store.scan(SearchQuery(CDRS, customer_id, size=1000), limit=10_000).items
 
 
-def test_workers_store_the_same_rows_counts_and_rejections(store: Store) -> None:
+@pytest.mark.parametrize("source", ["stream", "file"])
+def test_workers_store_the_same_rows_counts_and_rejections(
+    store: Store, source: str, tmp_path: Path
+) -> None:
+    """From a stream the blocks are sent to the workers; from a file, each worker reads its
+    own range of it and this process numbers the rejections afterwards."""
     start = datetime(2024, 3, 1, tzinfo=ZONE)
     plan = demo_documents.DemoPlan(
         start=start, days=2, attendants=3, attendant_logs=0, cdrs=300, cards=0
@@ -36,7 +43,9 @@ def test_workers_store_the_same_rows_counts_and_rejections(store: Store) -> None
     lines.insert(40, b"")  # a blank line still counts for the positions after it
     lines.insert(42, lines[41])  # repeated within a block: the batch keeps the last one
     lines.append(lines[5])  # repeated in another block: the later write replaces it
-    data = b"\n".join(lines) + b"\n"
+    data = b"\n \n" + b"\n".join(lines) + b"\n"  # blank lines first: counted, not read
+    path = tmp_path / "cdrs.ndjson"
+    path.write_bytes(data)
 
     serial_customer = store.create_customer("serial").id
     serial = ingest(
@@ -45,8 +54,9 @@ def test_workers_store_the_same_rows_counts_and_rejections(store: Store) -> None
     parallel_customer = store.create_customer("parallel").id
     # Small blocks and batches, so that rows cross many block and batch boundaries and two
     # workers interleave.
+    stream = io.BytesIO(data) if source == "stream" else path.open("rb")
     batches = batches_in_workers(
-        io.BytesIO(data),
+        stream,
         CDRS,
         ZONE,
         None,
@@ -55,11 +65,12 @@ def test_workers_store_the_same_rows_counts_and_rejections(store: Store) -> None
         encode=store.encode_rows,
         block_bytes=4096,
     )
-    parallel = store_batches(store, parallel_customer, CDRS, batches)
+    with stream:
+        parallel = store_batches(store, parallel_customer, CDRS, batches)
 
     assert parallel == serial
     assert (serial.stored, serial.replaced, serial.rejected) == (297, 2, 3)
-    assert [item.position for item in serial.rejections] == [11, 21, 31]
+    assert [item.position for item in serial.rejections] == [13, 23, 33]
     assert stored(store, parallel_customer) == stored(store, serial_customer)
     assert len(stored(store, serial_customer)) == 297
 

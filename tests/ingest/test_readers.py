@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import io
+import tempfile
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -19,7 +21,9 @@ from atende_logs.ingest.readers import (
     Record,
     detect_format,
     ndjson_blocks,
+    ndjson_ranges,
     read_ndjson_block,
+    read_ndjson_range,
     read_records,
 )
 
@@ -525,3 +529,34 @@ def test_ndjson_blocks_read_as_the_whole_stream(lines, bom, newline, final_newli
     assert by_block == whole
     assert [r.raw for r in by_block] == [r.raw for r in whole]
     assert all(block.endswith(b"\n") for block, _ in blocks[:-1])  # whole lines only
+
+
+@given(
+    ndjson_lines,
+    st.booleans(),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+    st.integers(1, 64),
+    st.binary(max_size=5),
+)
+def test_ndjson_ranges_read_as_the_whole_stream(lines, bom, newline, final_newline, size, skip):
+    """A file read range by range, each numbered from the newlines before it, gives what
+    the stream gives, from where the stream is."""
+    data = (BOM if bom else b"") + newline.join(lines) + (newline if final_newline else b"")
+    whole = read(data, "ndjson")
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "records.ndjson"
+        path.write_bytes(skip + data)
+        with path.open("rb") as stream:
+            stream.seek(len(skip))
+            ranges = list(ndjson_ranges(stream, str(path), size))
+        by_range, line = [], 1
+        for number, (part, first_line) in enumerate(ranges):
+            assert (first_line is not None) == (number == 0)
+            line = first_line or line
+            block, newlines = read_ndjson_range(part)
+            by_range += read_ndjson_block(block, line)
+            line += newlines
+            assert block.endswith(b"\n") or number == len(ranges) - 1  # whole lines only
+    assert by_range == whole
+    assert [r.raw for r in by_range] == [r.raw for r in whole]

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import itertools
+import os
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -24,8 +25,11 @@ __all__ = [
     "READABLE",
     "Record",
     "detect_format",
+    "FileRange",
     "ndjson_blocks",
+    "ndjson_ranges",
     "read_ndjson_block",
+    "read_ndjson_range",
     "read_records",
 ]
 
@@ -165,6 +169,47 @@ def ndjson_blocks(stream: BinaryIO, size: int = 4 << 20) -> Iterator[tuple[bytes
             line += block.count(b"\n")
     if carry:
         yield carry, line
+
+
+FileRange = tuple[str, int, int]
+"""Part of a file: its path, the offset of its first byte, the offset past its last."""
+
+
+def ndjson_ranges(
+    stream: BinaryIO, path: str, size: int = 4 << 20
+) -> Iterator[tuple[FileRange, int | None]]:
+    """What ``ndjson_blocks`` gives, as ranges of the file at ``path`` that ``stream`` reads,
+    from where it is to the end the file has now: only the bytes around each range's end
+    are read here. The first range comes with its first line's number; the others with
+    None, their lines before not being counted here (``read_ndjson_range`` counts them)."""
+    head, skipped = _skip_leading_whitespace(stream)
+    start = stream.tell() - len(head)
+    file_end = os.fstat(stream.fileno()).st_size
+    first_line: int | None = skipped + 1
+    while start < file_end:
+        end = _line_end(stream, min(start + size, file_end), file_end)
+        yield (path, start, end), first_line
+        start, first_line = end, None
+
+
+def _line_end(stream: BinaryIO, at: int, file_end: int) -> int:
+    """The offset past the first newline at ``at - 1`` or after (``file_end`` if none)."""
+    stream.seek(at - 1)
+    while chunk := stream.read(_CHUNK):
+        found = chunk.find(b"\n")
+        if found >= 0:
+            return min(at + found, file_end)
+        at += len(chunk)
+    return file_end
+
+
+def read_ndjson_range(part: FileRange) -> tuple[bytes, int]:
+    """The bytes of ``part`` and how many newlines they hold."""
+    path, start, end = part
+    with open(path, "rb") as file:
+        file.seek(start)
+        block = file.read(end - start)
+    return block, block.count(b"\n")
 
 
 def read_ndjson_block(block: bytes, first_line: int) -> Iterator[Record]:

@@ -49,7 +49,8 @@ class FeedStore(SqlStore):
     """``SqlStore`` plus the change feed."""
 
     _bump_returning = "RETURNING version"
-    """What the sequence number's bump returns; PostgreSQL adds its NOTIFY."""
+    """What the sequence number's bump returns: the number and, where the database keeps the
+    clock (PostgreSQL, which adds its NOTIFY too), the change's time in ms."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,19 +72,20 @@ class FeedStore(SqlStore):
         the documents are gone (tombstones). Nothing is written for no keys."""
         if not keys:
             return
-        seq = self._next_seq(connection, customer_id, kind)
-        self._write_changes(connection, kind, customer_id, keys, seq, now_ms(), deleted)
+        seq, changed_at_ms = self._next_seq(connection, customer_id, kind)
+        self._write_changes(connection, kind, customer_id, keys, seq, changed_at_ms, deleted)
         self._noted(customer_id, kind)
 
-    def _next_seq(self, connection: Any, customer_id: int, kind: Kind) -> int:
-        """Bump the customer's kind's data version and return it: a row lock on PostgreSQL,
-        held until commit, so the next transaction's number is taken after this one is
-        visible to every reader (docs/sync.md, "No gap")."""
+    def _next_seq(self, connection: Any, customer_id: int, kind: Kind) -> tuple[int, int]:
+        """Bump the customer's kind's data version and return it, with the change's time,
+        read after it: a row lock on PostgreSQL, held until commit, so the next
+        transaction's number is taken after this one is visible to every reader
+        (docs/sync.md, "No gap"), and its time is no earlier than this one's."""
         params: list[Any] = [customer_id, kind.table]
         if "?" in self._bump_returning:
             params.append(f"{customer_id} {kind.table}")
         row = self._one(connection, f"{BUMP_VERSION} {self._bump_returning}", params)
-        return int(row[0])
+        return int(row[0]), int(row[1]) if len(row) > 1 else now_ms()
 
     def _write_changes(
         self,

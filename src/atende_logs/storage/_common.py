@@ -301,11 +301,14 @@ class SqlStore(ABC):
         return self._as_docs(rows), rows[0][3] if rows and len(rows[0]) > 3 else None
 
     @abstractmethod
-    def _upsert(
-        self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
-    ) -> tuple[int, int, list[str]]:
-        """Insert or replace rows; (inserted, replaced, the ids of the rows that were
-        inserted or differed from the stored ones: the changes)."""
+    def _write_batch(
+        self, connection: Any, kind: Kind, customer_id: int, scope: list[Any], rows: EncodedRows
+    ) -> tuple[int, int]:
+        """``write_rows``' work in its transaction: insert or replace ``rows`` in the scope
+        (the values of ``kind.scope.columns``) and record the documents inserted or that
+        differed from the stored ones as changes (``_record_changes``: an identical
+        document sent again moves nothing, and leaves the cached totals valid).
+        Returns (inserted, replaced)."""
 
     def _sql(self, sql: str) -> str:
         return self.dialect.sql(sql)
@@ -549,14 +552,7 @@ class SqlStore(ABC):
             return 0, 0
         scope: list[Any] = kind.scope.key(customer_id, dialer_id)
         with self._writing() as connection:
-            inserted, replaced, changed = self._upsert(connection, kind, scope, rows)
-            # Only documents that differ are changes: an identical one sent again moves
-            # nothing, and leaves the cached totals valid.
-            within = scope[1:]
-            self._record_changes(
-                connection, kind, customer_id, [(*within, doc_id) for doc_id in changed]
-            )
-            return inserted, replaced
+            return self._write_batch(connection, kind, customer_id, scope, rows)
 
     @abstractmethod
     def _record_changes(

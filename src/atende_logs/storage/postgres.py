@@ -94,16 +94,40 @@ def _copy_in(kind: Kind) -> str:
     return f"COPY {_staging(kind)} ({columns}) FROM STDIN (FORMAT BINARY)"
 
 
-@lru_cache(maxsize=8)
-def _upsert_sql(kind: Kind) -> str:
-    scope = ", ".join("%s::integer" for _ in kind.scope.columns)
+CLOCK_MS = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+"""The database's time in ms: on PostgreSQL every change's time is read from the one clock
+of the database, after its sequence number's row lock is taken, so times grow with the
+numbers whichever host wrote them (``storage._changes``)."""
+
+NUMBERING = (
+    "INSERT INTO data_versions (customer_id, kind, version) "
+    "SELECT %(customer_id)s::integer, %(table)s, 1 WHERE (SELECT count(*) FROM written) > 0 "
+    "ON CONFLICT (customer_id, kind) DO UPDATE SET version = data_versions.version + 1 "
+    f"RETURNING version AS seq, {CLOCK_MS} AS at, pg_notify('{NOTIFY_CHANNEL}', %(notice)s)"
+)
+"""A batch's sequence number and time, as ``_changes.BUMP_VERSION`` takes them, taken only
+when it changed something: the count reads every row of ``written``, so the lock is taken
+after the upsert's, in the order every other writer takes them."""
+
+
+@lru_cache(maxsize=16)
+def _merge_sql(kind: Kind, numbering: str) -> str:
+    """The staged batch into the table, and its changes into the change feed, in one
+    statement; it returns how many rows were new.
+
+    The upsert returns the rows it wrote: xmax is 0 on a freshly inserted row version, and
+    a row left as it was (nothing differed) is not returned: it counts as replaced, and is
+    no change. Each returned row moves to the batch's sequence number (``numbering``)."""
+    scope = ", ".join(f"%({name})s::integer" for name in kind.scope.columns)
     columns = ", ".join(quote(name) for name, _ in _pgcopy.staging_columns(kind))
+    upsert = upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", DIALECT)
+    changes = upsert_changes(
+        kind, f"SELECT {scope}, w.doc_id, n.seq, n.at, false FROM written w CROSS JOIN numbered n"
+    )
     return (
-        upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", DIALECT)
-        # xmax is 0 on a freshly inserted row version: that is how we tell new from replaced.
-        # A row left as it was (nothing differed) is not returned: it counts as replaced,
-        # and is no change; every row returned is one (the change feed's).
-        + " RETURNING doc_id, (xmax = 0)"
+        f"WITH written AS ({upsert} RETURNING doc_id, xmax = 0 AS fresh), "
+        f"numbered AS ({numbering}), changes AS ({changes}) "
+        "SELECT count(*) FILTER (WHERE fresh) FROM written"
     )
 
 
@@ -134,7 +158,9 @@ class PostgresStore(PersonalDataStore, StatsStore):
     dialect = DIALECT
     # The change notice goes out with the sequence number: NOTIFY is delivered at commit,
     # and only if the transaction commits.
-    _bump_returning = f"RETURNING version, pg_notify('{NOTIFY_CHANNEL}', ?)"
+    _bump_returning = f"RETURNING version, {CLOCK_MS}, pg_notify('{NOTIFY_CHANNEL}', ?)"
+    _numbering = NUMBERING
+    """How a batch of ``write_rows`` takes its sequence number (a test swaps it)."""
 
     def __init__(
         self,
@@ -376,21 +402,24 @@ class PostgresStore(PersonalDataStore, StatsStore):
     # load that module alone and not psycopg.
     encode_rows = staticmethod(_pgcopy.encode_rows)
 
-    def _upsert(
-        self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
-    ) -> tuple[int, int, list[str]]:
-        # COPY into a session-private staging table, then one INSERT ... SELECT: the rows
-        # arrive as one binary COPY (storage._pgcopy), where array parameters for unnest()
-        # were built in Python, many times slower (docs/benchmarks-history.md, "every
-        # design choice tried").
+    def _write_batch(
+        self, connection: Any, kind: Kind, customer_id: int, scope: list[Any], rows: EncodedRows
+    ) -> tuple[int, int]:
+        # COPY into a session-private staging table, then one statement merges it into the
+        # table and records its changes: the rows arrive as one binary COPY
+        # (storage._pgcopy), where array parameters for unnest() were built in Python, many
+        # times slower (docs/benchmarks-history.md, "every design choice tried"); the
+        # changed ids stay in the server (docs/benchmarks-history.md, "Import at the COPY
+        # floor").
         connection.execute(_staging_table(kind))
         with connection.cursor().copy(_copy_in(kind)) as copy:
             copy.write(rows.payload)
         # The scope is bound here, not carried in the payload: the writer alone decides
         # whose rows these are.
-        written = connection.execute(_upsert_sql(kind), scope).fetchall()
-        inserted = sum(1 for _, fresh in written if fresh)
-        return inserted, rows.count - inserted, [doc_id for doc_id, _ in written]
+        params = dict(zip(kind.scope.columns, scope, strict=True))
+        params |= {"table": kind.table, "notice": f"{customer_id} {kind.table}"}
+        (inserted,) = connection.execute(_merge_sql(kind, self._numbering), params).fetchone()
+        return inserted, rows.count - inserted
 
     def _write_changes(
         self,

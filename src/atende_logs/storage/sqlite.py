@@ -177,9 +177,20 @@ class SQLiteStore(PersonalDataStore, StatsStore):
 
     encode_rows = staticmethod(encode_rows)
 
+    def _write_batch(
+        self, connection: Any, kind: Kind, customer_id: int, scope: list[Any], rows: EncodedRows
+    ) -> tuple[int, int]:
+        inserted, replaced, changed = self._upsert(connection, kind, scope, rows)
+        within = scope[1:]
+        self._record_changes(
+            connection, kind, customer_id, [(*within, doc_id) for doc_id in changed]
+        )
+        return inserted, replaced
+
     def _upsert(
         self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
     ) -> tuple[int, int, list[str]]:
+        """(inserted, replaced, the ids of the rows inserted or that differed)."""
         old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
         upsert = upsert_sql(kind, f"VALUES ({placeholders})", self.dialect)
