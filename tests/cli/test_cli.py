@@ -198,7 +198,9 @@ def test_ingest_keys_create_list_revoke(cli_db: str, store: Store) -> None:
     run("ingest-keys", "revoke", created["id"], code=1)
 
 
-def test_ingest_keys_are_scoped_when_created(cli_db: str, store: Store) -> None:
+def test_ingest_keys_are_scoped_when_created(
+    cli_db: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, second = (store.create_customer(f"scope {n}") for n in range(2))
     name = f"producer {uuid.uuid4().hex[:6]}"
     created = run_json(
@@ -212,6 +214,9 @@ def test_ingest_keys_are_scoped_when_created(cli_db: str, store: Store) -> None:
     assert found.scope == IngestScope(frozenset({first.id, second.id}), frozenset({"cdrs"}))
     listed = [k for k in run_json("ingest-keys", "list") if k["id"] == created["id"]]
     assert [(k["customers"], k["kinds"]) for k in listed] == [(created["customers"], ["cdrs"])]
+    # Wide enough that the customers cell stays on one line, whatever other tests left in
+    # the session's database (long names, three-digit ids).
+    monkeypatch.setenv("COLUMNS", "250")
     table = run("ingest-keys", "list").stdout
     assert f"{min(first.id, second.id)}, {max(first.id, second.id)}" in table
     text = run("ingest-keys", "create", name, "--customer", first.id).stdout
