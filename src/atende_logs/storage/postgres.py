@@ -84,12 +84,13 @@ def _copy_in(kind: Kind) -> str:
     return f"COPY {_staging(kind)} ({columns}) FROM STDIN (FORMAT BINARY)"
 
 
-@lru_cache(maxsize=8)
-def _upsert_sql(kind: Kind) -> str:
+@lru_cache(maxsize=16)
+def _upsert_sql(kind: Kind, newer_only: bool = False) -> str:
     scope = ", ".join("%s::integer" for _ in kind.scope.columns)
     columns = ", ".join(quote(name) for name, _ in _pgcopy.staging_columns(kind))
+    values = f"SELECT {scope}, {columns} FROM {_staging(kind)}"
     return (
-        upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", DIALECT)
+        upsert_sql(kind, values, DIALECT, newer_only)
         # xmax is 0 on a freshly inserted row version: that is how we tell new from replaced.
         # A row left as it was (nothing differed) is not returned: it counts as replaced,
         # and is no change; every row returned is one (the change feed's).
@@ -364,7 +365,12 @@ class PostgresStore(PersonalDataStore):
     encode_rows = staticmethod(_pgcopy.encode_rows)
 
     def _upsert(
-        self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
+        self,
+        connection: Any,
+        kind: Kind,
+        scope: list[Any],
+        rows: EncodedRows,
+        newer_only: bool = False,
     ) -> tuple[int, int, list[str]]:
         # COPY into a session-private staging table, then one INSERT ... SELECT: the rows
         # arrive as one binary COPY (storage._pgcopy), where array parameters for unnest()
@@ -375,7 +381,7 @@ class PostgresStore(PersonalDataStore):
             copy.write(rows.payload)
         # The scope is bound here, not carried in the payload: the writer alone decides
         # whose rows these are.
-        written = connection.execute(_upsert_sql(kind), scope).fetchall()
+        written = connection.execute(_upsert_sql(kind, newer_only), scope).fetchall()
         inserted = sum(1 for _, fresh in written if fresh)
         return inserted, rows.count - inserted, [doc_id for doc_id, _ in written]
 

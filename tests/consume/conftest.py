@@ -1,0 +1,19 @@
+"""A broker of each kind, under a prefix of the test's own, removed afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from _brokers import NATS_URL, Nats, new_prefix, require
+
+
+@pytest.fixture(params=["nats"])
+def broker(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Each real broker in turn: every test using it runs on both."""
+    require(NATS_URL)
+    made = Nats(NATS_URL, new_prefix())
+    yield made
+    made.cleanup()
