@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 SCHEMES = ("nats", "amqp", "amqps")
 
 
-async def open_source(url: str, prefix: str, ack_wait: float) -> Source:
+async def open_source(url: str, prefix: str, ack_wait: float, batch_size: int = 500) -> Source:
     """The broker ``url`` names: ``nats://`` (JetStream) or ``amqp://`` (RabbitMQ)."""
     scheme = url.split("://", 1)[0].lower()
     # Each client is imported only when asked for: they come with the `broker` extra.
@@ -25,6 +25,10 @@ async def open_source(url: str, prefix: str, ack_wait: float) -> Source:
         from atende_logs.consume.jetstream import JetStreamSource
 
         return await JetStreamSource.open(url, prefix, ack_wait)
+    if scheme in ("amqp", "amqps"):
+        from atende_logs.consume.rabbitmq import RabbitSource
+
+        return await RabbitSource.open(url, prefix, prefetch=batch_size)
     raise ValueError(f"broker URL must start with nats:// or amqp://: {url}")
 
 
@@ -51,7 +55,7 @@ async def consume(
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stop.set)
-    source = await open_source(url, prefix, ack_wait)
+    source = await open_source(url, prefix, ack_wait, batch_size)
     try:
         consumer = Consumer(
             store,
