@@ -21,6 +21,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "export": {"http", "cli", "client", "ingest"},
     "client": {"http", "cli", "storage", "ingest"},
     "ratelimit": {"http", "cli", "storage", "ingest"},
+    "consume": {"http", "cli", "client", "query", "export", "ratelimit"},
     "http": {"cli"},
     "cli": {"http"},
 }

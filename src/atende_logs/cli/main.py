@@ -15,6 +15,7 @@ from rich.table import Table
 
 from atende_logs.cli import demo as demo_command
 from atende_logs.cli import lgpd as lgpd_commands
+from atende_logs.cli.consume import consume
 from atende_logs.cli.importing import import_file
 from atende_logs.cli.options import (
     JsonOption,
@@ -54,6 +55,7 @@ app.add_typer(ingest_keys_app, name="ingest-keys")
 app.command("import")(import_file)
 app.command("demo")(demo_command.demo)
 app.command("pull")(pull)
+app.command("consume")(consume)
 app.command("purge")(lgpd_commands.purge)
 app.command("erase")(lgpd_commands.erase)
 app.command("erasures")(lgpd_commands.erasures)

@@ -78,8 +78,11 @@ def insert_columns(kind: Kind) -> list[str]:
     return [*kind.scope.columns, "doc_id", "time_ms", "doc", *kind.columns]
 
 
-def upsert_sql(kind: Kind, values_sql: str, dialect: Dialect) -> str:
+def upsert_sql(kind: Kind, values_sql: str, dialect: Dialect, newer_only: bool = False) -> str:
     """INSERT ... ON CONFLICT DO UPDATE for ``kind``; ``values_sql`` supplies the rows.
+
+    ``newer_only``: a stored row is never replaced by one of an earlier time (the kind's
+    time field): a broker's redelivery of an older version of a record (``consume``).
 
     A stored row is rewritten only where some value differs, by the dialect's NULL-safe
     row comparison (``IS DISTINCT FROM``; SQLite before 3.39 knows only ``IS NOT``). A
@@ -93,10 +96,11 @@ def upsert_sql(kind: Kind, values_sql: str, dialect: Dialect) -> str:
     table = quote(kind.table)
     stored = ", ".join(f"{table}.{c}" for c in replaced)
     sent = ", ".join(f"excluded.{c}" for c in replaced)
+    newer = f" AND {table}.time_ms <= excluded.time_ms" if newer_only else ""
     return (
         f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) {values_sql} "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} "
-        f"WHERE ({stored}) {dialect.distinct} ({sent})"
+        f"WHERE ({stored}) {dialect.distinct} ({sent}){newer}"
     )
 
 
@@ -302,13 +306,20 @@ class SqlStore(ABC):
 
     @abstractmethod
     def _write_batch(
-        self, connection: Any, kind: Kind, customer_id: int, scope: list[Any], rows: EncodedRows
+        self,
+        connection: Any,
+        kind: Kind,
+        customer_id: int,
+        scope: list[Any],
+        rows: EncodedRows,
+        newer_only: bool = False,
     ) -> tuple[int, int]:
         """``write_rows``' work in its transaction: insert or replace ``rows`` in the scope
         (the values of ``kind.scope.columns``) and record the documents inserted or that
         differed from the stored ones as changes (``_record_changes``: an identical
         document sent again moves nothing, and leaves the cached totals valid).
-        Returns (inserted, replaced)."""
+        ``newer_only``: as in ``upsert_sql``; a row left as it was for it counts as
+        replaced. Returns (inserted, replaced)."""
 
     def _sql(self, sql: str) -> str:
         return self.dialect.sql(sql)
@@ -546,13 +557,19 @@ class SqlStore(ABC):
     # Logs ------------------------------------------------------------------------------
 
     def write_rows(
-        self, customer_id: int, kind: Kind, rows: EncodedRows, dialer_id: int | None = None
+        self,
+        customer_id: int,
+        kind: Kind,
+        rows: EncodedRows,
+        dialer_id: int | None = None,
+        *,
+        newer_only: bool = False,
     ) -> tuple[int, int]:
         if not rows.count:
             return 0, 0
         scope: list[Any] = kind.scope.key(customer_id, dialer_id)
         with self._writing() as connection:
-            return self._write_batch(connection, kind, customer_id, scope, rows)
+            return self._write_batch(connection, kind, customer_id, scope, rows, newer_only)
 
     @abstractmethod
     def _record_changes(

@@ -126,9 +126,18 @@ class Store(Protocol):
         ...
 
     def write_rows(
-        self, customer_id: int, kind: Kind, rows: EncodedRows, dialer_id: int | None = None
+        self,
+        customer_id: int,
+        kind: Kind,
+        rows: EncodedRows,
+        dialer_id: int | None = None,
+        *,
+        newer_only: bool = False,
     ) -> tuple[int, int]:
         """Insert or replace ``rows`` (from ``encode_rows``) in one transaction.
+
+        ``newer_only``: a stored document is never replaced by one of an earlier time (a
+        broker's redelivery of an older version, ``atende_logs.consume``).
 
         Returns (inserted, replaced).
         """

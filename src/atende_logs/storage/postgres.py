@@ -110,17 +110,19 @@ when it changed something: the count reads every row of ``written``, so the lock
 after the upsert's, in the order every other writer takes them."""
 
 
-@lru_cache(maxsize=16)
-def _merge_sql(kind: Kind, numbering: str) -> str:
+@lru_cache(maxsize=32)
+def _merge_sql(kind: Kind, numbering: str, newer_only: bool = False) -> str:
     """The staged batch into the table, and its changes into the change feed, in one
     statement; it returns how many rows were new.
 
     The upsert returns the rows it wrote: xmax is 0 on a freshly inserted row version, and
     a row left as it was (nothing differed) is not returned: it counts as replaced, and is
-    no change. Each returned row moves to the batch's sequence number (``numbering``)."""
+    no change. Each returned row moves to the batch's sequence number (``numbering``).
+    ``newer_only``: as in ``upsert_sql``."""
     scope = ", ".join(f"%({name})s::integer" for name in kind.scope.columns)
     columns = ", ".join(quote(name) for name, _ in _pgcopy.staging_columns(kind))
-    upsert = upsert_sql(kind, f"SELECT {scope}, {columns} FROM {_staging(kind)}", DIALECT)
+    values = f"SELECT {scope}, {columns} FROM {_staging(kind)}"
+    upsert = upsert_sql(kind, values, DIALECT, newer_only)
     changes = upsert_changes(
         kind, f"SELECT {scope}, w.doc_id, n.seq, n.at, false FROM written w CROSS JOIN numbered n"
     )
@@ -403,7 +405,13 @@ class PostgresStore(PersonalDataStore, StatsStore):
     encode_rows = staticmethod(_pgcopy.encode_rows)
 
     def _write_batch(
-        self, connection: Any, kind: Kind, customer_id: int, scope: list[Any], rows: EncodedRows
+        self,
+        connection: Any,
+        kind: Kind,
+        customer_id: int,
+        scope: list[Any],
+        rows: EncodedRows,
+        newer_only: bool = False,
     ) -> tuple[int, int]:
         # COPY into a session-private staging table, then one statement merges it into the
         # table and records its changes: the rows arrive as one binary COPY
@@ -418,7 +426,9 @@ class PostgresStore(PersonalDataStore, StatsStore):
         # whose rows these are.
         params = dict(zip(kind.scope.columns, scope, strict=True))
         params |= {"table": kind.table, "notice": f"{customer_id} {kind.table}"}
-        (inserted,) = connection.execute(_merge_sql(kind, self._numbering), params).fetchone()
+        (inserted,) = connection.execute(
+            _merge_sql(kind, self._numbering, newer_only), params
+        ).fetchone()
         return inserted, rows.count - inserted
 
     def _write_changes(

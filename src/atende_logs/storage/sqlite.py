@@ -178,9 +178,15 @@ class SQLiteStore(PersonalDataStore, StatsStore):
     encode_rows = staticmethod(encode_rows)
 
     def _write_batch(
-        self, connection: Any, kind: Kind, customer_id: int, scope: list[Any], rows: EncodedRows
+        self,
+        connection: Any,
+        kind: Kind,
+        customer_id: int,
+        scope: list[Any],
+        rows: EncodedRows,
+        newer_only: bool = False,
     ) -> tuple[int, int]:
-        inserted, replaced, changed = self._upsert(connection, kind, scope, rows)
+        inserted, replaced, changed = self._upsert(connection, kind, scope, rows, newer_only)
         within = scope[1:]
         self._record_changes(
             connection, kind, customer_id, [(*within, doc_id) for doc_id in changed]
@@ -188,22 +194,31 @@ class SQLiteStore(PersonalDataStore, StatsStore):
         return inserted, replaced
 
     def _upsert(
-        self, connection: Any, kind: Kind, scope: list[Any], rows: EncodedRows
+        self,
+        connection: Any,
+        kind: Kind,
+        scope: list[Any],
+        rows: EncodedRows,
+        newer_only: bool = False,
     ) -> tuple[int, int, list[str]]:
         """(inserted, replaced, the ids of the rows inserted or that differed)."""
         old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
-        upsert = upsert_sql(kind, f"VALUES ({placeholders})", self.dialect)
+        upsert = upsert_sql(kind, f"VALUES ({placeholders})", self.dialect, newer_only)
+        payload = rows.payload
+        if newer_only:
+            # Rows the condition will leave alone must not move their hour's count either.
+            payload = [v for v in payload if old_times.get(v[0], v[1]) <= v[1]]
         # Row by row, to learn from SQLite's own count which rows it wrote: the new ones and
         # those that differed (the change feed's changes), the others left as they were.
         changed: list[str] = []
         written = connection.total_changes
-        for values in rows.payload:
+        for values in payload:
             connection.execute(upsert, (*scope, *values))
             if connection.total_changes != written:
                 written = connection.total_changes
                 changed.append(values[0])
-        self._count_hours(connection, kind, scope, rows.payload, old_times)
+        self._count_hours(connection, kind, scope, payload, old_times)
         return rows.count - len(old_times), len(old_times), changed
 
     def _old_times(
