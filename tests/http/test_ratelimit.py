@@ -37,6 +37,7 @@ from atende_logs.config import Settings
 from atende_logs.http import create_app
 from atende_logs.http.errors import error_body
 from atende_logs.http.rate_limit_middleware import RateLimitMiddleware
+from atende_logs.kinds import CDRS, KINDS
 from atende_logs.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from atende_logs.storage import Store, open_store
 
@@ -113,6 +114,18 @@ def test_every_answer_says_the_policy_and_what_is_left(limited, api_key):
     assert [limit(a)["r"] for a in answers] == [2, 1, 0, 0]
     assert [limit(a)["free"] for a in answers[:3]] == [3, 3, 3]  # this request in flight
     assert all(1 <= limit(a)["t"] <= 1200 for a in answers)  # a token every 20 min
+
+
+def test_every_search_like_route_of_every_kind_spends_the_same_quota(limited, api_key):
+    """The list, its change feed and its stats (issue 20) each cost one request."""
+    params = {"start_at": "2024-03-01", "end_at": "2024-03-02"}
+    paths = [path for kind in KINDS.values() for path in (kind.path, kind.changes_path)]
+    paths += [kind.stats_path for kind in KINDS.values()]
+    with limited(rate_limit_quota=len(paths), rate_limit_window_s=3600) as client:
+        answers = [client.get(p, params=params, headers={"x-api-key": api_key}) for p in paths]
+        over = client.get(CDRS.stats_path, params=params, headers={"x-api-key": api_key})
+    assert [limit(a)["r"] for a in answers] == list(range(len(paths) - 1, -1, -1))
+    assert over.status_code == 429
 
 
 def test_over_quota_is_a_429_in_the_error_shape_with_retry_after(limited, api_key):
