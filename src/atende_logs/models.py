@@ -223,6 +223,10 @@ class FeedPosition:
 
     seq: int
     doc_id: str | None = None
+    floor: tuple[int, str] | None = None
+    """The history's horizon (``change_horizons``) when this consumer began from the start
+    or from a time: the removals pruned up to it were never this consumer's to see, so only
+    a horizon moved past both it and the position means a missed removal (410)."""
 
     def key(self) -> tuple[int, bool, str]:
         """A sort key: None sorts after every id of its ``seq``."""

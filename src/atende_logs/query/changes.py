@@ -67,7 +67,8 @@ def parse_changes(
 
 def encode_cursor(position: FeedPosition) -> str:
     """The opaque ``cursor`` of a position."""
-    payload = orjson.dumps([position.seq, position.doc_id])
+    floor = list(position.floor) if position.floor is not None else []
+    payload = orjson.dumps([position.seq, position.doc_id, *floor])
     return _CURSOR_PREFIX + base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
 
 
@@ -80,12 +81,14 @@ def decode_cursor(text: str) -> FeedPosition:
         value = None
     if (
         isinstance(value, list)
-        and len(value) == 2
+        and len(value) in (2, 4)
         and type(value[0]) is int
         and -1 <= value[0] <= _MAX_SEQ
         and (value[1] is None or (isinstance(value[1], str) and "\x00" not in value[1]))
+        and (len(value) == 2 or (type(value[2]) is int and isinstance(value[3], str)))
     ):
-        return FeedPosition(value[0], value[1])
+        floor = (value[2], value[3]) if len(value) == 4 else None
+        return FeedPosition(value[0], value[1], floor)
     raise ParameterError(
         "since", "since inválido: use o cursor devolvido pela resposta anterior, ou uma data"
     )
