@@ -1,0 +1,136 @@
+"""A kind's table at the destination: which fields become typed columns, and a change's row.
+
+Every table has ``id`` (the feed's id, the primary key), the kind's time field, one column
+per filter of the list endpoint (what a BI user filters on, read from the same paths the
+server filters on, under the parameter's name), a few more fields per kind (``EXTRA``),
+``changed_at`` (when the record last changed, from the feed) and ``doc``, the whole
+document as JSON. A value that does not fit its column's type (a ``duration`` sent as
+text, a time that does not parse) leaves the column null; ``doc`` always has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from atende_logs.kinds import Kind, getter
+
+ColumnType = Literal["text", "integer", "real", "boolean", "time", "json"]
+
+DEFAULT_ZONE = ZoneInfo("America/Sao_Paulo")
+"""Where a time without an offset is read: the service's default zone."""
+
+EXTRA: dict[str, tuple[tuple[str, ColumnType], ...]] = {
+    "cdrs": (
+        ("ori_end_time", "time"),
+        ("duration_call", "integer"),
+        ("direction", "text"),
+        ("ani", "text"),
+        ("dnis", "text"),
+        ("has_audio", "boolean"),
+        ("public_audio_url", "text"),
+        ("audio_processing_state", "text"),
+        ("my_status_name", "text"),
+        ("queue_dialer_name", "text"),
+    ),
+    "cards": (("schedule", "time"), ("is_scheduled", "boolean"), ("source", "text")),
+}
+"""Fields of a kind that are no filter but worth a column of their own."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT64 = range(-(2**63), 2**63)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    value: Callable[[dict[str, Any]], Any]
+    """The column's value from a change (None when missing or of another type)."""
+
+
+def table_columns(kind: Kind) -> tuple[Column, ...]:
+    """The columns of ``kind``'s table, ``id`` first."""
+    fields: list[tuple[str, ColumnType, Callable[[dict[str, Any]], Any]]] = [
+        (kind.time_field, "time", getter(((kind.time_field,),)))
+    ]
+    for spec in kind.filters:
+        if spec.paths != ((kind.id_field,),):  # the id has its own column
+            fields.append((spec.param, spec.column_type, spec.extract))
+    for name, type_ in EXTRA.get(kind.name, ()):
+        fields.append((name, type_, getter(((name,),))))
+    columns = [Column("id", "text", lambda change: change["id"])]
+    for name, type_, extract in fields:
+        convert = _CONVERTERS[type_]
+        columns.append(Column(name, type_, _from_item(extract, convert)))
+    columns.append(Column("changed_at", "time", lambda change: _time(change.get("changed_at"))))
+    columns.append(Column("doc", "json", lambda change: orjson.dumps(change["item"]).decode()))
+    return tuple(columns)
+
+
+def row(columns: tuple[Column, ...], change: dict[str, Any]) -> tuple[Any, ...]:
+    """An upsert's values, in ``columns`` order."""
+    return tuple(column.value(change) for column in columns)
+
+
+def _from_item(
+    extract: Callable[[dict[str, Any]], Any], convert: Callable[[Any], Any]
+) -> Callable[[dict[str, Any]], Any]:
+    def value(change: dict[str, Any]) -> Any:
+        found = extract(change["item"])
+        return None if found is None else convert(found)
+
+    return value
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in _INT64:
+        return value
+    return None
+
+
+def _real(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _boolean(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _time(value: Any) -> datetime | None:
+    """ISO 8601 text (read in the service's zone without an offset) or epoch milliseconds,
+    as a UTC instant."""
+    try:
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip())
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=DEFAULT_ZONE)
+            return moment.astimezone(UTC)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _EPOCH + timedelta(milliseconds=value)
+    except (ValueError, OverflowError):
+        pass
+    return None
+
+
+_CONVERTERS: dict[ColumnType, Callable[[Any], Any]] = {
+    "text": _text,
+    "integer": _integer,
+    "real": _real,
+    "boolean": _boolean,
+    "time": _time,
+    "json": _text,
+}

@@ -1,0 +1,182 @@
+"""``Sync``: a query's change feed applied to its table at a destination, page by page, each
+page's rows and the cursor after them in one transaction (docs/sync.md, "atende-logs sync").
+
+A kill -9 at any moment leaves the table and its cursor as they were after some page:
+the rerun asks the feed from that cursor and applies exactly the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient, kind_named
+from atende_logs.client.errors import ApiError
+from atende_logs.client.state import MASK
+from atende_logs.client.tail import Change
+from atende_logs.kinds import Kind
+from atende_logs.sync.columns import row, table_columns
+from atende_logs.sync.destination import Destination, SyncError, SyncState, check_name
+
+LONG_POLL_S = 25
+"""How long a ``follow`` request waits for a commit: below the client's 60 s timeout."""
+
+
+@dataclass
+class Progress:
+    """What a run applied so far."""
+
+    upserts: int = 0
+    deletes: int = 0
+    commits: int = 0
+
+
+class Sync:
+    """The changes of ``kind`` matching ``params`` into ``table`` (the kind's table name by
+    default) at ``destination``::
+
+        with LogsClient(url, key) as client, open_destination("copy.duckdb") as dest:
+            for progress in Sync(client, dest, "cdrs", {"period": "worktime"}).run():
+                print(progress.upserts, progress.deletes)
+    """
+
+    def __init__(
+        self,
+        client: LogsClient,
+        destination: Destination,
+        kind: Kind | str,
+        params: Mapping[str, str] | None = None,
+        table: str | None = None,
+    ) -> None:
+        self.client = client
+        self.destination = destination
+        self.kind = kind_named(kind)
+        self.params = dict(client.query(self.kind, params))
+        self.table = check_name(table or self.kind.table)
+        self.columns = table_columns(self.kind)
+        self.wanted = self._state("")
+        self.progress = Progress()
+
+    def run(
+        self,
+        size: int = MAX_PAGE_SIZE,
+        follow: bool = False,
+        rebuild: bool = False,
+        wait: int = LONG_POLL_S,
+    ) -> Iterator[Progress]:
+        """Apply the changes after the table's cursor, yielding after each commit: until
+        the feed's end, then with ``follow`` each change as it commits, for ever.
+
+        ``rebuild`` drops the table and copies the feed from its start, in one transaction:
+        readers see the old copy until the new one is whole. Raises SyncError (a table
+        holding another query, a cursor the server no longer keeps), and what the client
+        raises.
+        """
+        saved = self.destination.state(self.table)
+        if rebuild or saved is None:
+            self._check_new(saved)
+            with self.destination.transaction():
+                self.destination.drop(self.table)
+                self.destination.create(self.table, self.columns)
+                cursor = self._first(size, per_page=not rebuild)
+            yield self.progress
+        else:
+            self._check_saved(saved)
+            cursor = saved.cursor
+        for changes, after in self._pages(cursor, size, 0):
+            cursor = self._commit(changes, cursor, after)
+            yield self.progress
+        while follow:
+            for changes, after in self._pages(cursor, size, wait):
+                cursor = self._commit(changes, cursor, after)
+                yield self.progress
+
+    def _first(self, size: int, per_page: bool) -> str:
+        """The feed from its start, in the open transaction: only its first page when
+        ``per_page`` (the rest in transactions of their own, so a long first copy can be
+        resumed), else all of it (a rebuild replaces the copy at once)."""
+        pages = self._pages(None, size, 0)
+        changes, cursor = next(pages)
+        self._apply(changes)
+        self.destination.start(self._state(cursor))
+        if not per_page:
+            for changes, after in pages:
+                self._apply(changes)
+                self.destination.advance(self.table, cursor, after)
+                cursor = after
+        self.progress.commits += 1
+        return cursor
+
+    def _commit(self, changes: list[Change], cursor: str, after: str) -> str:
+        if not changes and after == cursor:
+            return cursor  # a long-poll that timed out
+        with self.destination.transaction():
+            self._apply(changes)
+            self.destination.advance(self.table, cursor, after)
+        self.progress.commits += 1
+        return after
+
+    def _apply(self, changes: list[Change]) -> None:
+        latest = {change["id"]: change for change in changes}  # a record's last change wins
+        upserts = [row(self.columns, c) for c in latest.values() if c["op"] == "upsert"]
+        deletes = [id_ for id_, c in latest.items() if c["op"] == "delete"]
+        self.destination.upsert(self.table, self.columns, upserts)
+        self.destination.delete(self.table, deletes)
+        self.progress.upserts += len(upserts)
+        self.progress.deletes += len(deletes)
+
+    def _pages(self, since: str | None, size: int, wait: int) -> Iterator[tuple[list[Change], str]]:
+        try:
+            yield from self.client.change_pages(
+                self.kind, self.params, since=since, size=size, wait=wait
+            )
+        except ApiError as exc:
+            if exc.status == 410:
+                raise SyncError(
+                    f"the server no longer keeps the changes after {self.table}'s cursor "
+                    f"(410 {exc.code}: {exc.message}): the copy may miss removals. Rebuild it: run "
+                    "again with --rebuild (in one transaction; readers see the old copy until "
+                    "the new one is whole)."
+                ) from exc
+            raise
+
+    def _check_new(self, saved: SyncState | None) -> None:
+        """Refuse to replace a table that no sync made."""
+        if saved is None and self.destination.has_table(self.table):
+            raise SyncError(
+                f"{self.destination.where} already has a table {self.table} that no sync "
+                "made: sync into another table (--table) or another destination"
+            )
+
+    def _check_saved(self, saved: SyncState) -> None:
+        if saved.fingerprint != self.wanted.fingerprint:
+            raise SyncError(
+                f"{self.table} at {self.destination.where} is the copy of another query "
+                f"({_describe(saved)}); this run asks for {_describe(self.wanted)}. Sync into "
+                "another table (--table) or destination, or replace the copy with --rebuild."
+            )
+        if not self.destination.has_table(self.table):
+            raise SyncError(
+                f"{self.table} is gone from {self.destination.where} but its cursor is still "
+                "in atende_sync: run again with --rebuild to copy it again"
+            )
+
+    def _state(self, cursor: str) -> SyncState:
+        params = sorted(self.params.items())
+        shown = [[name, MASK if name == "token" else value] for name, value in params]
+        identity = orjson.dumps([self.client.url, self.kind.name, params])
+        return SyncState(
+            self.table,
+            self.kind.name,
+            self.client.url,
+            orjson.dumps(dict(shown)).decode(),
+            hashlib.sha256(identity).hexdigest(),
+            cursor,
+        )
+
+
+def _describe(state: SyncState) -> str:
+    return f"{state.kind} from {state.url} with {state.params}"
