@@ -8,6 +8,8 @@ the rerun asks the feed from that cursor and applies exactly the rest.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -20,6 +22,8 @@ from atende_logs.client.tail import Change
 from atende_logs.kinds import Kind
 from atende_logs.sync.columns import row, table_columns
 from atende_logs.sync.destination import Destination, SyncError, SyncState, check_name
+
+_Page = tuple[list[Change], str]
 
 LONG_POLL_S = 25
 """How long a ``follow`` request waits for a commit: below the client's 60 s timeout."""
@@ -130,8 +134,8 @@ class Sync:
 
     def _pages(self, since: str | None, size: int, wait: int) -> Iterator[tuple[list[Change], str]]:
         try:
-            yield from self.client.change_pages(
-                self.kind, self.params, since=since, size=size, wait=wait
+            yield from _ahead(
+                self.client.change_pages(self.kind, self.params, since=since, size=size, wait=wait)
             )
         except ApiError as exc:
             if exc.status == 410:
@@ -176,6 +180,29 @@ class Sync:
             hashlib.sha256(identity).hexdigest(),
             cursor,
         )
+
+
+def _ahead(pages: Iterator[_Page]) -> Iterator[_Page]:
+    """``pages``, the next one read by a thread while the caller writes this one: the
+    server's and the destination's time overlap (docs/sync.md, "Measured")."""
+    ready: queue.Queue[tuple[_Page | None, BaseException | None]] = queue.Queue(maxsize=1)
+
+    def read() -> None:
+        try:
+            for page in pages:
+                ready.put((page, None))
+            ready.put((None, None))
+        except BaseException as exc:  # handed to the caller, raised there
+            ready.put((None, exc))
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        page, error = ready.get()
+        if error is not None:
+            raise error
+        if page is None:
+            return
+        yield page
 
 
 def _describe(state: SyncState) -> str:
