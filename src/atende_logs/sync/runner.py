@@ -1,5 +1,6 @@
-"""``Sync``: a query's change feed applied to its table at a destination, page by page, each
-page's rows and the cursor after them in one transaction (docs/sync.md, "A table kept exact (atende-logs sync)").
+"""``Sync``: a query's change feed applied to its table at a destination, page by page,
+each page's rows and the cursor after them in one transaction
+(docs/sync.md, "A table kept exact (atende-logs sync)").
 
 A kill -9 at any moment leaves the table and its cursor as they were after some page:
 the rerun asks the feed from that cursor and applies exactly the rest.
