@@ -1,6 +1,7 @@
 """``Sync`` (issue 16; docs/sync.md, "A table kept exact (atende-logs sync)") into DuckDB,
 SQLite and PostgreSQL, the server on SQLite and PostgreSQL: the copy equals the list
-endpoint's answer after inserts, replacements, erasures, removals and filter crossings; typed columns; a rerun with other
+endpoint's answer after inserts, replacements, erasures, removals and filter crossings;
+typed columns; a rerun with other
 filters refused; a 410 names the rebuild, which replaces the copy."""
 
 from __future__ import annotations
