@@ -51,11 +51,16 @@ def test_kill_9_at_random_moments_then_a_rerun_gives_exactly_the_list(
     env = {**os.environ, "ATENDE_API_KEY": api_key}
     with Server(database_url, tmp_path / "server.log") as server:
         args = [str(cli_path()), "sync", "cdrs", "--url", server.url, "--into", dest]
+        # the kills fall while pages are written, not while Python starts: that alone takes
+        # seconds on a busy machine
+        began = time.monotonic()
+        subprocess.run([*args, "--help"], stdout=subprocess.DEVNULL, check=True)
+        start = time.monotonic() - began
         for round_ in range(4):
             process = subprocess.Popen(
                 [*args, "--page-size", "50"], env=env, stdout=subprocess.DEVNULL
             )
-            time.sleep(rng.uniform(0.8, 2.5))
+            time.sleep(start + rng.uniform(0.5, 2.0))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
             # changes while nothing syncs: replacements, removals, a filter of nothing

@@ -4,8 +4,10 @@ Every table has ``id`` (the feed's id, the primary key), the kind's time field, 
 per filter of the list endpoint (what a BI user filters on, read from the same paths the
 server filters on, under the parameter's name), a few more fields per kind (``EXTRA``),
 ``changed_at`` (when the record last changed, from the feed) and ``doc``, the whole
-document as JSON. A value that does not fit its column's type (a ``duration`` sent as
-text, a time that does not parse) leaves the column null; ``doc`` always has it.
+document as JSON (UTF-8 bytes, as orjson writes them: DuckDB's Arrow takes them as they
+are, where a ``str`` would be encoded again). A value that does not fit its column's type
+(a ``duration`` sent as text, a time that does not parse) leaves the column null; ``doc``
+always has it.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ _INT64 = range(-(2**63), 2**63)
 class Column:
     name: str
     type: ColumnType
-    value: Callable[[dict[str, Any]], Any]
-    """The column's value from a change (None when missing or of another type)."""
+    values: Callable[[list[dict[str, Any]]], list[Any]]
+    """The column's values of upserts (None where missing or of another type): a column at
+    a time, one list comprehension each, which costs a page a fraction of a row at a time."""
 
 
 def table_columns(kind: Kind) -> tuple[Column, ...]:
@@ -64,28 +67,44 @@ def table_columns(kind: Kind) -> tuple[Column, ...]:
             fields.append((spec.param, spec.column_type, spec.extract))
     for name, type_ in EXTRA.get(kind.name, ()):
         fields.append((name, type_, getter(((name,),))))
-    columns = [Column("id", "text", lambda change: change["id"])]
+    columns = [Column("id", "text", lambda changes: [change["id"] for change in changes])]
     for name, type_, extract in fields:
-        convert = _CONVERTERS[type_]
-        columns.append(Column(name, type_, _from_item(extract, convert)))
-    columns.append(Column("changed_at", "time", lambda change: _time(change.get("changed_at"))))
-    columns.append(Column("doc", "json", lambda change: orjson.dumps(change["item"]).decode()))
+        columns.append(Column(name, type_, _from_items(extract, type_)))
+    columns.append(Column("changed_at", "time", _changed_at))
+    columns.append(Column("doc", "json", _docs))
     return tuple(columns)
 
 
-def row(columns: tuple[Column, ...], change: dict[str, Any]) -> tuple[Any, ...]:
-    """An upsert's values, in ``columns`` order."""
-    return tuple(column.value(change) for column in columns)
+def column_values(columns: tuple[Column, ...], changes: list[dict[str, Any]]) -> list[list[Any]]:
+    """Upserts' values, one list per column in ``columns`` order, one item per change."""
+    return [column.values(changes) for column in columns]
 
 
-def _from_item(
-    extract: Callable[[dict[str, Any]], Any], convert: Callable[[Any], Any]
-) -> Callable[[dict[str, Any]], Any]:
-    def value(change: dict[str, Any]) -> Any:
-        found = extract(change["item"])
-        return None if found is None else convert(found)
+def _from_items(
+    extract: Callable[[dict[str, Any]], Any], type_: ColumnType
+) -> Callable[[list[dict[str, Any]]], list[Any]]:
+    convert = _CONVERTERS[type_]
+    if type_ == "text":  # most are text already
 
-    return value
+        def texts(changes: list[dict[str, Any]]) -> list[Any]:
+            found = [extract(change["item"]) for change in changes]
+            return [v if v is None or v.__class__ is str else convert(v) for v in found]
+
+        return texts
+
+    def values(changes: list[dict[str, Any]]) -> list[Any]:
+        found = [extract(change["item"]) for change in changes]
+        return [None if v is None else convert(v) for v in found]
+
+    return values
+
+
+def _changed_at(changes: list[dict[str, Any]]) -> list[datetime | None]:
+    return [_time(change.get("changed_at")) for change in changes]
+
+
+def _docs(changes: list[dict[str, Any]]) -> list[bytes]:
+    return [orjson.dumps(change["item"]) for change in changes]
 
 
 def _text(value: Any) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,8 +86,9 @@ class Destination(ABC):
     def has_table(self, name: str) -> bool: ...
 
     @abstractmethod
-    def upsert(self, table: str, columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> None:
-        """Store ``rows`` (distinct ids), each replacing the row of its id."""
+    def upsert(self, table: str, columns: Sequence[Column], values: list[list[Any]]) -> None:
+        """Store rows given as ``values``, a list per column (in ``columns`` order, of the
+        same length, not empty, of distinct ids), each replacing the row of its id."""
 
     @abstractmethod
     def delete(self, table: str, ids: list[str]) -> None:
@@ -164,15 +165,6 @@ def _fields(state: SyncState) -> list[str]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def columns_as_lists(rows: list[tuple[Any, ...]], width: int) -> Iterator[list[Any]]:
-    """``rows`` turned into one list per column, for drivers that bind arrays."""
-    if not rows:
-        yield from ([] for _ in range(width))
-        return
-    for values in zip(*rows, strict=True):
-        yield list(values)
 
 
 def open_destination(where: str) -> Destination:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import psycopg
 
 from atende_logs.sync.columns import Column, ColumnType
-from atende_logs.sync.destination import Destination, SyncError, columns_as_lists, quote
+from atende_logs.sync.destination import Destination, SyncError, quote
 
 
 class PostgresDestination(Destination):
@@ -48,16 +48,17 @@ class PostgresDestination(Destination):
     def has_table(self, name: str) -> bool:
         return self.execute("SELECT to_regclass(%s)", [quote(name)])[0][0] is not None
 
-    def upsert(self, table: str, columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
+    def upsert(self, table: str, columns: Sequence[Column], values: list[list[Any]]) -> None:
         names = [quote(column.name) for column in columns]
         arrays = ", ".join(f"%s::{self.types[column.type]}[]" for column in columns)
         updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
         self.connection.execute(
             f"INSERT INTO {quote(table)} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
             f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            list(columns_as_lists(rows, len(columns))),
+            [
+                [v.decode() for v in column_values] if column.type == "json" else column_values
+                for column, column_values in zip(columns, values, strict=True)
+            ],
         )
 
     def delete(self, table: str, ids: list[str]) -> None:

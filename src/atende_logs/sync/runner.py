@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -21,10 +22,13 @@ from atende_logs.client.errors import ApiError
 from atende_logs.client.state import MASK
 from atende_logs.client.tail import Change
 from atende_logs.kinds import Kind
-from atende_logs.sync.columns import row, table_columns
+from atende_logs.sync.columns import column_values, table_columns
 from atende_logs.sync.destination import Destination, SyncError, SyncState, check_name
 
 _Page = tuple[list[Change], str]
+
+COMMIT_EVERY_S = 1.0
+"""The longest a transaction goes on taking pages that are already read."""
 
 LONG_POLL_S = 25
 """How long a ``follow`` request waits for a commit: below the client's 60 s timeout."""
@@ -64,6 +68,8 @@ class Sync:
         self.columns = table_columns(self.kind)
         self.wanted = self._state("")
         self.progress = Progress()
+        self._cursor = ""
+        """The cursor after the last change applied (committed or in the open transaction)."""
 
     def run(
         self,
@@ -91,19 +97,17 @@ class Sync:
         else:
             self._check_saved(saved)
             cursor = saved.cursor
-        for changes, after in self._pages(cursor, size, 0):
-            cursor = self._commit(changes, cursor, after)
-            yield self.progress
+        yield from self._apply_pages(cursor, size, 0)
         while follow:
-            for changes, after in self._pages(cursor, size, wait):
-                cursor = self._commit(changes, cursor, after)
-                yield self.progress
+            yield from self._apply_pages(self._cursor, size, wait)
 
     def _first(self, size: int, per_page: bool) -> str:
         """The feed from its start, in the open transaction: only its first page when
         ``per_page`` (the rest in transactions of their own, so a long first copy can be
         resumed), else all of it (a rebuild replaces the copy at once)."""
-        pages = self._pages(None, size, 0)
+        pages: Iterator[_Page] = self._pages(None, size, 0)
+        if not per_page:
+            pages = _Ahead(pages)
         changes, cursor = next(pages)
         self._apply(changes)
         self.destination.start(self._state(cursor))
@@ -115,28 +119,46 @@ class Sync:
         self.progress.commits += 1
         return cursor
 
-    def _commit(self, changes: list[Change], cursor: str, after: str) -> str:
-        if not changes and after == cursor:
-            return cursor  # a long-poll that timed out
-        with self.destination.transaction():
-            self._apply(changes)
-            self.destination.advance(self.table, cursor, after)
-        self.progress.commits += 1
-        return after
+    def _apply_pages(self, cursor: str, size: int, wait: int) -> Iterator[Progress]:
+        """The feed's pages after ``cursor``, applied with the cursor after each. A page that
+        the reader already holds joins the open transaction (up to ``COMMIT_EVERY_S``): a
+        commit costs a flush to disk, and while catching up one per page was most of the
+        time; a kill -9 then loses at most that second of work, never the copy's truth."""
+        self._cursor = cursor
+        pages = _Ahead(self._pages(cursor, size, wait))
+        page = next(pages, None)
+        while page is not None:
+            began, applied = time.monotonic(), False
+            with self.destination.transaction():
+                while page is not None:
+                    changes, after = page
+                    if changes or after != self._cursor:  # else a long-poll that timed out
+                        self._apply(changes)
+                        self.destination.advance(self.table, self._cursor, after)
+                        self._cursor, applied = after, True
+                    if not pages.waiting() or time.monotonic() - began >= COMMIT_EVERY_S:
+                        break
+                    page = next(pages, None)
+            if applied:
+                self.progress.commits += 1
+                yield self.progress
+            page = next(pages, None) if page is not None else None
 
     def _apply(self, changes: list[Change]) -> None:
         latest = {change["id"]: change for change in changes}  # a record's last change wins
-        upserts = [row(self.columns, c) for c in latest.values() if c["op"] == "upsert"]
+        upserts = [c for c in latest.values() if c["op"] == "upsert"]
         deletes = [id_ for id_, c in latest.items() if c["op"] == "delete"]
-        self.destination.upsert(self.table, self.columns, upserts)
+        if upserts:
+            values = column_values(self.columns, upserts)
+            self.destination.upsert(self.table, self.columns, values)
         self.destination.delete(self.table, deletes)
         self.progress.upserts += len(upserts)
         self.progress.deletes += len(deletes)
 
-    def _pages(self, since: str | None, size: int, wait: int) -> Iterator[tuple[list[Change], str]]:
+    def _pages(self, since: str | None, size: int, wait: int) -> Iterator[_Page]:
         try:
-            yield from _ahead(
-                self.client.change_pages(self.kind, self.params, since=since, size=size, wait=wait)
+            yield from self.client.change_pages(
+                self.kind, self.params, since=since, size=size, wait=wait
             )
         except ApiError as exc:
             if exc.status == 410:
@@ -183,27 +205,38 @@ class Sync:
         )
 
 
-def _ahead(pages: Iterator[_Page]) -> Iterator[_Page]:
+class _Ahead:
     """``pages``, the next one read by a thread while the caller writes this one: the
     server's and the destination's time overlap (docs/sync.md, "Measured")."""
-    ready: queue.Queue[tuple[_Page | None, BaseException | None]] = queue.Queue(maxsize=1)
 
-    def read() -> None:
+    def __init__(self, pages: Iterator[_Page]) -> None:
+        self._ready: queue.Queue[tuple[_Page | None, BaseException | None]] = queue.Queue(1)
+        self._pages = pages
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
         try:
-            for page in pages:
-                ready.put((page, None))
-            ready.put((None, None))
+            for page in self._pages:
+                self._ready.put((page, None))
+            self._ready.put((None, None))
         except BaseException as exc:  # handed to the caller, raised there
-            ready.put((None, exc))
+            self._ready.put((None, exc))
 
-    threading.Thread(target=read, daemon=True).start()
-    while True:
-        page, error = ready.get()
+    def waiting(self) -> bool:
+        """Whether the next page (or the end) is already read: taking it will not block."""
+        return not self._ready.empty()
+
+    def __iter__(self) -> _Ahead:
+        return self
+
+    def __next__(self) -> _Page:
+        page, error = self._ready.get()
         if error is not None:
             raise error
         if page is None:
-            return
-        yield page
+            self._ready.put((None, None))  # the end stays the end
+            raise StopIteration
+        return page
 
 
 def _describe(state: SyncState) -> str:

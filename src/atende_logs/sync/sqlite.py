@@ -55,16 +55,17 @@ class SqliteDestination(Destination):
         )
         return bool(found)
 
-    def upsert(self, table: str, columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> None:
+    def upsert(self, table: str, columns: Sequence[Column], values: list[list[Any]]) -> None:
         names = [quote(column.name) for column in columns]
         updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
-        times = [i for i, column in enumerate(columns) if column.type == "time"]
-        if times:
-            rows = [_with_text_times(row, times) for row in rows]
+        values = [
+            _as_stored(column.type, column_values)
+            for column, column_values in zip(columns, values, strict=True)
+        ]
         self.connection.executemany(
             f"INSERT INTO {quote(table)} ({', '.join(names)}) "
             f"VALUES ({', '.join('?' * len(names))}) ON CONFLICT (id) DO UPDATE SET {updates}",
-            rows,
+            zip(*values, strict=True),
         )
 
     def delete(self, table: str, ids: list[str]) -> None:
@@ -76,12 +77,12 @@ class SqliteDestination(Destination):
         self.connection.close()
 
 
-def _with_text_times(row: tuple[Any, ...], times: list[int]) -> tuple[Any, ...]:
-    values = list(row)
-    for index in times:
-        if values[index] is not None:
-            values[index] = _iso(values[index])
-    return tuple(values)
+def _as_stored(type_: ColumnType, values: list[Any]) -> list[Any]:
+    if type_ == "time":
+        return [None if v is None else _iso(v) for v in values]
+    if type_ == "json":  # TEXT, which json_extract reads (bytes would be a BLOB)
+        return [v.decode() for v in values]
+    return values
 
 
 def _iso(moment: datetime) -> str:
