@@ -17,6 +17,7 @@ from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
 from atende_logs.models import Customer
 from atende_logs.storage import Store
 from atende_logs.sync import Sync, SyncError, open_destination
+from atende_logs.sync.columns import column_values, table_columns
 from changes._consumer import listing
 from changes.test_feed import BASE_MS, PHONE, cdr, put
 from sync._copy import copy_of, cursor_of
@@ -145,3 +146,33 @@ def test_a_410_names_the_rebuild_which_copies_the_feed_again(
     run(logs_client, destination, rebuild=True)
     assert copy_of(destination, "cdrs") == listing(client, CDRS, api_key)
     assert set(copy_of(destination, "cdrs")) == {"c0003"}
+
+
+def test_a_record_twice_in_a_first_copy_keeps_its_last_state(destination: str) -> None:
+    """A record changed while the first copy runs comes again in a later page; a page
+    rolled back or a row deleted leaves nothing behind (DuckDB inserts a new table's pages
+    without a conflict check while none of their ids was written before)."""
+    columns = table_columns(CDRS)
+
+    def page(*docs: dict[str, object]) -> list[list[object]]:
+        changes = [{"op": "upsert", "id": d["callid"], "item": d} for d in docs]
+        return column_values(columns, changes)
+
+    with open_destination(destination) as dest:
+        with dest.transaction():
+            dest.create("cdrs", columns)
+            dest.upsert("cdrs", columns, page(cdr(1), cdr(2)))
+        with pytest.raises(RuntimeError), dest.transaction():
+            dest.upsert("cdrs", columns, page(cdr(3)))
+            raise RuntimeError
+        with dest.transaction():
+            dest.upsert("cdrs", columns, page(cdr(2, period="later"), cdr(3), cdr(4)))
+            dest.delete("cdrs", ["c0004"])
+            dest.upsert("cdrs", columns, page(cdr(4, period="back")))
+    copy = copy_of(destination, "cdrs")
+    assert copy == {
+        "c0001": cdr(1),
+        "c0002": cdr(2, period="later"),
+        "c0003": cdr(3),
+        "c0004": cdr(4, period="back"),
+    }
