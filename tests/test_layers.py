@@ -20,6 +20,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "kinds": {"http", "cli", "client", "storage", "ingest", "export", "query"},
     "export": {"http", "cli", "client", "ingest"},
     "client": {"http", "cli", "storage", "ingest"},
+    "sync": {"http", "cli", "storage", "ingest", "query", "export", "ratelimit"},
     "ratelimit": {"http", "cli", "storage", "ingest"},
     "consume": {"http", "cli", "client", "query", "export", "ratelimit"},
     "http": {"cli"},

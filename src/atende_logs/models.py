@@ -243,6 +243,10 @@ class FeedPosition:
 
     seq: int
     doc_id: str | None = None
+    floor: tuple[int, str] | None = None
+    """The history's horizon (``change_horizons``) when this consumer began from the start
+    or from a time: the removals pruned up to it were never this consumer's to see, so only
+    a horizon moved past both it and the position means a missed removal (410)."""
     lsn: int | None = None
     """Where the database's WAL stood when the page was read, with read replicas
     (``storage._replicas``): a replica that has not replayed that far does not serve the

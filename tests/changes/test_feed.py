@@ -167,6 +167,32 @@ def test_a_cursor_older_than_the_pruned_tombstones_gets_410(
     assert fresh.copy == listing(client, CDRS, api_key) and set(fresh.copy) == {"c0003"}
 
 
+def test_a_consumer_that_began_after_a_prune_pages_past_the_horizon_and_goes_on(
+    client: TestClient, store: Store, customer: Customer, api_key: str
+) -> None:
+    """Its cursors lie below the horizon while it reads records older than the pruned
+    tombstones: they carry the horizon it began under, so only a later prune is a 410."""
+    put(store, customer, [cdr(n) for n in range(6)])
+    store.delete_before(customer.id, CDRS, BASE_MS + 1_500, limit=100)  # c0000, c0001
+    now_ms = int(time.time() * 1000) + 1
+    assert store.prune_changes(customer.id, CDRS, before_ms=now_ms, limit=9) == 2
+    fresh = Consumer(client, CDRS, api_key)
+    fresh.pull(size=1)
+    fresh.catch_up(size=1)  # every page's cursor is below the horizon
+    assert fresh.copy == listing(client, CDRS, api_key) and len(fresh.copy) == 4
+    paused = Consumer(client, CDRS, api_key)
+    paused.pull(size=1)  # stands before the removal of c0002 below
+    store.delete_before(customer.id, CDRS, BASE_MS + 2_500, limit=100)
+    fresh.catch_up()  # it read the removal: a prune after it changes nothing for it
+    now_ms = int(time.time() * 1000) + 1
+    assert store.prune_changes(customer.id, CDRS, before_ms=now_ms, limit=9) == 1
+    assert fresh.pull()["changes"] == []
+    response = client.get(
+        CDRS.changes_path, params={"since": paused.cursor}, headers={"x-api-key": api_key}
+    )
+    assert response.status_code == 410, response.text
+
+
 def test_since_a_time_starts_at_the_changes_made_then(
     client: TestClient, store: Store, customer: Customer, api_key: str
 ) -> None:

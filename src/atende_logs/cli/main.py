@@ -28,6 +28,7 @@ from atende_logs.cli.options import (
     store_session,
 )
 from atende_logs.cli.pull import pull
+from atende_logs.cli.sync import sync
 from atende_logs.config import get_settings
 from atende_logs.models import IngestScope, KeyInfo
 
@@ -56,6 +57,7 @@ app.command("import")(import_file)
 app.command("demo")(demo_command.demo)
 app.command("pull")(pull)
 app.command("consume")(consume)
+app.command("sync")(sync)
 app.command("purge")(lgpd_commands.purge)
 app.command("erase")(lgpd_commands.erase)
 app.command("erasures")(lgpd_commands.erasures)

@@ -275,12 +275,13 @@ class LogsClient:
         *,
         since: str | None = None,
         size: int = MAX_PAGE_SIZE,
+        wait: int = 0,
     ) -> Iterator[tuple[list[dict[str, Any]], str]]:
         """The feed's pages from ``since`` until ``end_of_stream``: (changes, cursor after
-        them) each (``client.tail.change_pages``)."""
+        them) each; ``wait`` long-polls the last one (``client.tail.change_pages``)."""
         from atende_logs.client.tail import change_pages
 
-        return change_pages(self, kind, params, since=since, size=size)
+        return change_pages(self, kind, params, since=since, size=size, wait=wait)
 
     def query(self, kind: Kind | str, params: Mapping[str, str] | None) -> list[tuple[str, str]]:
         """The query's parameters by their contract names, checked (``check_params``): the

@@ -51,15 +51,20 @@ def change_pages(
     *,
     since: str | None = None,
     size: int = MAX_PAGE_SIZE,
+    wait: int = 0,
 ) -> Iterator[tuple[list[Change], str]]:
     """The feed's pages from ``since`` (None: the start of the history kept) until the one
-    that says ``end_of_stream``, each as (its changes, the cursor after them)."""
+    that says ``end_of_stream``, each as (its changes, the cursor after them). With ``wait``
+    (seconds, up to 60) a request finding nothing left is held until a change commits: the
+    last page then brings it, or nothing once the wait ran out (a long-poll)."""
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
     kind = kind_named(kind)
     pairs, headers = client._placed(client.query(kind, params))
     while True:
         query = [*pairs, ("size", str(size))]
+        if wait:
+            query.append(("wait", str(wait)))
         if since is not None:
             query.append(("since", since))
         body = _json(client._get(kind.changes_path, query, headers))

@@ -3,7 +3,8 @@
 The feed takes every parameter of its kind's list endpoint but ``after`` (the filters, the
 time bounds, ``size``, ``tz``, a cards feed's ``token``), plus ``since`` and ``wait``.
 ``since`` is the opaque ``cursor`` of an earlier answer (``c.`` then the base64url of
-``[seq, doc_id]``, plus an object of named extras when there are any: ``lsn``, where read
+``[seq, doc_id]``, plus an object of named extras when there are any: ``floor``, the
+history's horizon when the consumer began (``FeedPosition.floor``), and ``lsn``, where read
 replicas serve the feed, the WAL position the page was read at; clients must not look
 inside), or a date or date-time in the list
 endpoints' forms, read in ``tz``.
@@ -80,7 +81,12 @@ def encode_cursor(position: FeedPosition) -> str:
 
 def _extra(position: FeedPosition) -> dict[str, object]:
     """What a position carries beyond its place in the feed, by name."""
-    return {} if position.lsn is None else {"lsn": position.lsn}
+    extra: dict[str, object] = {}
+    if position.floor is not None:
+        extra["floor"] = list(position.floor)
+    if position.lsn is not None:
+        extra["lsn"] = position.lsn
+    return extra
 
 
 def decode_cursor(text: str) -> FeedPosition:
@@ -98,9 +104,17 @@ def decode_cursor(text: str) -> FeedPosition:
         and (value[1] is None or (isinstance(value[1], str) and "\x00" not in value[1]))
     ):
         extra = value[2] if len(value) == 3 else {}
-        lsn = extra.get("lsn") if isinstance(extra, dict) else "not an object"
-        if lsn is None or (type(lsn) is int and 0 <= lsn <= _MAX_LSN):
-            return FeedPosition(value[0], value[1], lsn=lsn)
+        if isinstance(extra, dict):
+            lsn, floor = extra.get("lsn"), extra.get("floor")
+            lsn_ok = lsn is None or (type(lsn) is int and 0 <= lsn <= _MAX_LSN)
+            floor_ok = floor is None or (
+                isinstance(floor, list)
+                and len(floor) == 2
+                and type(floor[0]) is int
+                and isinstance(floor[1], str)
+            )
+            if lsn_ok and floor_ok:
+                return FeedPosition(value[0], value[1], tuple(floor) if floor else None, lsn=lsn)
     raise ParameterError(
         "since", "since inválido: use o cursor devolvido pela resposta anterior, ou uma data"
     )

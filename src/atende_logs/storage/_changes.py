@@ -130,7 +130,9 @@ class FeedStore(SqlStore):
             sql, params = _page_sql(query, dialer_id, start, self.dialect)
             rows = self._rows(connection, self._sql(sql), params)
         changes = [
-            Change(_text(doc_id), FeedPosition(seq, _text(doc_id), lsn), changed_at, doc)
+            Change(
+                _text(doc_id), FeedPosition(seq, _text(doc_id), start.floor, lsn), changed_at, doc
+            )
             for seq, doc_id, changed_at, doc in rows[: listing.size]
         ]
         position = changes[-1].position if changes else replace(start, lsn=lsn)
@@ -139,19 +141,26 @@ class FeedStore(SqlStore):
     def _start(
         self, connection: Any, query: ChangeQuery, dialer_id: int | None, horizon: Any
     ) -> FeedPosition:
-        """Where a request starts; HistoryGoneError when the history it needs was pruned."""
+        """Where a request starts; HistoryGoneError when the history it needs was pruned.
+
+        A consumer that began (from the start or a time) after a prune never needed the
+        removals it forgot: its positions carry that horizon (``floor``), and only a later
+        prune past its position sends it back to the start."""
+        floor = None if horizon is None else (int(horizon[0]), _text(horizon[1]))
         if query.since is not None:
-            if (
-                horizon is not None
-                and query.since.key() < FeedPosition(horizon[0], _text(horizon[1])).key()
-            ):
-                raise HistoryGoneError(_GONE)
-            return query.since
+            since = query.since
+            if floor is not None and since.key() < FeedPosition(*floor).key():
+                if (
+                    since.floor is None
+                    or FeedPosition(*since.floor).key() < FeedPosition(*floor).key()
+                ):
+                    raise HistoryGoneError(_GONE)
+            return since
         if query.since_ms is None:
-            return FEED_START
+            return replace(FEED_START, floor=floor)
         if horizon is not None and query.since_ms <= horizon[2]:
             raise HistoryGoneError(_GONE)
-        return self._position_at(connection, query, dialer_id)
+        return replace(self._position_at(connection, query, dialer_id), floor=floor)
 
     def _position_at(
         self, connection: Any, query: ChangeQuery, dialer_id: int | None
