@@ -24,6 +24,7 @@ from atende_logs.normalize import ASCII_DIGITS
 from atende_logs.query.changes import decode_cursor
 from atende_logs.query.cursor import parse_after
 from atende_logs.query.output import CSV_PARAMETERS
+from atende_logs.query.stats import bar_bounds
 from atende_logs.query.times import parse_instant, zone
 
 DEFAULT_TZ = Settings.model_fields["timezone"].default
@@ -37,6 +38,7 @@ def before_call(ctx: Any, case: Case, kwargs: dict[str, Any]) -> None:
         return  # the rules are those of the search operations' query parameters
     csv_options_only_with_csv(case.query, case.headers or {})
     start_at_not_after_end_at(case.query)
+    stats_within_max_bars(case.path, case.query)
     after_as_handed_out(case.query)
     since_as_handed_out(case.query)
     short_waits(case.query)
@@ -79,6 +81,25 @@ def start_at_not_after_end_at(query: dict[str, Any]) -> None:
         return  # not the rule's business: the server's 400 is Schemathesis' to judge
     if first > last:
         query["start_at"], query["end_at"] = end, start
+
+
+def stats_within_max_bars(path: str, query: dict[str, Any]) -> None:
+    """A stats range of more than ``MAX_BARS`` bars gets 400 naming ``interval``: ask for the
+    first bar's worth of it instead (its start to itself)."""
+    start, end = query.get("start_at"), query.get("end_at")
+    if not path.endswith("/stats") or not (_given(start) and _given(end)):
+        return
+    interval = str(query.get("interval") or "").strip().lower() or "day"
+    if interval not in ("hour", "day"):
+        return
+    try:
+        tz = zone(query["tz"] if _given(query.get("tz")) else DEFAULT_TZ)
+        first = parse_instant(str(start), param="start_at", end=False, tz=tz)
+        last = parse_instant(str(end), param="end_at", end=True, tz=tz)
+        bar_bounds(first, last, interval, tz)  # type: ignore[arg-type]
+    except ParameterError as exc:
+        if exc.parameter == "interval":
+            query["end_at"] = start
 
 
 def after_as_handed_out(query: dict[str, Any]) -> None:

@@ -8,12 +8,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from atende_logs.http.routes.stats import _iso
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS, KINDS, Kind
@@ -265,3 +267,9 @@ def test_cards_without_a_token_are_refused(client: TestClient, tenant: Tenant) -
     )
     assert response.status_code == 400
     assert response.json()["error"]["parameter"] == "token"
+
+
+def test_a_bar_start_in_a_local_mean_time_is_given_in_utc() -> None:
+    """RFC 3339 offsets are whole minutes: Monrovia's -00:44:30 (before 1972) has no form."""
+    assert _iso(-86_400_000, ZoneInfo("Africa/Monrovia")) == "1969-12-31T00:00:00+00:00"
+    assert _iso(1_700_000_000_000, ZoneInfo("America/Sao_Paulo")) == "2023-11-14T19:13:20-03:00"

@@ -60,14 +60,15 @@ def stats_operation(kind: Kind) -> dict[str, Any]:
     """``openapi_extra`` for a stats route: its parameters and example response."""
     parameters = _token_parameters() if kind.scope.by_dialer else []
     common: dict[str, dict[str, Any]] = {
-        "start_at": values.TIME,
-        "end_at": values.TIME,
+        "start_at": values.REQUIRED_TIME,
+        "end_at": values.REQUIRED_TIME,
         "tz": {"anyOf": [values.BLANK, {"$ref": "#/components/schemas/TimeZone"}]},
     }
     for name, schema in common.items():
-        required = _REQUIRED if name != "tz" else ""
         parameter = _parameter(name, COMMON_PARAMETERS[name], _COMMON_SEMANTICS[name], schema)
-        parameter["description"] += required
+        if name != "tz":
+            parameter["required"] = True
+            parameter["description"] += _REQUIRED
         parameters.append(parameter)
     schemas = {
         "interval": values.INTERVAL,

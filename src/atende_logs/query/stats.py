@@ -108,7 +108,11 @@ def bar_bounds(start_ms: int, end_ms: int, interval: Interval, tz: ZoneInfo) -> 
             raise ParameterError(
                 "interval",
                 f"o período tem mais de {MAX_BARS} barras de interval={interval}: "
-                "use interval=day ou um período menor",
+                + (
+                    "use interval=day ou um período menor"
+                    if interval == "hour"
+                    else "use um período menor"
+                ),
             )
         moment = _next(moment, interval, tz)
         bounds.append(epoch_ms(moment))

@@ -145,10 +145,10 @@ _CLOCK = (
 )
 # Up to 15 digits, leading zeros included; zero in any such length but eight (a date).
 _EPOCH_MS = "|".join(["0{1,7}", "0{9,15}", _numbers(MIN_EPOCH_MS, MAX_MS, range(12, 16))])
-TIME = {
-    "type": "string",
-    "pattern": _blank_or(f"{_EPOCH_MS}|(?:{_dates('')})|(?:{_dates('-')})(?:{_CLOCK})?"),
-}
+_INSTANT = f"{_EPOCH_MS}|(?:{_dates('')})|(?:{_dates('-')})(?:{_CLOCK})?"
+TIME = {"type": "string", "pattern": _blank_or(_INSTANT)}
+REQUIRED_TIME = {"type": "string", "pattern": f"^{_WS}(?:{_INSTANT}){_WS}$"}
+"""``TIME`` where the parameter must be sent: blank is missing, so not allowed."""
 
 
 # --- The other common parameters (``query.parse``, ``query.cursor``, ``query.resume``) ------

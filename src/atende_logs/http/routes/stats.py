@@ -4,7 +4,7 @@ perhaps split by a field, under the list path (``/customers/cdrs/logs/stats``)."
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -96,7 +96,13 @@ def stats_body(query: StatsQuery, tz: ZoneInfo, bars: list[Bar]) -> bytes:
 
 
 def _iso(ms: int, tz: ZoneInfo) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz).isoformat(timespec="seconds")
+    moment = datetime.fromtimestamp(ms / 1000, tz)
+    offset = moment.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        # A local mean time (Africa/Monrovia before 1972: -00:44:30) has no RFC 3339 form,
+        # whose offsets are whole minutes: that bar's start is given in UTC.
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="seconds")
 
 
 def stats_router(kinds: Iterable[Kind]) -> APIRouter:
