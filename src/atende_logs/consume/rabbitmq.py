@@ -27,7 +27,9 @@ from atende_logs.consume.source import (
 )
 
 LINGER = 0.05
-"""Seconds a round waits for one more message once it has one."""
+"""Seconds a round may wait for more messages once it has its first: a bound for the
+round, not per message, or a steady trickle (one message every 40 ms) would keep a round
+open until it is full, holding every message it took unstored meanwhile."""
 
 
 def names(prefix: str) -> tuple[str, str]:
@@ -81,9 +83,16 @@ class RabbitSource:
             return []
         messages = [first]
         # Pushed messages come in bursts: a short linger fills the round, as a pull would.
+        deadline = asyncio.get_running_loop().time() + LINGER
         while len(messages) < size:
+            if not self._inbox.empty():
+                messages.append(self._inbox.get_nowait())
+                continue
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
             try:
-                messages.append(await asyncio.wait_for(self._inbox.get(), LINGER))
+                messages.append(await asyncio.wait_for(self._inbox.get(), left))
             except TimeoutError:
                 break
         return [_delivery(message) for message in messages]
