@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from io import FileIO
 from pathlib import Path
@@ -37,7 +38,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from atende_logs.client import parquet
 from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient, kind_named
 from atende_logs.client.errors import PullError, StateMismatchError
-from atende_logs.client.prefetch import Prefetched
 from atende_logs.client.state import (
     PullSpec,
     PullState,
@@ -172,13 +172,14 @@ class Pull:
 
     def run(self, size: int = MAX_PAGE_SIZE) -> Iterator[PullState]:
         """Fetch the pages after the state's cursor, append each, yield the state after it."""
+        # The next page is fetched while this one is parsed, written and fsynced: its
+        # request needs only this page's after. Each page is still fsynced before the state
+        # names it.
         pages = self.client.pages(
-            self.spec.kind, dict(self.spec.params), after=self.state.after, size=size
+            self.spec.kind, dict(self.spec.params), after=self.state.after, size=size, ahead=True
         )
-        # The next page is fetched while this one is written: its request needs only this
-        # page's after. Each page is still fsynced before the state names it.
-        with Prefetched(pages, name="pull-prefetch") as ahead:
-            for page in ahead:
+        with closing(pages):
+            for page in pages:
                 data = self._encoder.encode_items(page.items)
                 _append(self._file, data)
                 self.state = self.state.advanced(page, len(data))
