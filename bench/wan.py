@@ -15,6 +15,8 @@ rate. Printed: the pull's time, the bytes the server sent on the link, the serve
 page, and the time the compressed bytes alone need at that rate.
 
 Needs root (``ip netns``); ``--keep`` leaves the namespaces up for a look.
+``--baseline-src DIR`` also runs each pull with the client of another checkout's ``src``
+(``git worktree add --detach ../base main``), in the same run, for a before/after.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -58,6 +61,7 @@ class Loaded:
 
 @dataclass(frozen=True)
 class Run:
+    client: str
     rate_mbit: int
     compressed: bool
     seconds: float
@@ -174,7 +178,15 @@ class NamespacedServer(Server):
             return b"Application startup complete." in log.read()
 
 
-def pull(server: Server, loaded: Loaded, rate: int, compressed: bool, out: Path) -> Run:
+def pull(
+    server: Server,
+    loaded: Loaded,
+    rate: int,
+    compressed: bool,
+    out: Path,
+    baseline_src: Path | None = None,
+) -> Run:
+    """One pull of the month; ``baseline_src``: with the client of that source tree."""
     out.unlink(missing_ok=True)
     command = [
         "ip", "netns", "exec", CLIENT_NS, str(cli_path()), "pull", "cdrs",
@@ -183,6 +195,8 @@ def pull(server: Server, loaded: Loaded, rate: int, compressed: bool, out: Path)
         "--compress" if compressed else "--no-compress",
     ]  # fmt: skip
     env = {**child_env(loaded.url), "ATENDE_API_KEY": loaded.key}
+    if baseline_src is not None:
+        env["PYTHONPATH"] = str(baseline_src)  # ahead of the virtualenv's editable install
     cpu, wire = cpu_seconds(tree(server.pid)), sent_bytes()
     began = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, check=False)
@@ -192,27 +206,35 @@ def pull(server: Server, loaded: Loaded, rate: int, compressed: bool, out: Path)
     cpu = cpu_seconds(tree(server.pid)) - cpu
     items = orjson.loads(done.stdout.splitlines()[-1])["items"]
     pages = math.ceil(items / PAGE) + 1  # and the empty page that ends it
-    return Run(rate, compressed, seconds, items, sent_bytes() - wire, cpu * 1000 / pages)
+    client = "baseline" if baseline_src else "this"
+    return Run(client, rate, compressed, seconds, items, sent_bytes() - wire, cpu * 1000 / pages)
 
 
-def startup_seconds() -> float:
+def startup_seconds(baseline_src: Path | None = None) -> float:
     """The client's own start, which every pull's time includes: ``pull --help``."""
     command = ["ip", "netns", "exec", CLIENT_NS, str(cli_path()), "pull", "--help"]
+    env = dict(os.environ)
+    if baseline_src is not None:
+        env["PYTHONPATH"] = str(baseline_src)
     began = time.perf_counter()
-    subprocess.run(command, capture_output=True, check=True)
+    subprocess.run(command, capture_output=True, check=True, env=env)
     return time.perf_counter() - began
 
 
 def report(runs: list[Run]) -> str:
     lines = [
-        "| link | compression | pull s | MB on the wire | server CPU ms/page | "
+        "| client | link | compression | pull s | MB on the wire | server CPU ms/page | "
         "link time of these bytes s | speed-up |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        plain = next(r for r in runs if r.rate_mbit == run.rate_mbit and not r.compressed)
+        plain = next(
+            r
+            for r in runs
+            if r.rate_mbit == run.rate_mbit and not r.compressed and r.client == run.client
+        )
         lines.append(
-            f"| {run.rate_mbit} Mbit/s | {'zstd' if run.compressed else 'none'} | "
+            f"| {run.client} | {run.rate_mbit} Mbit/s | {'zstd' if run.compressed else 'none'} | "
             f"{run.seconds:.2f} | {run.wire_bytes / 1e6:.1f} | "
             f"{run.server_cpu_ms_per_page:.1f} | {run.link_seconds():.2f} | "
             f"{plain.seconds / run.seconds:.1f}× |"
@@ -226,6 +248,12 @@ def main() -> None:
     parser.add_argument("--rates", default="50,10", help="Mbit/s, comma-separated")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/atende-bench-wan"))
     parser.add_argument("--keep", action="store_true", help="leave the namespaces up")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="compressed pulls: the best of this many"
+    )
+    parser.add_argument(
+        "--baseline-src", type=Path, help="also pull with the client of this src directory"
+    )
     args = parser.parse_args()
     loaded = load(args.workdir, args.rows)
     runs: list[Run] = []
@@ -234,20 +262,34 @@ def main() -> None:
     try:
         with NamespacedServer(loaded.url, args.workdir / "wan-server.log") as server:
             warm = args.workdir / "warm.ndjson"
-            startup = min(startup_seconds() for _ in range(3))
+            startup = min(startup_seconds() for _ in range(5))
+            if args.baseline_src:
+                base_startup = min(startup_seconds(args.baseline_src) for _ in range(5))
             for rate in (int(r) for r in args.rates.split(",")):
                 shape(rate)
                 pull(server, loaded, rate, True, warm)  # the file cache and the server warm
-                for compressed in (False, True):
-                    run = pull(server, loaded, rate, compressed, args.workdir / "pull.ndjson")
-                    console.print(run)
-                    runs.append(run)
+                clients = [None, args.baseline_src] if args.baseline_src else [None]
+                for baseline_src in clients:
+                    for compressed in (False, True):
+                        out = args.workdir / "pull.ndjson"
+                        tries = args.repeat if compressed else 1  # seconds: noise matters
+                        run = min(
+                            (
+                                pull(server, loaded, rate, compressed, out, baseline_src)
+                                for _ in range(tries)
+                            ),
+                            key=lambda run: run.seconds,
+                        )
+                        console.print(run)
+                        runs.append(run)
     finally:
         if not args.keep:
             remove_link()
     console.print(
         f"\n{loaded.docs:,} CDRs loaded for --rows {args.rows:,}; the client's start-up "
-        f"(in each pull's time): {startup:.2f} s; pulled:\n"
+        f"(in each pull's time): {startup:.2f} s"
+        + (f" (baseline: {base_startup:.2f} s)" if args.baseline_src else "")
+        + "; pulled:\n"
     )
     print(report(runs))
 

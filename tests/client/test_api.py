@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from atende_logs.client import (
     ProtocolError,
     RetryPolicy,
 )
-from atende_logs.client.api import check_params, kind_named, query_parameters
+from atende_logs.client.api import _head_after, check_params, kind_named, query_parameters
 from atende_logs.kinds import CARDS, CDRS, KINDS
 
 
@@ -199,3 +200,42 @@ def test_the_readme_example_runs(
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "cdrs.csv").read_text(encoding="utf-8").startswith("callid,")
+
+
+def _body(after: Any, items: list[Any], total: int = 7, after_first: bool = True) -> bytes:
+    """A page as our server writes it (http.responses.page_body), or with the after last."""
+    if after_first:
+        return b'{"total":%d,"after":%b,"items":%b}' % (
+            total, orjson.dumps(after), orjson.dumps(items)
+        )  # fmt: skip
+    return orjson.dumps({"items": items, "total": total, "after": after})
+
+
+@settings(max_examples=100)
+@given(after=st.integers(-(2**63), 2**63 - 1) | st.text(min_size=1))
+def test_the_after_is_read_from_a_pages_first_bytes(after: int | str) -> None:
+    assert _head_after(_body(after, [{"a": 1}])) == after
+    assert _head_after(_body(after, [{"a": 1}], after_first=False)) is None
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+@pytest.mark.parametrize("after_first", [False, True])
+def test_pages_ahead_or_not_whatever_the_keys_order(ahead: bool, after_first: bool) -> None:
+    pages = [
+        _body(after, [{"n": n}], after_first=after_first) for n, after in enumerate([10, "t:2", 30])
+    ]
+    empty = _body(None, [], after_first=after_first)
+    with _serving(*pages, empty) as client:
+        got = list(client.pages("cdrs", ahead=ahead))
+    assert [(page.after, page.items) for page in got] == [
+        (10, [{"n": 0}]),
+        ("t:2", [{"n": 1}]),
+        (30, [{"n": 2}]),
+    ]
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+def test_a_first_after_the_body_contradicts(ahead: bool) -> None:
+    body = b'{"total":1,"after":5,"items":[{}],"after":6}'
+    with _serving(body, _body(None, [])) as client, pytest.raises(ProtocolError, match="first"):
+        list(client.pages("cdrs", ahead=ahead))

@@ -5,6 +5,8 @@ all; Parquet columns have their types; errors are clear and leave nothing behind
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -277,3 +279,50 @@ def test_the_summary_notes_a_count_that_changed(capsys: pytest.CaptureFixture[st
     printed = " ".join(capsys.readouterr().out.split())
     assert "wrote 10 cdrs to x.csv (4 by an earlier run)" in printed
     assert "the server now counts 12 matching items; the data changed during the pull" in printed
+
+
+SERVER_MODULES = (
+    "atende_logs.cli.main",
+    "atende_logs.config",
+    "atende_logs.storage",
+    "atende_logs.http",
+    "atende_logs.ingest",
+    "pydantic_settings",
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "pyarrow",
+)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["cdrs", "--url", "ftp://nowhere", "-o", "x"]])
+def test_the_console_script_pulls_without_the_servers_modules(args: list[str]) -> None:
+    # Its start-up is in every pull's time (docs/benchmarks.md, "Over a real link").
+    script = (
+        "import sys\n"
+        "from atende_logs.cli import main\n"
+        f"sys.argv = ['atende-logs', 'pull', *{args!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "print(code, *sorted(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        env={**os.environ, "ATENDE_API_KEY": "k"},
+    )  # fmt: skip
+    code, *modules = done.stdout.split("\n")[-2].split()
+    assert code == ("0" if args == ["--help"] else "2"), done.stdout + done.stderr
+    assert "atende_logs.cli.pull" in modules
+    loaded = [m for m in modules if any(m == s or m.startswith(s + ".") for s in SERVER_MODULES)]
+    assert loaded == []
+
+
+def test_a_bad_server_setting_does_not_stop_a_pull(
+    remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATENDE_INGEST_BATCH_SIZE", "not a number")
+    output = tmp_path / "cdrs.ndjson"
+    pull(remote, "cdrs", output)
+    assert output.stat().st_size > 0

@@ -43,9 +43,11 @@ ingest_keys_app = typer.Typer(help="Keys of the platform's log producers.", no_a
 
 
 @app.callback()
-def _settings_first() -> None:
-    # Every command reads the settings; a bad ATENDE_* variable is named before any work.
-    check_settings()
+def _settings_first(ctx: typer.Context) -> None:
+    # The server's commands read the settings; a bad ATENDE_* variable is named before any
+    # work. `pull` is a client and reads none (cli.main() runs it without this app).
+    if ctx.invoked_subcommand != "pull":
+        check_settings()
 
 
 app.add_typer(db_app, name="db")

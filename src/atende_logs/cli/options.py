@@ -6,18 +6,22 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from atende_logs.config import get_settings
 from atende_logs.errors import AtendeError
 from atende_logs.formats import Format
 from atende_logs.kinds import KINDS
-from atende_logs.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from atende_logs.storage import Store
+
+# The settings (pydantic-settings) and the storage are imported by the functions that use
+# them: `pull`, a client, imports this module and needs neither, and its start-up is in
+# every pull's time (docs/benchmarks.md, "Over a real link").
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object instead of text, for scripts.")
@@ -57,6 +61,10 @@ errors = Console(stderr=True, soft_wrap=True)  # never break a path or a key acr
 
 def check_settings() -> None:
     """Exit with one line per bad ``ATENDE_*`` variable instead of a traceback."""
+    from pydantic import ValidationError
+
+    from atende_logs.config import get_settings
+
     try:
         get_settings()
     except ValidationError as exc:
@@ -69,6 +77,9 @@ def check_settings() -> None:
 @contextmanager
 def store_session() -> Iterator[Store]:
     """The configured store, closed afterwards; our errors become a clean exit."""
+    from atende_logs.config import get_settings
+    from atende_logs.storage import open_store
+
     try:
         store = open_store(get_settings())
     except AtendeError as exc:

@@ -403,3 +403,9 @@ def _summary(result: PullResult, kind: str, json: bool) -> None:
             f"note: the server now counts {result.total} matching items; "
             "the data changed during the pull"
         )
+
+
+pull_app = typer.Typer(add_completion=False)
+"""``pull`` alone, as ``atende-logs pull`` runs it (``cli.main``): the same command as the
+full app's, without loading the others."""
+pull_app.command()(pull)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
+import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ import orjson
 
 from atende_logs import __version__
 from atende_logs.client.errors import ApiError, ClientError, ProtocolError, RetriesExhaustedError
+from atende_logs.client.prefetch import Prefetched
 from atende_logs.client.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after_seconds
 from atende_logs.kinds import KINDS, Kind
 
@@ -42,6 +44,9 @@ COMPRESSED = "zstd, br, gzip"
 
 After = int | str
 """A page's ``after``: epoch milliseconds or an opaque token. Pass it back unchanged."""
+
+_HEAD = re.compile(rb'\{"total":\d+,"after":(-?\d+|"(?:[^"\\]|\\.)*"),')
+"""The start of our server's pages (http.responses.page_body): the after before the items."""
 
 # Failures that say nothing about the request itself: the same request may well succeed
 # later. (httpx's other transport errors, a bad scheme or a proxy refusing, will not.)
@@ -226,7 +231,8 @@ class LogsClient:
         *,
         after: After | None = None,
         size: int = MAX_PAGE_SIZE,
-    ) -> Iterator[Page]:
+        ahead: bool = False,
+    ) -> Generator[Page, None, None]:
         """The query's non-empty pages in order, from the start or from right after ``after``.
 
         ``kind`` is a ``Kind`` or its name: ``attendant-logs``, ``cdrs`` or ``cards``;
@@ -235,23 +241,61 @@ class LogsClient:
         To resume an interrupted listing, pass the ``after`` of the last page you kept.
         Raises ValueError for an unknown kind or parameter, ``ApiError``,
         ``RetriesExhaustedError`` or ``ProtocolError`` when the server does not deliver.
+
+        ``ahead``: a thread asks for the next page while the caller works on this one
+        (``prefetch.Prefetched``). It asks as soon as the page's ``after`` is known: from
+        the page's first bytes when the server writes it before the items (ours does), so
+        the page is parsed here while the next one travels; else once it is parsed.
         """
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
         kind = kind_named(kind)
         pairs, headers = self._placed(self.query(kind, params))
-        path = kind.path
+        bodies: Iterator[tuple[bytes, Page | None, After | None]]
+        bodies = self._bodies(kind.path, pairs, headers, after, size)
+        if ahead:
+            bodies = Prefetched(bodies, name="pages-ahead")
+        try:
+            for content, parsed, expected in bodies:
+                page = parsed or _page(content)
+                if page is None:
+                    return  # an empty page with an after: the listing ends all the same
+                if expected is not None and page.after != expected:
+                    raise ProtocolError(
+                        f"the page's after is {page.after!r} and {expected!r} in its first bytes"
+                    )
+                yield page
+        finally:
+            close = getattr(bodies, "close", None)
+            if close is not None:
+                close()
+
+    def _bodies(
+        self,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers: dict[str, str],
+        after: After | None,
+        size: int,
+    ) -> Iterator[tuple[bytes, Page | None, After | None]]:
+        """Each page's body until the empty one, with the page when it had to be parsed to
+        find its after, else the after its first bytes give."""
         while True:
             query = [*pairs, ("size", str(size))]
             if after is not None:
                 query.append(("after", str(after)))
-            page = _page(self._get(path, query, headers))
-            if page is None:
-                return
-            if page.after == after:
+            content = self._get(path, query, headers).content
+            head = _head_after(content)
+            page = None
+            if head is None:
+                page = _page(content)
+                if page is None:
+                    return
+            following = page.after if page is not None else head
+            if following == after:
                 raise ProtocolError(f"the server sent the same after twice ({after!r})")
-            yield page
-            after = page.after
+            yield content, page, head
+            after = following
 
     def tail(
         self,
@@ -339,10 +383,23 @@ class LogsClient:
             self._sleep(wait)
 
 
-def _page(response: httpx.Response) -> Page | None:
-    """The page a 2xx answer holds, None for the empty page that ends a listing."""
+def _head_after(content: bytes) -> After | None:
+    """The after in a page's first bytes, None when they do not start as ours do (the
+    contract does not fix the keys' order) or hold none (the empty page's ``null``)."""
+    found = _HEAD.match(content, 0, 4096)
+    if found is None:
+        return None
     try:
-        body = orjson.loads(response.content)
+        after = orjson.loads(found.group(1))
+    except orjson.JSONDecodeError:
+        return None
+    return after if isinstance(after, int | str) and after != "" else None
+
+
+def _page(content: bytes) -> Page | None:
+    """The page a 2xx answer's body holds, None for the empty page that ends a listing."""
+    try:
+        body = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"the server's answer is not JSON: {exc}") from exc
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):

@@ -12,6 +12,10 @@ steps the output holds a page the state does not know of; a resumed pull truncat
 output to the recorded length and asks again from the recorded cursor, so the page is
 written once. A finished pull removes its state.
 
+The next page is requested while this one is written (``prefetch.py``): its ``after`` is
+known once this page is parsed. Per-page fsyncs stay: they cost a few ms each here, hidden
+behind the next page's transfer, and keep the state naming every page ``run`` has yielded.
+
 Parquet cannot be appended to: the items are appended as NDJSON to a staging file beside
 the output (``FILE.pull-staging.ndjson``), converted when the listing ends, and the
 Parquet file is renamed into place before the state is removed.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from io import FileIO
 from pathlib import Path
@@ -167,15 +172,19 @@ class Pull:
 
     def run(self, size: int = MAX_PAGE_SIZE) -> Iterator[PullState]:
         """Fetch the pages after the state's cursor, append each, yield the state after it."""
+        # The next page is fetched while this one is parsed, written and fsynced: its
+        # request needs only this page's after. Each page is still fsynced before the state
+        # names it.
         pages = self.client.pages(
-            self.spec.kind, dict(self.spec.params), after=self.state.after, size=size
+            self.spec.kind, dict(self.spec.params), after=self.state.after, size=size, ahead=True
         )
-        for page in pages:
-            data = self._encoder.encode_items(page.items)
-            _append(self._file, data)
-            self.state = self.state.advanced(page, len(data))
-            save_state(self._state_file, self.state)
-            yield self.state
+        with closing(pages):
+            for page in pages:
+                data = self._encoder.encode_items(page.items)
+                _append(self._file, data)
+                self.state = self.state.advanced(page, len(data))
+                save_state(self._state_file, self.state)
+                yield self.state
 
     def finish(self) -> PullResult:
         """End the pull once ``run`` is exhausted: convert to Parquet if asked, remove the
