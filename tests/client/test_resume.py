@@ -375,7 +375,7 @@ def test_ctrl_c_keeps_what_was_pulled(
     def interrupt(notice: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("atende_logs.cli.pull._retrying", interrupt)
+    monkeypatch.setattr("atende_logs.cli.pull.show_retry", interrupt)
     output = tmp_path / "cdrs.ndjson"
     with FaultProxy(remote.url, {4: Fault(503)}) as proxy:
         args = ["pull", "cdrs", "--url", proxy.url, "--key", remote.key, "-o", str(output)]

@@ -5,7 +5,6 @@ A thin wrapper over ``atende_logs.client``: options in, a progress bar and a sum
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +33,20 @@ from atende_logs.cli.options import (
     errors,
     format_choice,
 )
+from atende_logs.cli.remote import (
+    EndAtOption,
+    InsecureHttpOption,
+    KeyOption,
+    ParamOption,
+    RetriesOption,
+    StartAtOption,
+    TokenOption,
+    UrlOption,
+    api_key,
+    dialer_token,
+    query_params,
+    show_retry,
+)
 from atende_logs.client import (
     ApiError,
     ClientError,
@@ -42,18 +55,15 @@ from atende_logs.client import (
     Pull,
     PullError,
     PullResult,
-    RetryNotice,
     RetryPolicy,
     output_for_path,
 )
-from atende_logs.client.api import TOKEN_VARIABLE
 from atende_logs.client.follow import ChangesPull
 from atende_logs.client.pull import FORMATS
 from atende_logs.client.state import state_path
 from atende_logs.formats import CsvFormulas, Format
 from atende_logs.kinds import KINDS, Kind
 
-KEY_VARIABLE = "ATENDE_API_KEY"
 _FORMAT, _FORMAT_METAVAR = format_choice(FORMATS)
 
 
@@ -70,37 +80,15 @@ class Formulas(StrEnum):
 
 def pull(
     kind: Annotated[KindName, typer.Argument(help="Which kind of log to pull.")],
-    url: Annotated[str, typer.Option("--url", help="The server's base URL (https://host).")],
+    url: UrlOption,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The file to write; it is replaced.")
     ],
-    key: Annotated[
-        str | None,
-        typer.Option(
-            "--key",
-            envvar=KEY_VARIABLE,
-            show_envvar=True,
-            help="API key (x-api-key). Prefer the environment variable: it keeps the key "
-            "out of shell history.",
-        ),
-    ] = None,
-    start_at: Annotated[str | None, typer.Option("--start-at", help="First time.")] = None,
-    end_at: Annotated[str | None, typer.Option("--end-at", help="Last time.")] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            help=f"Dialer token (cards). Prefer {TOKEN_VARIABLE}: an option is visible in ps.",
-        ),
-    ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param",
-            metavar="NAME=VALUE",
-            help="A filter by its API name (call_status=answered, tz=America/Manaus); repeatable.",
-        ),
-    ] = None,
+    key: KeyOption = None,
+    start_at: StartAtOption = None,
+    end_at: EndAtOption = None,
+    token: TokenOption = None,
+    param: ParamOption = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -130,9 +118,7 @@ def pull(
     restart: Annotated[
         bool, typer.Option("--restart", help="Discard an interrupted pull's state; start over.")
     ] = False,
-    retries: Annotated[
-        int, typer.Option("--retries", min=1, help="Tries per request, the first included.")
-    ] = RetryPolicy.attempts,
+    retries: RetriesOption = RetryPolicy.attempts,
     backoff: Annotated[
         float, typer.Option("--backoff", min=0, help="Seconds before the first retry, doubled.")
     ] = RetryPolicy.backoff,
@@ -154,13 +140,7 @@ def pull(
             "header (for a server that reads only the parameter).",
         ),
     ] = False,
-    allow_insecure_http: Annotated[
-        bool,
-        typer.Option(
-            "--allow-insecure-http",
-            help="Send the key over plain http:// to a host that is not this machine.",
-        ),
-    ] = False,
+    allow_insecure_http: InsecureHttpOption = False,
     compress: Annotated[
         bool,
         typer.Option(
@@ -190,7 +170,7 @@ def pull(
 ) -> None:
     """Pull every item of a query from a server into NDJSON, CSV or Parquet; resumable.
     With --changes (and --follow), its change feed as NDJSON instead."""
-    params = _params(kind, start_at, end_at, _token(kind, token), param or [])
+    params = query_params(kind, start_at, end_at, dialer_token(kind, token), param or [])
     if follow and not changes:
         raise typer.BadParameter(
             "--follow needs --changes: a file of items cannot show a record replaced or "
@@ -204,12 +184,12 @@ def pull(
     try:
         client = LogsClient(
             url,
-            _key(key),
+            api_key(key),
             token_in_url=token_in_url,
             allow_insecure_http=allow_insecure_http,
             retry=policy,
             timeout=timeout,
-            on_retry=_retrying,
+            on_retry=show_retry,
             compress=compress,
         )
     except ValueError as exc:
@@ -258,47 +238,6 @@ def _run_changes(
     except KeyboardInterrupt as exc:
         errors.print("interrupted: run the same command again to go on")
         raise typer.Exit(130) from exc
-
-
-def _key(key: str | None) -> str:
-    if not key:
-        raise typer.BadParameter(f"give the API key with --key or in {KEY_VARIABLE}")
-    return key
-
-
-def _token(kind: KindName, token: str | None) -> str | None:
-    """The dialer token of a cards pull: ``--token``, with a warning, else the variable."""
-    if token is not None:
-        errors.print(
-            f"warning: --token is visible to every user of this machine (ps) and stays in "
-            f"your shell history; set {TOKEN_VARIABLE} instead",
-            markup=False,
-            highlight=False,
-        )
-        return token
-    if KINDS[kind.value].scope.by_dialer:
-        return os.environ.get(TOKEN_VARIABLE) or None
-    return None
-
-
-def _params(
-    kind: KindName, start_at: str | None, end_at: str | None, token: str | None, pairs: list[str]
-) -> dict[str, str]:
-    """The query's parameters by their API names; each may be given once."""
-    named = {"start_at": start_at, "end_at": end_at, "token": token}
-    params = {name: value for name, value in named.items() if value is not None}
-    for pair in pairs:
-        name, equals, value = pair.partition("=")
-        if not equals or not name:
-            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
-        if name in params:
-            raise typer.BadParameter(f"{name} is given twice", param_hint="--param")
-        params[name] = value
-    if KINDS[kind.value].scope.by_dialer and "token" not in params:
-        raise typer.BadParameter(
-            f"{kind.value} need the dialer's token: set {TOKEN_VARIABLE}", param_hint="--token"
-        )
-    return params
 
 
 def _format(
@@ -370,13 +309,6 @@ def _progress(quiet: bool) -> Progress:
         TimeRemainingColumn(),
         console=errors,
         disable=quiet or not errors.is_terminal,
-    )
-
-
-def _retrying(notice: RetryNotice) -> None:
-    errors.print(
-        f"try {notice.attempt} failed ({escape(notice.problem)}); retrying in {notice.wait:.1f} s",
-        highlight=False,
     )
 
 

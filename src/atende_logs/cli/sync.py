@@ -9,9 +9,21 @@ import typer
 from rich.markup import escape
 
 from atende_logs.cli.options import JsonOption, KindName, console, emit_json, errors
-from atende_logs.cli.pull import KEY_VARIABLE, _key, _params, _retrying, _token
+from atende_logs.cli.remote import (
+    EndAtOption,
+    InsecureHttpOption,
+    KeyOption,
+    ParamOption,
+    RetriesOption,
+    StartAtOption,
+    TokenOption,
+    UrlOption,
+    api_key,
+    dialer_token,
+    query_params,
+    show_retry,
+)
 from atende_logs.client import ClientError, LogsClient, RetryPolicy
-from atende_logs.client.api import TOKEN_VARIABLE
 from atende_logs.kinds import KINDS
 from atende_logs.sync import Sync, open_destination
 from atende_logs.sync.runner import LONG_POLL_S
@@ -19,7 +31,7 @@ from atende_logs.sync.runner import LONG_POLL_S
 
 def sync(
     kind: Annotated[KindName, typer.Argument(help="Which kind of log to copy.")],
-    url: Annotated[str, typer.Option("--url", help="The server's base URL (https://host).")],
+    url: UrlOption,
     into: Annotated[
         str,
         typer.Option(
@@ -29,33 +41,11 @@ def sync(
             "file, or postgresql://user@host/db.",
         ),
     ],
-    key: Annotated[
-        str | None,
-        typer.Option(
-            "--key",
-            envvar=KEY_VARIABLE,
-            show_envvar=True,
-            help="API key (x-api-key). Prefer the environment variable: it keeps the key "
-            "out of shell history.",
-        ),
-    ] = None,
-    start_at: Annotated[str | None, typer.Option("--start-at", help="First time.")] = None,
-    end_at: Annotated[str | None, typer.Option("--end-at", help="Last time.")] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            help=f"Dialer token (cards). Prefer {TOKEN_VARIABLE}: an option is visible in ps.",
-        ),
-    ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param",
-            metavar="NAME=VALUE",
-            help="A filter by its API name (call_status=answered, tz=America/Manaus); repeatable.",
-        ),
-    ] = None,
+    key: KeyOption = None,
+    start_at: StartAtOption = None,
+    end_at: EndAtOption = None,
+    token: TokenOption = None,
+    param: ParamOption = None,
     table: Annotated[
         str | None,
         typer.Option("--table", help="The table to keep (default: the kind's, e.g. cdrs)."),
@@ -79,32 +69,24 @@ def sync(
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, max=1000, help="Changes per request.")
     ] = 1000,
-    retries: Annotated[
-        int, typer.Option("--retries", min=1, help="Tries per request, the first included.")
-    ] = RetryPolicy.attempts,
+    retries: RetriesOption = RetryPolicy.attempts,
     timeout: Annotated[
         float, typer.Option("--timeout", min=10, help="Seconds to wait for one answer.")
     ] = 60.0,
-    allow_insecure_http: Annotated[
-        bool,
-        typer.Option(
-            "--allow-insecure-http",
-            help="Send the key over plain http:// to a host that is not this machine.",
-        ),
-    ] = False,
+    allow_insecure_http: InsecureHttpOption = False,
     json: JsonOption = False,
 ) -> None:
     """Keep a query's records exact in a table of DEST (one row per record, deletes applied,
     the cursor stored with them): rerun it (cron), or --follow."""
-    params = _params(kind, start_at, end_at, _token(kind, token), param or [])
+    params = query_params(kind, start_at, end_at, dialer_token(kind, token), param or [])
     try:
         client = LogsClient(
             url,
-            _key(key),
+            api_key(key),
             allow_insecure_http=allow_insecure_http,
             retry=RetryPolicy(attempts=retries),
             timeout=timeout,
-            on_retry=_retrying,
+            on_retry=show_retry,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--url") from exc
