@@ -278,12 +278,17 @@ class ChangeQuery:
 @dataclass(frozen=True)
 class Change:
     """One record's latest change, as the feed reads it: its document as the list endpoint
-    returns it, or None when the record is gone (or no longer matches the filters)."""
+    returns it, or None when the record is gone (or no longer matches the filters); or a
+    retention mark (``expired_before_ms``)."""
 
     doc_id: str
     position: FeedPosition
     changed_at_ms: int
     doc: bytes | None
+    expired_before_ms: int | None = None
+    """Set on a retention mark instead of a record's change (``doc_id`` empty, ``doc``
+    None): every record of the customer's kind whose time is before it is gone, without a
+    change of its own (docs/sync.md, "Retention")."""
 
 
 @dataclass(frozen=True)
