@@ -1,0 +1,215 @@
+"""``Sync`` applies a retention mark (issue 18; docs/sync.md, "Retention") into DuckDB, SQLite
+and PostgreSQL: the rows whose time is before the mark's ``before`` go, in the same
+transaction as the page's other rows and its cursor, and in the feed's order, so a record
+upserted after the mark stays and one upserted before it goes.
+
+The feed here is the server's own encoder (``changes_body``) behind a mock transport: the
+pages a storage holding marks would serve, before that storage exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from atende_logs.client import LogsClient
+from atende_logs.client.errors import ProtocolError
+from atende_logs.http.routes.changes import changes_body
+from atende_logs.kinds import CDRS
+from atende_logs.models import Change, ChangePage, FeedPosition
+from atende_logs.query.changes import encode_cursor
+from atende_logs.sync import Sync, open_destination
+from atende_logs.sync.columns import column_values, table_columns
+from sync._copy import copy_of, cursor_of
+
+BEFORE_MS = 1_700_000_000_000  # 2023-11-14T22:13:20.000Z, 19:13:20 in São Paulo
+CHANGED_MS = 1_700_000_500_000
+
+
+class Feed:
+    """Pages of changes, each record change or mark at the next position, served by
+    ``since``, the server's way (a page's cursor is its last change's position)."""
+
+    def __init__(self) -> None:
+        self.pages: list[ChangePage] = []
+        self.seq = 0
+
+    def page(self, *changes: Change) -> None:
+        position = changes[-1].position
+        self.pages.append(ChangePage(list(changes), position, False))
+
+    def at(self, doc_id: str) -> FeedPosition:
+        self.seq += 1
+        return FeedPosition(self.seq, doc_id)
+
+    def upsert(self, doc_id: str, time: Any, **fields: Any) -> Change:
+        doc = orjson.dumps({"callid": doc_id, "ori_start_time": time, **fields})
+        return Change(doc_id, self.at(doc_id), CHANGED_MS, doc)
+
+    def delete(self, doc_id: str) -> Change:
+        return Change(doc_id, self.at(doc_id), CHANGED_MS, None)
+
+    def mark(self, before_ms: int = BEFORE_MS) -> Change:
+        return Change("", self.at(""), CHANGED_MS, None, expired_before_ms=before_ms)
+
+    def transport(self) -> httpx.MockTransport:
+        def answer(request: httpx.Request) -> httpx.Response:
+            starts = [None] + [encode_cursor(page.position) for page in self.pages]
+            n = starts.index(request.url.params.get("since"))
+            if n == len(self.pages):  # past the last page: nothing more
+                page = ChangePage([], self.pages[-1].position, True)
+            else:
+                page = replace(self.pages[n], end_of_stream=n == len(self.pages) - 1)
+            body = changes_body(page)
+            return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+        return httpx.MockTransport(answer)
+
+
+@pytest.fixture
+def feed() -> Feed:
+    return Feed()
+
+
+def sync(feed: Feed, where: str, **options: Any) -> Sync:
+    client = LogsClient(
+        "http://testserver", "atl_test_key", allow_insecure_http=True, transport=feed.transport()
+    )
+    with client, open_destination(where) as destination:
+        job = Sync(client, destination, "cdrs")
+        for _ in job.run(**options):
+            pass
+    return job
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def test_a_mark_drops_the_rows_before_it_and_keeps_the_rest(feed: Feed, destination: str) -> None:
+    feed.page(
+        feed.upsert("old", BEFORE_MS - 1),
+        feed.upsert("edge", BEFORE_MS),  # at before: kept (strictly before goes)
+        feed.upsert("new", BEFORE_MS + 1),
+        feed.upsert("old-text", iso(BEFORE_MS - 3_600_000)),
+        feed.upsert("new-text", "2023-11-14T22:13:20.000+00:00"),
+    )
+    job = sync(feed, destination)
+    assert len(copy_of(destination, "cdrs")) == 5
+    feed.page(feed.mark())
+    job = sync(feed, destination)
+    assert set(copy_of(destination, "cdrs")) == {"edge", "new", "new-text"}
+    assert (job.progress.marks, job.progress.expired) == (1, 2)
+    assert cursor_of(destination, "cdrs") == encode_cursor(feed.pages[-1].position)
+
+
+def test_changes_around_a_mark_apply_in_the_feeds_order(feed: Feed, destination: str) -> None:
+    """One page, read as the feed orders it: what precedes the mark is subject to it, what
+    follows it is not, a record's two changes across the mark included (the runner's
+    dedup by id does not reach across a mark)."""
+    feed.page(feed.upsert("kept", BEFORE_MS - 10), feed.upsert("gone", BEFORE_MS - 20))
+    sync(feed, destination)
+    feed.page(
+        feed.upsert("before-mark", BEFORE_MS - 5),  # upserted, then expired by the mark
+        feed.upsert("twice", BEFORE_MS - 5, period="first"),
+        feed.upsert("fresh", BEFORE_MS + 5),
+        feed.mark(),
+        feed.upsert("kept", BEFORE_MS - 10, period="late"),  # arrived again after the mark
+        feed.upsert("twice", BEFORE_MS - 5, period="second"),
+        feed.upsert("after-mark", BEFORE_MS - 1),  # a late arrival, after the purge
+    )
+    job = sync(feed, destination)
+    copy = copy_of(destination, "cdrs")
+    assert set(copy) == {"kept", "twice", "fresh", "after-mark"}
+    assert copy["twice"]["period"] == "second" and copy["kept"]["period"] == "late"
+    # "kept" and "gone" (the earlier page's) and "before-mark" and "twice" (this one's)
+    assert job.progress.expired == 4
+
+
+def test_a_mark_between_pages_joined_in_one_transaction_and_a_second_mark(
+    feed: Feed, destination: str
+) -> None:
+    """A first copy: the pages come one after another, several per transaction; two marks,
+    the later one with a later ``before``, each in its place."""
+    feed.page(feed.upsert("a", BEFORE_MS - 100), feed.upsert("b", BEFORE_MS - 50))
+    feed.page(feed.mark(BEFORE_MS - 60), feed.upsert("c", BEFORE_MS - 70))
+    feed.page(feed.upsert("d", BEFORE_MS - 10), feed.mark(BEFORE_MS - 20))
+    feed.page(feed.upsert("e", BEFORE_MS - 30), feed.delete("b"))
+    job = sync(feed, destination, size=2)
+    assert set(copy_of(destination, "cdrs")) == {"d", "e"}
+    assert (job.progress.marks, job.progress.expired) == (2, 3)  # a; then b and c
+
+
+def test_an_offset_less_time_is_read_in_sao_paulo(feed: Feed, destination: str) -> None:
+    """As the server reads one at ingest with its default zone (ATENDE_TIMEZONE): a
+    document time without an offset is read in America/Sao_Paulo (UTC-3 in November 2023)."""
+    feed.page(
+        feed.upsert("just-before", "2023-11-14T19:13:19.999"),  # 22:13:19.999Z
+        feed.upsert("at", "2023-11-14T19:13:20"),  # 22:13:20Z: at before, kept
+        feed.upsert("utc-reading", "2023-11-14T22:13:19"),  # before only if read as UTC
+    )
+    feed.page(feed.mark())
+    sync(feed, destination)
+    assert set(copy_of(destination, "cdrs")) == {"at", "utc-reading"}
+
+
+def test_a_mark_without_a_valid_before_stops_the_sync_with_nothing_applied(
+    feed: Feed, destination: str
+) -> None:
+    feed.page(feed.upsert("a", BEFORE_MS - 1))
+    sync(feed, destination)
+    cursor = cursor_of(destination, "cdrs")
+    feed.page(feed.upsert("b", BEFORE_MS + 1), feed.mark())
+    good = feed.transport()
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        answer = good.handle_request(request)
+        body = answer.read().replace(b'"before":"2023-11-14T22:13:20.000Z"', b'"before":"soon"')
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    client = LogsClient(
+        "http://testserver", "k", allow_insecure_http=True, transport=httpx.MockTransport(broken)
+    )
+    with (
+        client,
+        open_destination(destination) as dest,
+        pytest.raises(ProtocolError, match="before"),
+    ):
+        for _ in Sync(client, dest, "cdrs").run():
+            pass
+    assert set(copy_of(destination, "cdrs")) == {"a"}  # b's upsert rolled back with the page
+    assert cursor_of(destination, "cdrs") == cursor
+
+
+@pytest.fixture
+def table(destination: str) -> Iterator[str]:
+    with open_destination(destination) as dest, dest.transaction():
+        dest.create("cdrs", table_columns(CDRS))
+    yield destination
+
+
+def test_delete_before_compares_instants_and_keeps_a_null_time(table: str) -> None:
+    columns = table_columns(CDRS)
+    changes = [
+        {"op": "upsert", "id": id_, "changed_at": iso(CHANGED_MS), "item": {"callid": id_, **doc}}
+        for id_, doc in [
+            ("utc", {"ori_start_time": "2023-11-14T22:13:19.999Z"}),
+            ("offset", {"ori_start_time": "2023-11-14T20:13:19.999-02:00"}),
+            ("epoch", {"ori_start_time": BEFORE_MS - 1}),
+            ("later", {"ori_start_time": "2023-11-14T19:13:20.000-03:00"}),
+            ("null", {"ori_start_time": "never"}),
+        ]
+    ]
+    before = datetime.fromtimestamp(BEFORE_MS / 1000, UTC)
+    with open_destination(table) as dest:
+        with dest.transaction():
+            dest.upsert("cdrs", columns, column_values(columns, changes))
+            assert dest.delete_before("cdrs", "ori_start_time", before) == 3
+        assert dest.delete_before("cdrs", "ori_start_time", before) == 0
+    assert set(copy_of(table, "cdrs")) == {"later", "null"}
