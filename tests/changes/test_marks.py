@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -23,6 +24,7 @@ from atende_logs.http.sse import OPENED, change_event
 from atende_logs.kinds import CDRS
 from atende_logs.models import Change, ChangePage, FeedPosition
 from atende_logs.query.changes import encode_cursor
+from changes._consumer import Consumer
 
 BEFORE_MS = 1_699_999_999_001  # 2023-11-14T22:13:19.001Z
 MARKED_MS = 1_700_000_123_456
@@ -165,3 +167,22 @@ def test_pull_changes_writes_a_mark_as_a_line_of_its_own(tmp_path: Path) -> None
     lines = [orjson.loads(line) for line in output.read_bytes().splitlines()]
     assert [c["op"] for c in lines] == ["upsert", "expire", "delete"]
     assert lines[1] == EXPECTED_MARK
+
+
+def test_the_tests_consumer_expires_by_the_time_ingest_stores() -> None:
+    """The consumer the feed's contract tests use (``changes._consumer``) applies a mark with
+    the server's own reading of each document's time (ingest's ``to_row``), offset-less
+    times in the zone they were ingested in."""
+    consumer = Consumer(None, CDRS, "key", zone=ZoneInfo("America/Sao_Paulo"))  # type: ignore[arg-type]
+    times = {
+        "epoch": BEFORE_MS - 1,
+        "epoch-at": BEFORE_MS,
+        "utc": "2023-11-14T22:13:19.000Z",
+        "offset-less": "2023-11-14T19:13:19.000",  # 22:13:19Z in São Paulo
+        "offset-less-later": "2023-11-14T22:13:18.000",  # 01:13:18Z the next day
+    }
+    consumer.copy = {id_: {"callid": id_, "ori_start_time": t} for id_, t in times.items()}
+    consumer.apply({"changes": [EXPECTED_MARK], "cursor": "c.x"})
+    assert set(consumer.copy) == {"epoch-at", "offset-less-later"}
+    with pytest.raises(AssertionError):  # a mark is exactly op, before and changed_at
+        consumer.apply({"changes": [{**EXPECTED_MARK, "id": ""}], "cursor": "c.y"})
