@@ -13,12 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from atende_logs import retention
+from atende_logs.http.sse import iso_ms
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo_loading import as_records
 from atende_logs.kinds import CARDS, CDRS, Kind
 from atende_logs.models import Customer
 from atende_logs.storage import Store
 from changes._consumer import Consumer, listing
+from changes._tombstones import delete_records
 
 BASE_MS = 1_700_000_000_000
 DAY_MS = 86_400_000
@@ -117,7 +119,7 @@ def test_erasure_redacts_as_upserts_and_deletes_cards(
     assert card_feed.copy == listing(client, CARDS, api_key, {"token": token})
 
 
-def test_retention_removals_are_deletes(
+def test_retention_removals_are_one_mark(
     client: TestClient, store: Store, customer: Customer, api_key: str
 ) -> None:
     put(store, customer, [cdr(n) for n in range(10)])
@@ -126,10 +128,47 @@ def test_retention_removals_are_deletes(
     now = BASE_MS + 5_500 + 30 * DAY_MS
     retention.purge(store, default_days=30, now_ms=now, customer_id=customer.id, pause_s=0)
     answer = consumer.pull()
-    assert [(c["op"], c["id"]) for c in answer["changes"]] == [
-        ("delete", f"c{n:04d}") for n in range(6)
+    (mark,) = answer["changes"]
+    assert set(mark) == {"op", "before", "changed_at"} and mark["op"] == "expire"
+    assert mark["before"] == iso_ms(BASE_MS + 5_500).decode()
+    assert consumer.copy == listing(client, CDRS, api_key) and len(consumer.copy) == 4
+    # A consumer starting now reads no trace of the removed records.
+    fresh = Consumer(client, CDRS, api_key)
+    fresh.catch_up()
+    assert fresh.copy == consumer.copy
+    assert all(change["op"] == "upsert" for change in fresh.received[:4])
+
+
+def test_a_purge_in_batches_marks_each_batch_and_ties_get_tombstones(
+    client: TestClient, store: Store, customer: Customer, api_key: str
+) -> None:
+    """A batch that leaves older records marks only up to the oldest left; a removed record
+    at that very time is told by a tombstone. A newer mark replaces the older ones."""
+    put(store, customer, [cdr(n) for n in range(6)] + [cdr(100 + n) for n in range(3)])
+    tie = {"callid": "t0002", "ori_start_time": BASE_MS + 2_000}  # same time as c0002
+    put(store, customer, [tie])
+    consumer = Consumer(client, CDRS, api_key)
+    consumer.catch_up()
+    assert store.delete_before(customer.id, CDRS, BASE_MS + 5_500, limit=3) == 3
+    first = consumer.pull()["changes"]
+    ops = sorted((c["op"], c.get("id"), c.get("before")) for c in first)
+    left = listing(client, CDRS, api_key)
+    assert consumer.copy == left and len(left) == 7
+    # c0000, c0001 and one of the two records at BASE_MS + 2_000 went; the other is left,
+    # so the mark reaches that time and the removed one at it has a tombstone.
+    gone_at_tie = ({"c0002", "t0002"} - set(left)).pop()
+    assert ops == [
+        ("delete", gone_at_tie, None),
+        ("expire", None, iso_ms(BASE_MS + 2_000).decode()),
     ]
-    assert consumer.copy == listing(client, CDRS, api_key)
+    while store.delete_before(customer.id, CDRS, BASE_MS + 5_500, limit=3) == 3:
+        pass
+    consumer.catch_up()
+    assert consumer.copy == listing(client, CDRS, api_key) and len(consumer.copy) == 3
+    fresh = Consumer(client, CDRS, api_key)
+    fresh.catch_up()
+    assert [c["op"] for c in fresh.received].count("expire") == 1  # older marks replaced
+    assert fresh.copy == consumer.copy
 
 
 def test_a_cursor_older_than_the_pruned_tombstones_gets_410(
@@ -138,7 +177,7 @@ def test_a_cursor_older_than_the_pruned_tombstones_gets_410(
     put(store, customer, [cdr(n) for n in range(4)])
     old = Consumer(client, CDRS, api_key)
     old.pull(size=1)  # stands before the deletes below
-    store.delete_before(customer.id, CDRS, BASE_MS + 2_500, limit=100)
+    delete_records(store, customer.id, CDRS, ["c0000", "c0001", "c0002"])
     current = Consumer(client, CDRS, api_key)
     current.catch_up()
     since_time = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
@@ -173,7 +212,7 @@ def test_a_consumer_that_began_after_a_prune_pages_past_the_horizon_and_goes_on(
     """Its cursors lie below the horizon while it reads records older than the pruned
     tombstones: they carry the horizon it began under, so only a later prune is a 410."""
     put(store, customer, [cdr(n) for n in range(6)])
-    store.delete_before(customer.id, CDRS, BASE_MS + 1_500, limit=100)  # c0000, c0001
+    delete_records(store, customer.id, CDRS, ["c0000", "c0001"])
     now_ms = int(time.time() * 1000) + 1
     assert store.prune_changes(customer.id, CDRS, before_ms=now_ms, limit=9) == 2
     fresh = Consumer(client, CDRS, api_key)
@@ -182,7 +221,7 @@ def test_a_consumer_that_began_after_a_prune_pages_past_the_horizon_and_goes_on(
     assert fresh.copy == listing(client, CDRS, api_key) and len(fresh.copy) == 4
     paused = Consumer(client, CDRS, api_key)
     paused.pull(size=1)  # stands before the removal of c0002 below
-    store.delete_before(customer.id, CDRS, BASE_MS + 2_500, limit=100)
+    delete_records(store, customer.id, CDRS, ["c0002"])
     fresh.catch_up()  # it read the removal: a prune after it changes nothing for it
     now_ms = int(time.time() * 1000) + 1
     assert store.prune_changes(customer.id, CDRS, before_ms=now_ms, limit=9) == 1
@@ -298,7 +337,7 @@ def test_a_purge_forgets_removals_older_than_the_retention(
     put(store, customer, [cdr(1), cdr(2)])
     before = Consumer(client, CDRS, api_key)
     before.pull(size=1)
-    store.delete_before(customer.id, CDRS, BASE_MS + 1_500, limit=10)  # c0001's tombstone
+    delete_records(store, customer.id, CDRS, ["c0001"])  # c0001's tombstone
     later = int(time.time() * 1000) + 31 * DAY_MS  # the tombstone is past 30 days' retention
     retention.purge(store, default_days=30, now_ms=later, customer_id=customer.id, pause_s=0)
     response = client.get(

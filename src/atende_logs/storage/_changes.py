@@ -66,14 +66,16 @@ class FeedStore(SqlStore):
         customer_id: int,
         keys: Sequence[Key],
         deleted: bool = False,
+        times: Sequence[int] | None = None,
     ) -> None:
         """Move each document at ``keys`` to a new position, in the writing transaction:
         the kind's next sequence number, which retires its cached totals too. ``deleted``:
-        the documents are gone (tombstones). Nothing is written for no keys."""
+        the documents are gone (tombstones). ``times``: the documents' times as written
+        (None: unchanged). Nothing is written for no keys."""
         if not keys:
             return
         seq, changed_at_ms = self._next_seq(connection, customer_id, kind)
-        self._write_changes(connection, kind, customer_id, keys, seq, changed_at_ms, deleted)
+        self._write_changes(connection, kind, customer_id, keys, seq, changed_at_ms, deleted, times)
         self._noted(customer_id, kind)
 
     def _next_seq(self, connection: Any, customer_id: int, kind: Kind) -> tuple[int, int]:
@@ -96,11 +98,17 @@ class FeedStore(SqlStore):
         seq: int,
         changed_at_ms: int,
         deleted: bool,
+        times: Sequence[int] | None = None,
     ) -> None:
         """Upsert the change rows of ``keys`` at ``seq`` (SQLite's way: ``executemany``)."""
         connection.executemany(
             self._sql(upsert_changes(kind, f"VALUES ({', '.join('?' for _ in _columns(kind))})")),
-            [(customer_id, *key, seq, changed_at_ms, deleted) for key in keys],
+            [
+                (customer_id, *key, seq, changed_at_ms, deleted, time_ms)
+                for key, time_ms in zip(
+                    keys, times if times is not None else [None] * len(keys), strict=True
+                )
+            ],
         )
 
     def _read_lsn(self, connection: Any) -> int | None:
@@ -129,14 +137,30 @@ class FeedStore(SqlStore):
             start = self._start(connection, query, dialer_id, horizon)
             sql, params = _page_sql(query, dialer_id, start, self.dialect)
             rows = self._rows(connection, self._sql(sql), params)
+            marks = self._rows(
+                connection,
+                self._sql(
+                    "SELECT seq, before_ms, changed_at_ms FROM retention_marks "
+                    "WHERE customer_id = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?"
+                ),
+                [listing.customer_id, kind.table, start.seq, listing.size + 1],
+            )
         changes = [
             Change(
                 _text(doc_id), FeedPosition(seq, _text(doc_id), start.floor, lsn), changed_at, doc
             )
-            for seq, doc_id, changed_at, doc in rows[: listing.size]
+            for seq, doc_id, changed_at, doc in rows
         ]
+        if marks:  # a mark's transaction changes no record: its number is its own
+            changes += [
+                Change("", FeedPosition(seq, None, start.floor, lsn), at, None, before)
+                for seq, before, at in marks
+            ]
+            changes.sort(key=lambda change: change.position.key())
+        end_of_stream = len(changes) <= listing.size
+        changes = changes[: listing.size]
         position = changes[-1].position if changes else replace(start, lsn=lsn)
-        return ChangePage(changes, position, end_of_stream=len(rows) <= listing.size)
+        return ChangePage(changes, position, end_of_stream=end_of_stream)
 
     def _start(
         self, connection: Any, query: ChangeQuery, dialer_id: int | None, horizon: Any
@@ -253,16 +277,19 @@ _RAISE_HORIZON = (
 
 
 def _columns(kind: Kind) -> list[str]:
-    return [*kind.scope.columns, "doc_id", "seq", "changed_at_ms", "deleted"]
+    return [*kind.scope.columns, "doc_id", "seq", "changed_at_ms", "deleted", "time_ms"]
 
 
 def upsert_changes(kind: Kind, values_sql: str) -> str:
-    """INSERT of change rows that moves an existing row to the new position."""
+    """INSERT of change rows that moves an existing row to the new position; a null time
+    (a tombstone, a redaction) keeps the record's time as it was."""
+    table = change_table(kind)
     conflict = ", ".join(quote(c) for c in [*kind.scope.columns, "doc_id"])
     return (
-        f"INSERT INTO {change_table(kind)} ({', '.join(quote(c) for c in _columns(kind))}) "
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in _columns(kind))}) "
         f"{values_sql} ON CONFLICT ({conflict}) DO UPDATE SET seq = excluded.seq, "
-        "changed_at_ms = excluded.changed_at_ms, deleted = excluded.deleted"
+        "changed_at_ms = excluded.changed_at_ms, deleted = excluded.deleted, "
+        f"time_ms = coalesce(excluded.time_ms, {table}.time_ms)"
     )
 
 

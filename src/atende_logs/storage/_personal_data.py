@@ -17,7 +17,7 @@ from atende_logs.errors import NotFoundError
 from atende_logs.kinds import KINDS, Doc, Kind
 from atende_logs.models import Erasure
 from atende_logs.redaction import SEPARATORS, audit_hint, erasure_key, redact
-from atende_logs.storage._changes import FeedStore
+from atende_logs.storage._changes import FeedStore, change_table
 from atende_logs.storage._common import now_ms, quote
 from atende_logs.storage._hourly import HOUR_MS
 
@@ -83,28 +83,89 @@ class PersonalDataStore(FeedStore):
         # Oldest first, in the time index's order: an interrupted purge leaves no gaps.
         order = ", ".join(quote(c) for c in [*within, "time_ms"])
         with self._writing() as connection:
+            self._lock_writers(connection, kind, customer_id)
             gone = connection.execute(
                 self._sql(
-                    f"DELETE FROM {table} WHERE customer_id = ? AND ({key}) IN "
-                    f"(SELECT {key} FROM {table} WHERE customer_id = ? AND time_ms < ? "
-                    f"ORDER BY {order} LIMIT ?) RETURNING {key}"
+                    f"DELETE FROM {table} WHERE customer_id = ? AND ({key}, time_ms) IN "
+                    f"(SELECT {key}, time_ms FROM {table} WHERE customer_id = ? AND time_ms < ? "
+                    f"ORDER BY {order} LIMIT ?) RETURNING {key}, time_ms"
                 ),
                 [customer_id, customer_id, before_ms, limit],
             ).fetchall()
-            deleted = len(gone)
-            if deleted:
-                # The hourly counts' triggers follow the delete; drop the hours it emptied.
-                connection.execute(
-                    self._sql(
-                        "DELETE FROM hourly_counts WHERE customer_id = ? AND kind = ? "
-                        "AND hour_ms < ? AND row_count = 0"
-                    ),
-                    [customer_id, kind.table, before_ms],
-                )
-                self._record_changes(
-                    connection, kind, customer_id, [tuple(row) for row in gone], deleted=True
-                )
-        return int(deleted)
+            if gone:
+                self._expire(connection, kind, customer_id, before_ms, [tuple(r) for r in gone])
+        return len(gone)
+
+    def _expire(
+        self,
+        connection: Any,
+        kind: Kind,
+        customer_id: int,
+        cut_ms: int,
+        gone: list[tuple[Any, ...]] | None,
+    ) -> None:
+        """Tell the change feed that retention removed the customer's records before
+        ``cut_ms``: ``gone`` (key below the customer, then time) or, None, whole partitions.
+
+        One mark says "every record before T is gone" (docs/sync.md, "Retention"), with T
+        the cut or, when older records are left (the rest of a purge in batches), the
+        oldest of them. A removed record at or after T (a tie at T, another dialer's
+        older record left) gets a tombstone of its own; the change rows of those the mark
+        covers are forgotten. In the removal's transaction, after the rows went."""
+        # The hourly counts' triggers follow a delete; drop the hours it emptied.
+        connection.execute(
+            self._sql(
+                "DELETE FROM hourly_counts WHERE customer_id = ? AND kind = ? "
+                "AND hour_ms < ? AND row_count = 0"
+            ),
+            [customer_id, kind.table, cut_ms],
+        )
+        (oldest,) = self._one(
+            connection,
+            f"SELECT min(time_ms) FROM {quote(kind.table)} WHERE customer_id = ? AND time_ms < ?",
+            [customer_id, cut_ms],
+        )
+        before = cut_ms if oldest is None else int(oldest)
+        seq, changed_at_ms = self._next_seq(connection, customer_id, kind)
+        rows = gone or []
+        tied = [row[:-1] for row in rows if row[-1] >= before]
+        covered = [row[:-1] for row in rows if row[-1] < before]
+        if tied:
+            self._write_changes(connection, kind, customer_id, tied, seq, changed_at_ms, True)
+        if covered:
+            self._forget_changes(connection, kind, customer_id, covered)
+        if covered or gone is None:
+            # A newer mark reaching as far or further says all an older one says.
+            connection.execute(
+                self._sql(
+                    "DELETE FROM retention_marks WHERE customer_id = ? AND kind = ? "
+                    "AND before_ms <= ?"
+                ),
+                [customer_id, kind.table, before],
+            )
+            connection.execute(
+                self._sql(
+                    "INSERT INTO retention_marks (customer_id, kind, seq, before_ms, "
+                    "changed_at_ms) VALUES (?, ?, ?, ?, ?)"
+                ),
+                [customer_id, kind.table, seq, before, changed_at_ms],
+            )
+        self._noted(customer_id, kind)
+
+    def _forget_changes(
+        self, connection: Any, kind: Kind, customer_id: int, keys: list[tuple[Any, ...]]
+    ) -> None:
+        """Delete the change rows of records at ``keys`` (below the customer) that a
+        retention mark covers: the mark tells their removal."""
+        where = " AND ".join(f"{quote(c)} = ?" for c in [*kind.scope.columns, "doc_id"])
+        connection.cursor().executemany(
+            self._sql(f"DELETE FROM {change_table(kind)} WHERE {where}"),
+            [(customer_id, *key) for key in keys],
+        )
+
+    def _lock_writers(self, connection: Any, kind: Kind, customer_id: int) -> None:
+        """Keep the customer's other writers of ``kind`` out until this transaction ends,
+        where the database lets two of them race (PostgreSQL); SQLite has one writer."""
 
     # Erasure ---------------------------------------------------------------------------
 

@@ -21,7 +21,13 @@ from atende_logs.kinds import KINDS
 
 DISTRIBUTION_COLUMN = "customer_id"
 
-PER_CUSTOMER_TABLES = ("data_versions", "hourly_counts", "retention_policies", "change_horizons")
+PER_CUSTOMER_TABLES = (
+    "data_versions",
+    "hourly_counts",
+    "retention_policies",
+    "change_horizons",
+    "retention_marks",
+)
 """Kept per customer (and kind) beside the logs; distributed with them."""
 
 REFERENCE_TABLES = {

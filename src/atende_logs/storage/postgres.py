@@ -124,10 +124,12 @@ def _merge_sql(kind: Kind, numbering: str, newer_only: bool = False) -> str:
     values = f"SELECT {scope}, {columns} FROM {_staging(kind)}"
     upsert = upsert_sql(kind, values, DIALECT, newer_only)
     changes = upsert_changes(
-        kind, f"SELECT {scope}, w.doc_id, n.seq, n.at, false FROM written w CROSS JOIN numbered n"
+        kind,
+        f"SELECT {scope}, w.doc_id, n.seq, n.at, false, w.time_ms "
+        "FROM written w CROSS JOIN numbered n",
     )
     return (
-        f"WITH written AS ({upsert} RETURNING doc_id, xmax = 0 AS fresh), "
+        f"WITH written AS ({upsert} RETURNING doc_id, time_ms, xmax = 0 AS fresh), "
         f"numbered AS ({numbering}), changes AS ({changes}) "
         "SELECT count(*) FILTER (WHERE fresh) FROM written"
     )
@@ -440,16 +442,18 @@ class PostgresStore(PersonalDataStore, StatsStore):
         seq: int,
         changed_at_ms: int,
         deleted: bool,
+        times: Sequence[int] | None = None,
     ) -> None:
         # One statement over arrays, whatever the batch's size.
         within = kind.scope.columns[1:]
         names = [f"k{index}" for index in range(len(within) + 1)]
-        arrays = ", ".join(["%s::integer[]"] * len(within) + ["%s::text[]"])
+        arrays = ", ".join(["%s::integer[]"] * len(within) + ["%s::text[]", "%s::bigint[]"])
         values = (
-            f"SELECT %s, {', '.join(names)}, %s, %s, %s "
-            f"FROM unnest({arrays}) AS keys ({', '.join(names)})"
+            f"SELECT %s, {', '.join(names)}, %s, %s, %s, t "
+            f"FROM unnest({arrays}) AS keys ({', '.join(names)}, t)"
         )
         columns = [list(column) for column in zip(*keys, strict=True)]
+        columns.append(list(times) if times is not None else [None] * len(keys))
         connection.execute(
             upsert_changes(kind, values), [customer_id, seq, changed_at_ms, deleted, *columns]
         )

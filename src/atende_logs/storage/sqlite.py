@@ -189,7 +189,11 @@ class SQLiteStore(PersonalDataStore, StatsStore):
         inserted, replaced, changed = self._upsert(connection, kind, scope, rows, newer_only)
         within = scope[1:]
         self._record_changes(
-            connection, kind, customer_id, [(*within, doc_id) for doc_id in changed]
+            connection,
+            kind,
+            customer_id,
+            [(*within, doc_id) for doc_id, _ in changed],
+            times=[time_ms for _, time_ms in changed],
         )
         return inserted, replaced
 
@@ -200,8 +204,8 @@ class SQLiteStore(PersonalDataStore, StatsStore):
         scope: list[Any],
         rows: EncodedRows,
         newer_only: bool = False,
-    ) -> tuple[int, int, list[str]]:
-        """(inserted, replaced, the ids of the rows inserted or that differed)."""
+    ) -> tuple[int, int, list[tuple[str, int]]]:
+        """(inserted, replaced, the ids and times of the rows inserted or that differed)."""
         old_times = self._old_times(connection, kind, scope, [values[0] for values in rows.payload])
         placeholders = ", ".join("?" for _ in insert_columns(kind))
         upsert = upsert_sql(kind, f"VALUES ({placeholders})", self.dialect, newer_only)
@@ -211,13 +215,13 @@ class SQLiteStore(PersonalDataStore, StatsStore):
             payload = [v for v in payload if old_times.get(v[0], v[1]) <= v[1]]
         # Row by row, to learn from SQLite's own count which rows it wrote: the new ones and
         # those that differed (the change feed's changes), the others left as they were.
-        changed: list[str] = []
+        changed: list[tuple[str, int]] = []
         written = connection.total_changes
         for values in payload:
             connection.execute(upsert, (*scope, *values))
             if connection.total_changes != written:
                 written = connection.total_changes
-                changed.append(values[0])
+                changed.append((values[0], values[1]))
         self._count_hours(connection, kind, scope, payload, old_times)
         return rows.count - len(old_times), len(old_times), changed
 

@@ -77,6 +77,7 @@ def create_log_table(
     else:
         _sqlite_counting(table, scope)
     create_change_table(table, scope=scope)
+    add_change_times(table, scope=scope)
 
 
 def create_change_table(table: str, *, scope: Sequence[str]) -> None:
@@ -112,6 +113,32 @@ def create_change_table(table: str, *, scope: Sequence[str]) -> None:
     )
 
 
+def add_change_times(table: str, *, scope: Sequence[str], backfill: bool = False) -> None:
+    """Give a change table its records' times (0014): where a record's stored row lies on a
+    table partitioned by time, and which change rows a retention mark covers. ``backfill``
+    copies them from the stored rows (a tombstone's record has none: it stays null)."""
+    changes = change_table(table)
+    op.add_column(changes, sa.Column("time_ms", sa.BigInteger, nullable=True))
+    if backfill:
+        # One join rather than a lookup per row (SQLite has UPDATE … FROM since 3.33).
+        key = " AND ".join(f"d.{c} = {changes}.{c}" for c in [*scope, "doc_id"])
+        op.execute(f"UPDATE {changes} SET time_ms = d.time_ms FROM {table} d WHERE {key}")
+
+
+def create_retention_marks() -> None:
+    """The feed's retention marks (0014): per customer and kind, the records before a time
+    that retention removed, at the sequence number of the removal (docs/sync.md)."""
+    op.create_table(
+        "retention_marks",
+        sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("before_ms", sa.BigInteger, nullable=False),
+        sa.Column("changed_at_ms", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("customer_id", "kind", "seq", name="pk_retention_marks"),
+    )
+
+
 def change_table(table: str) -> str:
     """The name of a log table's change table."""
     return f"{table}_changes"
@@ -121,6 +148,7 @@ def drop_log_table(table: str) -> None:
     """Undo ``create_log_table``."""
     op.drop_table(change_table(table))
     op.execute(f"DELETE FROM change_horizons WHERE kind = '{table}'")
+    op.execute(f"DELETE FROM retention_marks WHERE kind = '{table}'")
     op.drop_table(table)  # its indexes and triggers go with it
     if op.get_bind().dialect.name == "postgresql":
         for event in _EVENTS:
