@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from jsonschema_rs import Draft202012Validator
 
 from atende_logs.client import LogsClient
@@ -22,9 +23,11 @@ from atende_logs.http import create_app
 from atende_logs.http.routes.changes import changes_body
 from atende_logs.http.sse import OPENED, change_event
 from atende_logs.kinds import CDRS
-from atende_logs.models import Change, ChangePage, FeedPosition
+from atende_logs.models import Change, ChangePage, Customer, FeedPosition
 from atende_logs.query.changes import encode_cursor
-from changes._consumer import Consumer
+from atende_logs.storage import Store
+from changes._consumer import Consumer, listing
+from changes.test_feed import BASE_MS, cdr, put
 
 BEFORE_MS = 1_699_999_999_001  # 2023-11-14T22:13:19.001Z
 MARKED_MS = 1_700_000_123_456
@@ -186,3 +189,20 @@ def test_the_tests_consumer_expires_by_the_time_ingest_stores() -> None:
     assert set(consumer.copy) == {"epoch-at", "offset-less-later"}
     with pytest.raises(AssertionError):  # a mark is exactly op, before and changed_at
         consumer.apply({"changes": [{**EXPECTED_MARK, "id": ""}], "cursor": "c.y"})
+
+
+def test_a_record_whose_time_moved_back_then_expired_leaves_no_copy_behind(
+    client: TestClient, store: Store, customer: Customer, api_key: str
+) -> None:
+    """A consumer holds c0003 at its first time (after the cut); the record is sent again
+    with an earlier time (before the cut) and retention removes it. The mark covers the
+    record's current time only, and the copy's row is at the old one: the feed must tell
+    that removal with a tombstone (storage: a removed record whose change the consumer may
+    not have seen, with a time that moved, is not covered by the mark)."""
+    put(store, customer, [cdr(n) for n in range(4)])
+    consumer = Consumer(client, CDRS, api_key)
+    consumer.catch_up()
+    put(store, customer, [{**cdr(3), "ori_start_time": BASE_MS - 1}])
+    store.delete_before(customer.id, CDRS, BASE_MS + 500, limit=10)  # c0000 and c0003
+    consumer.catch_up()
+    assert consumer.copy == listing(client, CDRS, api_key)

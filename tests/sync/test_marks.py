@@ -13,19 +13,26 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
 from atende_logs.client import LogsClient
 from atende_logs.client.errors import ProtocolError
 from atende_logs.http.routes.changes import changes_body
-from atende_logs.kinds import CDRS
-from atende_logs.models import Change, ChangePage, FeedPosition
+from atende_logs.ingest.batch import ingest
+from atende_logs.ingest.demo_loading import as_records
+from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
+from atende_logs.models import Change, ChangePage, Customer, FeedPosition
 from atende_logs.query.changes import encode_cursor
+from atende_logs.storage import Store
 from atende_logs.sync import Sync, open_destination
 from atende_logs.sync.columns import column_values, table_columns
+from changes._consumer import listing
+from changes.test_feed import put
 from sync._copy import copy_of, cursor_of
 
 BEFORE_MS = 1_700_000_000_000  # 2023-11-14T22:13:20.000Z, 19:13:20 in São Paulo
@@ -213,3 +220,126 @@ def test_delete_before_compares_instants_and_keeps_a_null_time(table: str) -> No
             assert dest.delete_before("cdrs", "ori_start_time", before) == 3
         assert dest.delete_before("cdrs", "ori_start_time", before) == 0
     assert set(copy_of(table, "cdrs")) == {"later", "null"}
+
+
+# End to end: the storage writes the marks (store.delete_before), the server serves them.
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def ingest_in(store: Store, customer: Customer, docs: list[dict[str, Any]], zone: Any) -> None:
+    ingest(store, customer.id, CDRS, as_records(docs), zone=zone)
+
+
+def copy_run(logs: LogsClient, where: str, **options: Any) -> Sync:
+    with open_destination(where) as destination:
+        job = Sync(logs, destination, "cdrs", options.pop("params", None))
+        for _ in job.run(**options):
+            pass
+    return job
+
+
+def test_a_purge_in_batches_reaches_the_copy_as_the_list_has_it(
+    destination: str,
+    logs_client: LogsClient,
+    client: TestClient,
+    store: Store,
+    customer: Customer,
+    api_key: str,
+) -> None:
+    """Records in, a sync, a purge in batches of 3 with syncs between them (and a filtered
+    copy beside), a late arrival older than the cut: each copy is the list's answer, and the
+    removals came as marks, not as one delete each."""
+    old = [{"callid": f"o{n}", "ori_start_time": BEFORE_MS - 10_000 + n * 1000} for n in range(8)]
+    new = [{"callid": f"n{n}", "ori_start_time": BEFORE_MS + n * 1000} for n in range(4)]
+    # Offset-less text, ingested in the server's default zone, the one the copy reads it in.
+    text = [
+        {"callid": "t-old", "ori_start_time": "2023-11-14T19:13:19.999"},  # 22:13:19.999Z
+        {"callid": "t-new", "ori_start_time": "2023-11-14T19:13:20.000"},  # at the cut: kept
+    ]
+    ingest_in(store, customer, [{**d, "period": "worktime"} for d in old + new + text], SAO_PAULO)
+    filters = {"period": "worktime", "start_at": str(BEFORE_MS - 5_500)}
+    copy_run(logs_client, destination, size=5)
+    with open_destination(destination) as dest:
+        filtered = Sync(logs_client, dest, "cdrs", filters, "worktime")
+        for _ in filtered.run(size=4):
+            pass
+    assert len(copy_of(destination, "cdrs")) == 14
+
+    assert store.delete_before(customer.id, CDRS, BEFORE_MS, limit=3) == 3
+    job = copy_run(logs_client, destination, size=2)
+    assert (job.progress.marks, job.progress.deletes) == (1, 0)
+    assert copy_of(destination, "cdrs") == listing(client, CDRS, api_key)
+    while store.delete_before(customer.id, CDRS, BEFORE_MS, limit=3):
+        pass
+    ingest_in(store, customer, [{"callid": "late", "ori_start_time": BEFORE_MS - 1}], UTC)
+    job = copy_run(logs_client, destination, size=3)
+    assert job.progress.deletes == 0 and job.progress.marks >= 1
+    expected = listing(client, CDRS, api_key)
+    assert set(expected) == {"n0", "n1", "n2", "n3", "t-new", "late"}
+    assert copy_of(destination, "cdrs") == expected
+    with open_destination(destination) as dest:
+        for _ in Sync(logs_client, dest, "cdrs", filters, "worktime").run(size=4):
+            pass
+    assert copy_of(destination, "worktime") == listing(client, CDRS, api_key, filters)
+
+
+def test_a_fresh_copy_after_a_purge_and_the_other_kinds(
+    destination: str,
+    logs_client: LogsClient,
+    client: TestClient,
+    store: Store,
+    customer: Customer,
+    api_key: str,
+) -> None:
+    """A first copy made after the purge gets the mark too (harmless: nothing older is
+    upserted); cards and attendant logs, by their ``timestamp``, a card mark reaching every
+    dialer of the customer."""
+    _, token = store.create_dialer(customer.id, "d")
+    cards = [{"id": f"k{n}", "timestamp": BEFORE_MS - 2 + n, "status": "s"} for n in range(4)]
+    put(store, customer, cards, CARDS)
+    logs = [{"id": f"a{n}", "timestamp": BEFORE_MS - 2 + n, "kind": "login"} for n in range(4)]
+    put(store, customer, logs, ATTENDANT_LOGS)
+    with open_destination(destination) as dest:
+        for kind, params in (("cards", {"token": token}), ("attendant-logs", None)):
+            for _ in Sync(logs_client, dest, kind, params).run():
+                pass
+    for kind in (CARDS, ATTENDANT_LOGS):
+        assert store.delete_before(customer.id, kind, BEFORE_MS, limit=100) == 2
+    with open_destination(destination) as dest:
+        for kind, params, table in (
+            ("cards", {"token": token}, "cards"),
+            ("attendant-logs", None, "attendant_logs"),
+            ("attendant-logs", None, "fresh"),
+        ):
+            job = Sync(logs_client, dest, kind, params, table)
+            for _ in job.run():
+                pass
+            assert job.progress.marks == 1, table
+    assert copy_of(destination, "cards") == listing(client, CARDS, api_key, {"token": token})
+    assert set(copy_of(destination, "cards")) == {"k2", "k3"}
+    assert copy_of(destination, "attendant_logs") == listing(client, ATTENDANT_LOGS, api_key)
+    assert copy_of(destination, "fresh") == copy_of(destination, "attendant_logs")
+
+
+def test_the_zone_caveat_an_offset_less_time_ingested_in_another_zone(
+    destination: str, logs_client: LogsClient, store: Store, customer: Customer
+) -> None:
+    """docs/sync.md, "Retention": a server ingesting in another zone than São Paulo (here
+    UTC) stores an offset-less time hours apart from the copy's reading of it, so near the
+    cut the copy keeps a record the server removed (or the reverse). Times with an offset,
+    or in epoch milliseconds, are exact."""
+    ingest_in(
+        store,
+        customer,
+        [
+            {"callid": "naive", "ori_start_time": "2023-11-14T22:13:19"},  # UTC: before
+            {"callid": "offset", "ori_start_time": "2023-11-14T22:13:19Z"},
+        ],
+        UTC,
+    )
+    copy_run(logs_client, destination)
+    assert store.delete_before(customer.id, CDRS, BEFORE_MS, limit=10) == 2
+    copy_run(logs_client, destination)
+    # The copy read "naive" as 01:13:19Z the next day (São Paulo): after the cut, kept.
+    assert set(copy_of(destination, "cdrs")) == {"naive"}
