@@ -34,7 +34,7 @@ MARKED_MS = 1_700_000_123_456
 
 
 def mark(seq: int = 8, before_ms: int = BEFORE_MS) -> Change:
-    return Change("", FeedPosition(seq, ""), MARKED_MS, None, expired_before_ms=before_ms)
+    return Change("", FeedPosition(seq, None), MARKED_MS, None, expired_before_ms=before_ms)
 
 
 def upsert(seq: int, doc_id: str) -> Change:
@@ -64,13 +64,13 @@ def test_a_mark_in_a_json_page_is_exactly_op_before_and_changed_at() -> None:
     assert body["changes"][0]["item"]["callid"] == "a" and body["changes"][2]["id"] == "b"
     alone = orjson.loads(changes_body(page(mark(8))))
     assert alone["changes"] == [EXPECTED_MARK]
-    assert alone["cursor"] == encode_cursor(FeedPosition(8, ""))
+    assert alone["cursor"] == encode_cursor(FeedPosition(8, None))
 
 
 def test_a_mark_in_the_tail_is_one_event_with_its_cursor() -> None:
     event = change_event(mark(8))
     lines = event.decode().split("\n")
-    assert lines[0] == f"id: {encode_cursor(FeedPosition(8, ''))}"
+    assert lines[0] == f"id: {encode_cursor(FeedPosition(8, None))}"
     assert lines[1] == "event: change"
     assert orjson.loads(lines[2].removeprefix("data: ")) == EXPECTED_MARK
     assert lines[3:] == ["", ""]  # one data line, then the blank line ending the event
@@ -158,7 +158,7 @@ def test_the_client_tail_yields_a_mark_in_its_place() -> None:
 
 
 def test_pull_changes_writes_a_mark_as_a_line_of_its_own(tmp_path: Path) -> None:
-    first = ChangePage([upsert(7, "a"), mark(8)], FeedPosition(8, ""), False)
+    first = ChangePage([upsert(7, "a"), mark(8)], FeedPosition(8, None), False)
     pages = {None: first, encode_cursor(first.position): page(delete(9, "a"))}
     output = tmp_path / "cdrs.changes.ndjson"
     with (

@@ -51,7 +51,7 @@ class Feed:
         position = changes[-1].position
         self.pages.append(ChangePage(list(changes), position, False))
 
-    def at(self, doc_id: str) -> FeedPosition:
+    def at(self, doc_id: str | None) -> FeedPosition:
         self.seq += 1
         return FeedPosition(self.seq, doc_id)
 
@@ -63,7 +63,7 @@ class Feed:
         return Change(doc_id, self.at(doc_id), CHANGED_MS, None)
 
     def mark(self, before_ms: int = BEFORE_MS) -> Change:
-        return Change("", self.at(""), CHANGED_MS, None, expired_before_ms=before_ms)
+        return Change("", self.at(None), CHANGED_MS, None, expired_before_ms=before_ms)
 
     def transport(self) -> httpx.MockTransport:
         def answer(request: httpx.Request) -> httpx.Response:

@@ -406,8 +406,8 @@ _STREAM = (
 
 
 def _example_positions(changes: list[dict[str, Any]]) -> list[FeedPosition]:
-    """Where each example change stands in the feed (a mark has no record id)."""
-    return [FeedPosition(41 + n, change.get("id", "")) for n, change in enumerate(changes, 1)]
+    """Where each example change stands in the feed (a mark, no record's: past its seq)."""
+    return [FeedPosition(41 + n, change.get("id")) for n, change in enumerate(changes, 1)]
 
 
 def _stream_example(changes: list[dict[str, Any]]) -> str:
