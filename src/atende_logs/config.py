@@ -34,6 +34,22 @@ class Settings(BaseSettings):
         description="A replica whose replay lags the primary by more than this is skipped "
         "until it catches up.",
     )
+    partition_months: int = Field(
+        1,
+        ge=1,
+        le=12,
+        description="PostgreSQL: calendar months (UTC) per partition of each log table. "
+        "Retention drops a partition whole once every customer's retention has passed it "
+        "(docs/partitions.md); a change applies to partitions made after it.",
+    )
+    partitions_ahead: int = Field(
+        3,
+        ge=1,
+        le=24,
+        description="PostgreSQL: partitions made ready past the current one by the upkeep "
+        "(`atende-logs db partitions`, the server every 6 hours). A record of a time no "
+        "partition holds goes to the default partition, and the upkeep moves it.",
+    )
     timezone: str = Field(
         "America/Sao_Paulo",
         description="Zone in which dates and offset-less datetimes are read when a request "

@@ -108,10 +108,16 @@ def relation_files(url: str) -> dict[str, list[str]]:
         connection.execute("CHECKPOINT")
         data_directory = connection.execute("SHOW data_directory").fetchall()[0][0]
         rows = connection.execute(
-            "WITH heaps AS (SELECT oid FROM pg_class WHERE oid = ANY(%s::regclass[]) "
-            "UNION SELECT reltoastrelid FROM pg_class "
-            "WHERE oid = ANY(%s::regclass[]) AND reltoastrelid != 0) "
-            "SELECT c.relname, pg_relation_filepath(c.oid) FROM pg_class c "
+            # A partitioned table has no files of its own: its partitions do.
+            "WITH tables AS (SELECT oid FROM pg_class WHERE oid = ANY(%s::regclass[]) "
+            "AND relkind = 'r' UNION SELECT inhrelid FROM pg_inherits "
+            "WHERE inhparent = ANY(%s::regclass[])), "
+            "heaps AS (SELECT oid FROM tables UNION SELECT reltoastrelid FROM pg_class "
+            "WHERE oid IN (SELECT oid FROM tables) AND reltoastrelid != 0) "
+            # A partition and its indexes go by their parent's names.
+            "SELECT coalesce((SELECT p.relname FROM pg_inherits i JOIN pg_class p "
+            "ON p.oid = i.inhparent WHERE i.inhrelid = c.oid), c.relname), "
+            "pg_relation_filepath(c.oid) FROM pg_class c "
             "WHERE c.oid IN (SELECT oid FROM heaps) OR c.oid IN "
             "(SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM heaps))",
             [TABLES, TABLES],
@@ -124,7 +130,9 @@ def relation_files(url: str) -> dict[str, list[str]]:
     for name, path in rows:
         base = os.path.join(data_directory, path)
         more = (f"{base}.{n}" for n in range(1, 1000))
-        files[name] = [base, *(segment for segment in more if os.path.exists(segment))]
+        files.setdefault(name, []).extend(
+            [base, *(segment for segment in more if os.path.exists(segment))]
+        )
     return files
 
 
@@ -155,8 +163,11 @@ def in_use(url: str) -> dict[str, int]:
 def vacuumed_since(url: str, moment: Any) -> set[str]:
     with psycopg.connect(url) as connection:
         rows = connection.execute(
-            "SELECT relname FROM pg_stat_user_tables WHERE relid = ANY(%s::regclass[]) "
-            "AND last_vacuum >= %s",
+            # Every partition of a table vacuumed (a partitioned table has no statistics).
+            "SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
+            "JOIN pg_stat_user_tables s ON s.relid = i.inhrelid "
+            "WHERE i.inhparent = ANY(%s::regclass[]) GROUP BY p.relname "
+            "HAVING bool_and(s.last_vacuum >= %s)",
             [TABLES, moment],
         ).fetchall()
     return {name for (name,) in rows}

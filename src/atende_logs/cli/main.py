@@ -81,6 +81,41 @@ def db_upgrade() -> None:
     waiting = migrate.pending_after(at)
     migrate.upgrade(url)
     console.print(f"applied {len(waiting)} migration(s); at {migrate.current(url)}")
+    if url.startswith(("postgresql://", "postgres://")):
+        _partition_upkeep()
+
+
+@db_app.command("partitions")
+def db_partitions() -> None:
+    """Create the time partitions the log tables lack and list them (PostgreSQL).
+
+    The server does this at start and every 6 hours; run it after changing
+    ATENDE_PARTITION_MONTHS or to see where the data lies (docs/partitions.md)."""
+    with store_session() as store:
+        if store.backend != "postgresql":
+            console.print("SQLite has no partitions: nothing to do")
+            return
+    _partition_upkeep(listing=True)
+
+
+def _partition_upkeep(listing: bool = False) -> None:
+    from datetime import UTC, datetime
+
+    from atende_logs.kinds import KINDS
+
+    def day(ms: int | None) -> str:
+        return "…" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+
+    with store_session() as store:
+        made = store.maintain_partitions()
+        console.print(f"partitions created: {', '.join(made) if made else 'none needed'}")
+        if listing:
+            table = Table("kind", "partition", "from (UTC)", "to (UTC)")
+            for kind in KINDS.values():
+                for partition in store.list_partitions(kind):
+                    start, end = partition.start_ms, partition.end_ms
+                    table.add_row(kind.name, partition.name, day(start), day(end))
+            console.print(table)
 
 
 @db_app.command("current")

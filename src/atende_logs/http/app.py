@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from atende_logs.http.cache_headers import NoStoreMiddleware
 from atende_logs.http.compression import CompressMiddleware
 from atende_logs.http.errors import install_error_handlers
 from atende_logs.http.key_use import KeyUseMiddleware
+from atende_logs.http.maintenance import partition_upkeep
 from atende_logs.http.metrics import sampling
 from atende_logs.http.observe import ObserveMiddleware
 from atende_logs.http.openapi import DESCRIPTION, TITLE, openapi_document
@@ -91,8 +93,9 @@ def create_app(
         app.state.settings = settings
         app.state.readiness = Readiness(app.state.store, settings)
         warn_if_scrapes_refused(settings)
+        upkeep = partition_upkeep(app.state.store) if owned else contextlib.nullcontext()
         try:
-            async with sampling(app.state.store):  # the database gauges of /metrics
+            async with sampling(app.state.store), upkeep:  # /metrics' gauges; partitions
                 yield
         finally:
             await buckets.aclose()

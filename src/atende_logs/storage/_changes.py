@@ -310,7 +310,9 @@ def _page_sql(
     kind = listing.kind
     scope, params = _scope(listing.customer_id, dialer_id, "c.")
     matches, match_params = filter_conditions(listing, "d.")
-    join = " AND ".join(f"d.{c} = c.{c}" for c in [*kind.scope.columns, "doc_id"])
+    # The change row knows its record's time: on a table partitioned by time, the one
+    # partition to look in.
+    join = " AND ".join(f"d.{c} = c.{c}" for c in [*kind.scope.columns, "doc_id", "time_ms"])
     past_params: list[Any] = [start.seq]
     if start.doc_id is None:
         past = "c.seq > ?"

@@ -54,6 +54,9 @@ class Dialect:
     """How a SELECT reads the ``doc`` column of a page: as bytes, never decoded to text."""
     distinct: str
     """The NULL-safe "differs" comparison of two rows."""
+    keyed_by_time: bool = False
+    """Whether the log tables' primary keys end with ``time_ms`` (PostgreSQL's tables,
+    partitioned by time: migration 0015)."""
 
     def sql(self, text: str) -> str:
         """``text`` with this dialect's placeholders."""
@@ -90,7 +93,10 @@ def upsert_sql(kind: Kind, values_sql: str, dialect: Dialect, newer_only: bool =
     then costs a comparison instead of a new row version, its index entries and its log.
     """
     columns = insert_columns(kind)
-    conflict = ", ".join(quote(c) for c in [*kind.scope.columns, "doc_id"])
+    # A table partitioned by time is keyed by time too: a stored row at another time is
+    # moved by the caller (PostgreSQL's ``_merge_sql``).
+    key = [*kind.scope.columns, "doc_id", *(["time_ms"] if dialect.keyed_by_time else [])]
+    conflict = ", ".join(quote(c) for c in key)
     replaced = [quote(c) for c in ["time_ms", "doc", *kind.columns]]
     updates = ", ".join(f"{c} = excluded.{c}" for c in replaced)
     table = quote(kind.table)

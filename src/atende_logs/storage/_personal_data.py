@@ -152,6 +152,30 @@ class PersonalDataStore(FeedStore):
             )
         self._noted(customer_id, kind)
 
+    def forget_expired_changes(self, customer_id: int, kind: Kind) -> int:
+        # The change rows of records the customer's latest mark covers, older than it: left
+        # by whole partitions dropped. One statement, however many: a purge's job, without
+        # the statement timeout (it reads the customer's change rows once).
+        table = change_table(kind)
+        with self._writing() as connection:
+            self._no_timeout(connection)
+            mark = self._one(
+                connection,
+                "SELECT seq, before_ms FROM retention_marks WHERE customer_id = ? AND kind = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                [customer_id, kind.table],
+            )
+            if mark is None:
+                return 0
+            forgotten = connection.execute(
+                self._sql(f"DELETE FROM {table} WHERE customer_id = ? AND seq < ? AND time_ms < ?"),
+                [customer_id, mark[0], mark[1]],
+            ).rowcount
+        return int(forgotten)
+
+    def _no_timeout(self, connection: Any) -> None:
+        """Lift the statement timeout for the rest of this transaction (PostgreSQL)."""
+
     def _forget_changes(
         self, connection: Any, kind: Kind, customer_id: int, keys: list[tuple[Any, ...]]
     ) -> None:

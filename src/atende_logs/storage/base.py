@@ -34,6 +34,7 @@ from atende_logs.models import (
     StatsRow,
 )
 from atende_logs.storage._signal import ChangeWatch
+from atende_logs.storage.partitions import Partition
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,26 @@ class Store(Protocol):
         ``before_ms``, in one short transaction, moving the history's horizon past them:
         an older ``since`` then gets HistoryGoneError. Returns how many were forgotten;
         fewer than ``limit`` means none is left."""
+        ...
+
+    def forget_expired_changes(self, customer_id: int, kind: Kind) -> int:
+        """Forget the change rows of records the customer's latest retention mark covers
+        (docs/sync.md, "Retention"): those of whole partitions dropped. Returns how many."""
+        ...
+
+    # Time partitions (PostgreSQL; docs/partitions.md). SQLite has none: no-ops there.
+    def maintain_partitions(self, now: int | None = None) -> list[str]:
+        """Create the partitions the log tables lack: the current period's, those ahead, and
+        those of stray rows in the default partition (moved into them). Their names."""
+        ...
+
+    def list_partitions(self, kind: Kind) -> list[Partition]:
+        """``kind``'s partitions by start, the default last."""
+        ...
+
+    def drop_partitions_before(self, kind: Kind, before_ms: int) -> dict[int, int]:
+        """Drop ``kind``'s partitions that end at or before ``before_ms``, whole, and mark
+        the removal in each affected customer's change feed; the records each lost."""
         ...
 
     # LGPD: retention and erasure (docs/lgpd.md).

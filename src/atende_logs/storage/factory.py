@@ -24,6 +24,8 @@ def open_store(settings: Settings) -> Store:
             settings.pool_size,
             replicas,
             settings.replica_max_lag_ms,
+            settings.partition_months,
+            settings.partitions_ahead,
         )
     if settings.database_replica_urls.strip():
         raise ValueError("ATENDE_DATABASE_REPLICA_URLS needs a postgresql:// ATENDE_DATABASE_URL")

@@ -39,10 +39,10 @@ from atende_logs.models import (
 )
 from atende_logs.storage import _pgcopy
 from atende_logs.storage._breaker import Breaker
-from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, upsert_changes
+from atende_logs.storage._changes import NOTIFY_CHANNEL, Key, change_table, upsert_changes
 from atende_logs.storage._common import Dialect, DocRow, quote, upsert_sql
 from atende_logs.storage._listener import Listener
-from atende_logs.storage._personal_data import PersonalDataStore
+from atende_logs.storage._partitioned import PartitionedStore
 from atende_logs.storage._replicas import Replica, Replicas
 from atende_logs.storage._stats import StatsStore
 from atende_logs.storage.base import PoolStats
@@ -69,7 +69,7 @@ def _conninfo(database_url: str, statement_timeout_ms: int) -> str:
 
 _T = TypeVar("_T")
 
-DIALECT = Dialect(placeholder="%s", document="doc", distinct="IS DISTINCT FROM")
+DIALECT = Dialect(placeholder="%s", document="doc", distinct="IS DISTINCT FROM", keyed_by_time=True)
 
 
 def _staging(kind: Kind) -> str:
@@ -115,23 +115,50 @@ def _merge_sql(kind: Kind, numbering: str, newer_only: bool = False) -> str:
     """The staged batch into the table, and its changes into the change feed, in one
     statement; it returns how many rows were new.
 
-    The upsert returns the rows it wrote: xmax is 0 on a freshly inserted row version, and
-    a row left as it was (nothing differed) is not returned: it counts as replaced, and is
-    no change. Each returned row moves to the batch's sequence number (``numbering``).
-    ``newer_only``: as in ``upsert_sql``."""
+    The table is partitioned by time and keyed by (scope, doc_id, time_ms) (migration
+    0015): a record sent again with another time would be a second row. So its stored row
+    is found where its change row (one per record) says it lies, and deleted (``moved``);
+    the upsert then inserts it at its new time. Writers of one customer's kind take turns
+    (``_lock_writers``), so two first sendings of a record cannot both insert it.
+
+    The upsert returns the rows it wrote (a row left as it was, nothing differing, is not
+    returned: it counts as replaced, and is no change); a row is new when no stored row of
+    its record existed, read in the statement's snapshot, before any of its writes. Each
+    returned row moves to the batch's sequence number (``numbering``). ``newer_only``: as
+    in ``upsert_sql``; a row older than the stored one's time is neither moved nor written.
+    """
+    table, changes = quote(kind.table), change_table(kind)
     scope = ", ".join(f"%({name})s::integer" for name in kind.scope.columns)
     columns = ", ".join(quote(name) for name, _ in _pgcopy.staging_columns(kind))
-    values = f"SELECT {scope}, {columns} FROM {_staging(kind)}"
+    of_record = " AND ".join(
+        [*(f"c.{c} = %({c})s::integer" for c in kind.scope.columns), "c.doc_id = s.doc_id"]
+    )
+    stored = " AND ".join(f"d.{c} = c.{c}" for c in [*kind.scope.columns, "doc_id", "time_ms"])
+    values = f"SELECT {scope}, {columns} FROM {_staging(kind)} s"
+    if newer_only:
+        values += (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {changes} c WHERE {of_record} "
+            "AND NOT c.deleted AND c.time_ms > s.time_ms)"
+        )
     upsert = upsert_sql(kind, values, DIALECT, newer_only)
-    changes = upsert_changes(
+    newer = " AND c.time_ms < s.time_ms" if newer_only else ""
+    moved = (
+        f"DELETE FROM {table} d USING {_staging(kind)} s, {changes} c "
+        f"WHERE {of_record} AND NOT c.deleted AND c.time_ms <> s.time_ms{newer} AND {stored}"
+    )
+    existed = (
+        f"SELECT 1 FROM {changes} c JOIN {table} d ON {stored} "
+        f"WHERE {of_record.replace('s.doc_id', 'w.doc_id')}"
+    )
+    changes_sql = upsert_changes(
         kind,
         f"SELECT {scope}, w.doc_id, n.seq, n.at, false, w.time_ms "
         "FROM written w CROSS JOIN numbered n",
     )
     return (
-        f"WITH written AS ({upsert} RETURNING doc_id, time_ms, xmax = 0 AS fresh), "
-        f"numbered AS ({numbering}), changes AS ({changes}) "
-        "SELECT count(*) FILTER (WHERE fresh) FROM written"
+        f"WITH moved AS ({moved}), written AS ({upsert} RETURNING doc_id, time_ms), "
+        f"numbered AS ({numbering}), changes AS ({changes_sql}) "
+        f"SELECT count(*) FILTER (WHERE NOT EXISTS ({existed})) FROM written w"
     )
 
 
@@ -157,7 +184,7 @@ def _translated() -> Iterator[None]:
         raise StorageError(f"erro do banco de dados: {exc.__class__.__name__}") from exc
 
 
-class PostgresStore(PersonalDataStore, StatsStore):
+class PostgresStore(PartitionedStore, StatsStore):
     backend = "postgresql"
     dialect = DIALECT
     # The change notice goes out with the sequence number: NOTIFY is delivered at commit,
@@ -173,8 +200,12 @@ class PostgresStore(PersonalDataStore, StatsStore):
         pool_size: int = 8,
         replica_urls: Sequence[str] = (),
         replica_max_lag_ms: int = 1_000,
+        partition_months: int = 1,
+        partitions_ahead: int = 3,
     ) -> None:
         super().__init__()
+        self.partition_months = partition_months
+        self.partitions_ahead = partitions_ahead
         # This thread's session connection, if any, and the replica its reads go to.
         self._held = threading.local()
         self._conninfo = _conninfo(database_url, statement_timeout_ms)
@@ -421,6 +452,7 @@ class PostgresStore(PersonalDataStore, StatsStore):
         # times slower (docs/benchmarks-history.md, "every design choice tried"); the
         # changed ids stay in the server (docs/benchmarks-history.md, "Import at the COPY
         # floor").
+        self._lock_writers(connection, kind, customer_id)
         connection.execute(_staging_table(kind))
         with connection.cursor().copy(_copy_in(kind)) as copy:
             copy.write(rows.payload)
@@ -432,6 +464,12 @@ class PostgresStore(PersonalDataStore, StatsStore):
             _merge_sql(kind, self._numbering, newer_only), params
         ).fetchone()
         return inserted, rows.count - inserted
+
+    def _lock_writers(self, connection: Any, kind: Kind, customer_id: int) -> None:
+        # A transaction-scoped advisory lock per (table, customer): see ``_merge_sql``.
+        connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [kind.table, customer_id]
+        )
 
     def _write_changes(
         self,

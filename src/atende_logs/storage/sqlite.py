@@ -26,6 +26,7 @@ from atende_logs.storage._listener import DataVersionPoller
 from atende_logs.storage._personal_data import PersonalDataStore
 from atende_logs.storage._stats import StatsStore
 from atende_logs.storage.base import PoolStats
+from atende_logs.storage.partitions import Partition
 
 _ADD_COUNTS = (
     "INSERT INTO hourly_counts (customer_id, kind, dialer_id, hour_ms, row_count) "
@@ -176,6 +177,16 @@ class SQLiteStore(PersonalDataStore, StatsStore):
         return rows
 
     encode_rows = staticmethod(encode_rows)
+
+    # No partitions on SQLite (docs/partitions.md): retention deletes row by row.
+    def maintain_partitions(self, now: int | None = None) -> list[str]:
+        return []
+
+    def list_partitions(self, kind: Kind) -> list[Partition]:
+        return []
+
+    def drop_partitions_before(self, kind: Kind, before_ms: int) -> dict[int, int]:
+        return {}
 
     def _write_batch(
         self,

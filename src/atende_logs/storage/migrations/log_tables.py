@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from atende_logs.kinds import ColumnType
+from atende_logs.storage import partitions
 
 HOUR_MS = 3_600_000
 _SQL_TYPES: dict[ColumnType, sa.types.TypeEngine[Any]] = {
@@ -50,6 +51,10 @@ def create_log_table(
     the filter columns that get an index leading to the listing's order, for filters too
     selective to leave to the time index (0004: a call id, a call status).
     """
+    postgres = op.get_bind().dialect.name == "postgresql"
+    partitioned: dict[str, Any] = {"postgresql_partition_by": "RANGE (time_ms)"} if postgres else {}
+    # PostgreSQL partitions the table by time (0015), and a partitioned table's keys must
+    # hold its partition key: one row per record is kept by the writers (docs/partitions.md).
     op.create_table(
         table,
         *(
@@ -61,10 +66,14 @@ def create_log_table(
         # The document as JSON text, passed through to responses without re-parsing.
         sa.Column("doc", sa.Text, nullable=False),
         *(sa.Column(name, _SQL_TYPES[column_type]) for name, column_type in columns),
-        sa.PrimaryKeyConstraint(*scope, "doc_id", name=f"pk_{table}"),
+        sa.PrimaryKeyConstraint(
+            *scope, "doc_id", *(["time_ms"] if postgres else []), name=f"pk_{table}"
+        ),
+        **partitioned,
     )
+    if postgres:
+        op.execute(partitions.default_sql(table))  # the upkeep adds the months
     keyset = [*scope, "time_ms", "doc_id"]
-    postgres = op.get_bind().dialect.name == "postgresql"
     # Every listing is one customer's (dialer's) rows by time, then id. On PostgreSQL the
     # index carries every filter column, so a filtered count reads no table (0008).
     include: dict[str, Any] = {"postgresql_include": [c for c, _ in columns]} if postgres else {}

@@ -1,0 +1,222 @@
+"""PostgreSQL's log tables partitioned by time (issue 18; docs/partitions.md): a month's
+query reads one partition, a record stays one row when its time changes, the default
+partition takes any date and the upkeep moves it out, and retention drops whole partitions
+and tells the change feed with one mark per customer."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from atende_logs import retention
+from atende_logs.config import Settings
+from atende_logs.http.app import create_app
+from atende_logs.ingest.batch import ingest, prepare
+from atende_logs.ingest.demo_loading import as_records
+from atende_logs.kinds import CARDS, CDRS, Kind
+from atende_logs.models import Row, SearchQuery
+from atende_logs.storage import Store, open_store
+from atende_logs.storage._common import search_sql
+from atende_logs.storage.migrate import upgrade
+from atende_logs.storage.partitions import month_start
+from atende_logs.storage.postgres import DIALECT
+from changes._consumer import Consumer, listing
+
+pytestmark = pytest.mark.postgres
+
+NOW = datetime.now(UTC)
+DAY_MS = 86_400_000
+
+
+def month(back: int) -> int:
+    """The first millisecond of the month ``back`` months before this one."""
+    return month_start(NOW.year, NOW.month - back)
+
+
+@pytest.fixture
+def private(postgres_url: str) -> Iterator[tuple[str, Store]]:
+    """A migrated schema of this test's own: its partitions and purges touch nobody else's."""
+    url = postgres_url.split("?")[0]
+    schema = f"parts_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    scoped = f"{url}?options={quote(f'-csearch_path={schema}')}"
+    try:
+        upgrade(scoped)
+        store = open_store(Settings(database_url=scoped))
+        try:
+            yield scoped, store
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def put(store: Store, customer_id: int, kind: Kind, docs: list[dict[str, Any]]) -> None:
+    dialer = store.list_dialers(customer_id)[0].id if kind.scope.by_dialer else None
+    ingest(store, customer_id, kind, as_records(docs), zone=UTC, dialer_id=dialer)
+
+
+def cdr(doc_id: str, time_ms: int, **fields: Any) -> dict[str, Any]:
+    return {"callid": doc_id, "ori_start_time": time_ms, **fields}
+
+
+def rows_in(url: str, table: str) -> int:
+    with psycopg.connect(url) as connection:
+        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_the_upkeep_moves_strays_and_a_months_query_reads_one_partition(
+    private: tuple[str, Store],
+) -> None:
+    url, store = private
+    customer = store.create_customer("big")
+    # Three past months the migration made no partition for: the default partition takes them.
+    docs = [
+        cdr(f"m{back}-{n}", month(back) + n * 3_600_000) for back in (3, 4, 5) for n in range(4)
+    ]
+    put(store, customer.id, CDRS, docs)
+    assert rows_in(url, "cdrs_default") == 12
+    made = store.maintain_partitions()
+    assert {f"cdrs_p{datetime.fromtimestamp(month(b) / 1000, UTC):%Y%m}" for b in (3, 4, 5)} <= set(
+        made
+    )
+    assert rows_in(url, "cdrs_default") == 0 and rows_in(url, "cdrs") == 12
+    assert store.maintain_partitions() == []  # nothing left to do
+    # The hourly counts did not move: the rows moved between partitions, not in the table.
+    query = SearchQuery(CDRS, customer.id, 1000, start_ms=month(4), end_ms=month(3) - 1)
+    assert store.search(query).total == 4
+    page_sql, params, count_sql, count_params = search_sql(query, None, DIALECT)
+    month_name = f"cdrs_p{datetime.fromtimestamp(month(4) / 1000, UTC):%Y%m}"
+    with psycopg.connect(url) as connection:
+        for sql, values, reads in ((page_sql, params, True), (count_sql, count_params, False)):
+            plan = "\n".join(
+                row[0] for row in connection.execute(f"EXPLAIN {DIALECT.sql(sql)}", values)
+            )
+            scanned = {w.split("_customer")[0] for w in plan.split() if w.startswith("cdrs_")}
+            # The page reads the month's partition alone; the count of whole hours reads
+            # the hourly counts and no partition at all.
+            assert scanned == ({month_name} if reads else set()), plan
+
+
+def test_far_dates_are_kept_in_the_default_partition(private: tuple[str, Store]) -> None:
+    url, store = private
+    customer = store.create_customer("odd dates")
+    far = [cdr("1975", 170_000_000_000), cdr("2990", 32_500_000_000_000)]
+    put(store, customer.id, CDRS, far)
+    store.maintain_partitions()
+    assert rows_in(url, "cdrs_default") == 2  # no partition for a producer's bug
+    for doc in far:
+        query = SearchQuery(
+            CDRS, customer.id, 10, start_ms=doc["ori_start_time"], end_ms=doc["ori_start_time"]
+        )
+        assert [orjson.loads(item)["callid"] for item in store.search(query).items] == [
+            doc["callid"]
+        ]
+
+
+def test_a_record_sent_again_at_another_time_stays_one_row(
+    private: tuple[str, Store],
+) -> None:
+    url, store = private
+    customer = store.create_customer("rescheduling")
+    store.create_dialer(customer.id, "d")
+    store.maintain_partitions(now=month(2))  # partitions for the months used below
+    first, second = month(2) + 1_000, month(1) + 5_000
+    card = {"id": "k1", "number": "5521999990000", "status": "to_call"}
+    put(store, customer.id, CARDS, [{**card, "timestamp": first}])
+    put(store, customer.id, CARDS, [{**card, "timestamp": second, "status": "scheduled"}])
+    with psycopg.connect(url) as connection:
+        stored = connection.execute(
+            "SELECT tableoid::regclass::text, time_ms FROM cards WHERE doc_id = 'k1'"
+        ).fetchall()
+        hours = connection.execute(
+            "SELECT hour_ms, row_count FROM hourly_counts WHERE kind = 'cards' "
+            "AND customer_id = %s AND row_count != 0",
+            [customer.id],
+        ).fetchall()
+    assert stored == [(f"cards_p{datetime.fromtimestamp(second / 1000, UTC):%Y%m}", second)]
+    assert hours == [(second // 3_600_000 * 3_600_000, 1)]
+    # Written again through the write of a broker's consumer: an older time never wins.
+    dialer = store.list_dialers(customer.id)[0].id
+    late = [{**card, "timestamp": first, "status": "late"}]
+    rows = [r for r in prepare(CARDS, as_records(late), UTC, dialer) if isinstance(r, Row)]
+    store.write_rows(customer.id, CARDS, store.encode_rows(CARDS, rows), dialer, newer_only=True)
+    with psycopg.connect(url) as connection:
+        assert connection.execute("SELECT time_ms FROM cards").fetchall() == [(second,)]
+
+
+def test_concurrent_first_sendings_of_a_record_store_it_once(
+    private: tuple[str, Store],
+) -> None:
+    url, store = private
+    customer = store.create_customer("racing producers")
+    store.maintain_partitions(now=month(2))
+    for round_ in range(10):
+        doc_id = f"race{round_}"
+        gate = threading.Barrier(4)
+
+        def send(offset: int, doc_id: str = doc_id, gate: threading.Barrier = gate) -> None:
+            gate.wait()
+            put(store, customer.id, CDRS, [cdr(doc_id, month(2 - offset % 2) + offset)])
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with psycopg.connect(url) as connection:
+        counts = connection.execute("SELECT doc_id, count(*) FROM cdrs GROUP BY doc_id").fetchall()
+    assert len(counts) == 10 and all(count == 1 for _, count in counts), counts
+
+
+def test_retention_drops_whole_partitions_and_marks_the_feed(
+    private: tuple[str, Store],
+) -> None:
+    url, store = private
+    keeps_long, keeps_short = store.create_customer("long"), store.create_customer("short")
+    store.set_retention(keeps_long.id, 70)
+    store.set_retention(keeps_short.id, 40)
+    docs = [cdr(f"{back}-{n}", month(back) + n * DAY_MS) for back in (1, 2, 3, 4) for n in range(5)]
+    for customer in (keeps_long, keeps_short):
+        put(store, customer.id, CDRS, docs)
+    store.maintain_partitions()
+    key = store.create_api_key(keeps_short.id)[1]
+    with TestClient(create_app(Settings(database_url=url), store=store)) as client:
+        consumer = Consumer(client, CDRS, key)
+        consumer.catch_up()
+        now = int(NOW.timestamp() * 1000)
+        done = retention.purge(store, default_days=365, now_ms=now, pause_s=0)
+        partitions = {p.name for p in store.list_partitions(CDRS)}
+        # Every partition that ends before the longest-kept customer's cut is gone whole.
+        long_cut = now - 70 * DAY_MS
+        for back in (1, 2, 3, 4):
+            name = f"cdrs_p{datetime.fromtimestamp(month(back) / 1000, UTC):%Y%m}"
+            assert (name in partitions) == (month(back - 1) > long_cut), (name, partitions)
+        deleted = {p.customer_id: p.deleted for p in done if p.kind == CDRS.name}
+        for customer, days in ((keeps_long, 70), (keeps_short, 40)):
+            cut = now - days * DAY_MS
+            kept = [d for d in docs if d["ori_start_time"] >= cut]
+            assert deleted[customer.id] == len(docs) - len(kept)
+            query = SearchQuery(CDRS, customer.id, 1000)
+            found = {orjson.loads(item)["callid"] for item in store.search(query).items}
+            assert found == {d["callid"] for d in kept}
+        # The short customer's consumer got one mark, and its copy is the listing.
+        marks = [c for c in consumer.pull()["changes"] if c["op"] == "expire"]
+        assert len(marks) == 1
+        assert consumer.copy == listing(client, CDRS, key)
+        # The change rows of the dropped records are forgotten: a new consumer reads none.
+        fresh = Consumer(client, CDRS, key)
+        fresh.catch_up()
+        assert fresh.copy == consumer.copy
+        assert [c["op"] for c in fresh.received if c["op"] == "delete"] == []
