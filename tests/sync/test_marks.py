@@ -20,8 +20,11 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from atende_logs import retention
 from atende_logs.client import LogsClient
 from atende_logs.client.errors import ProtocolError
+from atende_logs.config import Settings
+from atende_logs.http import create_app
 from atende_logs.http.routes.changes import changes_body
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo_loading import as_records
@@ -29,10 +32,12 @@ from atende_logs.kinds import ATTENDANT_LOGS, CARDS, CDRS
 from atende_logs.models import Change, ChangePage, Customer, FeedPosition
 from atende_logs.query.changes import encode_cursor
 from atende_logs.storage import Store
+from atende_logs.storage.partitions import month_start
 from atende_logs.sync import Sync, open_destination
 from atende_logs.sync.columns import column_values, table_columns
 from changes._consumer import listing
 from changes.test_feed import put
+from storage.test_partitions import private  # noqa: F401 - a fixture: a schema of its own
 from sync._copy import copy_of, cursor_of
 
 BEFORE_MS = 1_700_000_000_000  # 2023-11-14T22:13:20.000Z, 19:13:20 in São Paulo
@@ -343,3 +348,43 @@ def test_the_zone_caveat_an_offset_less_time_ingested_in_another_zone(
     copy_run(logs_client, destination)
     # The copy read "naive" as 01:13:19Z the next day (São Paulo): after the cut, kept.
     assert set(copy_of(destination, "cdrs")) == {"naive"}
+
+
+@pytest.mark.postgres
+def test_whole_partitions_dropped_by_a_purge_reach_the_copy(
+    destination: str,
+    private: tuple[str, Store],  # noqa: F811 - the fixture imported above
+) -> None:
+    """PostgreSQL's purge drops the time partitions past every customer's cut whole
+    (docs/sync.md, "Retention"): the customer's mark reaches the copy, which ends as the
+    list has it, with no delete per record. A schema of the test's own (the purge is every
+    customer's)."""
+    url, store = private
+    customer = store.create_customer("partitions")
+    store.set_retention(customer.id, 40)
+    now = datetime.now(UTC)
+    starts = [month_start(now.year, now.month - back) for back in (1, 2, 3, 4)]
+    docs = [
+        {"callid": f"{m}-{n}", "ori_start_time": start + n * 86_400_000}
+        for m, start in enumerate(starts)
+        for n in range(3)
+    ]
+    ingest(store, customer.id, CDRS, as_records(docs), zone=UTC)
+    store.maintain_partitions()
+    key = store.create_api_key(customer.id)[1]
+    with TestClient(create_app(Settings(database_url=url), store=store)) as client:
+        logs = LogsClient(
+            "http://testserver", key, allow_insecure_http=True, transport=client._transport
+        )
+        with logs:
+            copy_run(logs, destination)
+            assert len(copy_of(destination, "cdrs")) == 12
+            now_ms = int(now.timestamp() * 1000)
+            made = {p.name for p in store.list_partitions(CDRS)}
+            retention.purge(store, default_days=365, now_ms=now_ms, pause_s=0)
+            assert {p.name for p in store.list_partitions(CDRS)} < made  # some went whole
+            job = copy_run(logs, destination)
+        expected = listing(client, CDRS, key)
+    assert 0 < len(expected) < 12
+    assert copy_of(destination, "cdrs") == expected
+    assert job.progress.deletes == 0 and job.progress.marks >= 1
