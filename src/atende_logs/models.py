@@ -114,6 +114,8 @@ class EncodedRows:
 
     payload: Any
     count: int
+    span: tuple[int, int] | None = None
+    """The earliest and latest ``time_ms`` of the rows: which time partitions they need."""
 
 
 @dataclass(frozen=True)

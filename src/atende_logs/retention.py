@@ -73,10 +73,13 @@ def purge(
             if dry_run:
                 deleted = store.count_before(customer, kind, before_ms)
             else:
-                deleted = dropped.get((customer, kind.name), 0)
+                in_partitions = dropped.get((customer, kind.name), 0)
+                deleted = in_partitions
                 deleted += _delete_all(store, customer, kind, before_ms, batch_size, pause_s)
-                # The change feed forgets removals as old as the logs it keeps (docs/sync.md).
-                store.forget_expired_changes(customer, kind)
+                # The change feed forgets removals as old as the logs it keeps (docs/sync.md),
+                # and the change rows of records dropped with their partition.
+                if in_partitions:
+                    store.forget_expired_changes(customer, kind)
                 _prune_all(store, customer, kind, before_ms, batch_size, pause_s)
             done.append(Purged(customer, kind.name, days, before_ms, deleted))
     return done

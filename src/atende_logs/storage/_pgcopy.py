@@ -54,7 +54,8 @@ def encode_rows(kind: Kind, rows: Sequence[Row]) -> EncodedRows:
         for pack, value in zip(value_packers, row.values, strict=True):
             append(_NULL if value is None else pack(value))
     append(_TRAILER)
-    return EncodedRows(b"".join(parts), len(rows))
+    times = [row.time_ms for row in rows]
+    return EncodedRows(b"".join(parts), len(rows), (min(times), max(times)) if times else None)
 
 
 def _text(value: str) -> bytes:

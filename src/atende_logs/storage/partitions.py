@@ -5,13 +5,16 @@ Each log table is partitioned by range of ``time_ms``: one partition per period 
 default partition, ``<table>_default``, that takes any row no period holds, so a write never
 fails for want of a partition, whatever the record's date.
 
-``ensure`` is the upkeep: it creates the current period's partition and ``ahead`` more, and
-gives each period of the last and next ``STRAY_YEARS`` that has rows in the default
-partition a partition of its own, moving those rows into it. ``drop_before`` drops the
-partitions that end at or before a time. Both run under an advisory lock (one upkeep at a
-time) and a lock timeout: attaching or dropping a partition needs a short exclusive lock of
-the parent, which waits for running writes; a busy table makes the upkeep give up and
-retry at its next run rather than queue every request behind it.
+``ensure`` is the upkeep: it creates the current period's partition and ``ahead`` more.
+``create_for`` makes the partitions of other periods when a write first needs them (an
+import of last year's file), as long as the default partition holds no row of theirs:
+rows are never moved out of the default partition while the table serves, because a
+reader whose snapshot predates such a move could plan with the new partition and read
+neither copy of the rows. ``drop_before`` drops the partitions that end at or before a
+time. Each runs under an advisory lock (one at a time) and a lock timeout: creating or
+dropping a partition needs a short exclusive lock of the default partition or the parent,
+which waits for running statements; on a busy table it gives up and is tried again later
+rather than queue every request behind it.
 
 SQLite has no partitions: these are never called there.
 """
@@ -19,6 +22,8 @@ SQLite has no partitions: these are never called there.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +31,10 @@ from typing import Any
 from atende_logs.storage._common import quote
 
 STRAY_YEARS = 20
-"""How far from now a row in the default partition gets a period of its own: a record dated
-in 1970 or 3000 (a producer's bug) stays in the default partition instead of making one."""
+"""How far from now a write makes a partition for its period: a record dated in 1970 or
+3000 (a producer's bug) goes to the default partition instead of making one."""
+MAX_PERIODS_PER_WRITE = 24
+"""A batch spanning more periods than this makes the partitions of its two ends only."""
 LOCK_TIMEOUT = "5s"
 _UPKEEP_LOCK = 0x61746C70  # "atlp": the advisory lock key of partition upkeep
 _BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
@@ -95,23 +102,58 @@ def create_default(connection: Any, table: str) -> None:
 
 
 def ensure(connection: Any, table: str, *, months: int, ahead: int, now_ms: int) -> list[Partition]:
-    """Create the partitions ``table`` lacks (see the module); the ones created.
+    """Create the current period's partition of ``table`` and ``ahead`` more where missing;
+    the ones created. ``connection`` is in a transaction of its own: the caller commits it."""
+    return create_for(connection, table, periods_ahead(now_ms, months, ahead), months)
 
-    ``connection`` is in a transaction of its own: the caller commits it. Partitions of
-    another length already there (``months`` changed) are left as they are: a new period
-    is made only where it overlaps none."""
-    _prepare(connection)
+
+def create_for(
+    connection: Any,
+    table: str,
+    periods: Iterable[tuple[int, int]],
+    months: int,
+    lock_timeout: str = LOCK_TIMEOUT,
+) -> list[Partition]:
+    """Create the partitions of ``periods`` (each a (year, month) that starts a period of
+    ``months``) that ``table`` lacks; the ones created. A period overlapping a partition
+    already there (``months`` changed since) or holding rows in the default partition is
+    skipped: its rows stay where they are (see the module)."""
+    _prepare(connection, lock_timeout)
     existing = partitions(connection, table)
-    wanted = _periods_ahead(now_ms, months, ahead) | _stray_periods(
-        connection, table, months, now_ms
-    )
     made = []
-    for year, month in sorted(wanted):
+    for year, month in sorted(set(periods)):
         start, end = month_start(year, month), month_start(year, month + months)
         if any(_overlaps(p, start, end) for p in existing):
             continue
-        made.append(_create(connection, table, partition_name(table, year, month), start, end))
+        held = connection.execute(
+            f"SELECT 1 FROM {quote(default_name(table))} WHERE time_ms >= %s AND time_ms < %s "
+            "LIMIT 1",
+            [start, end],
+        ).fetchone()
+        if held:
+            continue
+        name = partition_name(table, year, month)
+        connection.execute(
+            f"CREATE TABLE {quote(name)} PARTITION OF {quote(table)} "
+            f"FOR VALUES FROM ({start}) TO ({end})"
+        )
+        made.append(Partition(name, start, end))
     return made
+
+
+def periods_between(low_ms: int, high_ms: int, months: int) -> list[tuple[int, int]]:
+    """The periods from ``low_ms``'s to ``high_ms``'s, those within ``STRAY_YEARS`` of now
+    only, and at most ``MAX_PERIODS_PER_WRITE`` of them (then the two ends alone)."""
+    now = time.time() * 1000
+    span = STRAY_YEARS * 365 * 86_400_000
+    low_ms, high_ms = max(low_ms, int(now - span)), min(high_ms, int(now + span))
+    if low_ms > high_ms:
+        return []
+    first, last = period_of(low_ms, months), period_of(high_ms, months)
+    index, stop = first[0] * 12 + first[1] - 1, last[0] * 12 + last[1] - 1
+    if (stop - index) // months >= MAX_PERIODS_PER_WRITE:
+        return [first, last]
+    return [(i // 12, i % 12 + 1) for i in range(index, stop + 1, months)]
 
 
 def drop_before(connection: Any, table: str, before_ms: int) -> list[Partition]:
@@ -126,8 +168,8 @@ def drop_before(connection: Any, table: str, before_ms: int) -> list[Partition]:
     return dropped
 
 
-def _prepare(connection: Any) -> None:
-    connection.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+def _prepare(connection: Any, lock_timeout: str = LOCK_TIMEOUT) -> None:
+    connection.execute(f"SET LOCAL lock_timeout = '{lock_timeout}'")
     connection.execute("SELECT pg_advisory_xact_lock(%s)", [_UPKEEP_LOCK])
 
 
@@ -137,55 +179,10 @@ def _overlaps(partition: Partition, start: int, end: int) -> bool:
     return partition.start_ms < end and start < partition.end_ms
 
 
-def _periods_ahead(now_ms: int, months: int, ahead: int) -> set[tuple[int, int]]:
+def periods_ahead(now_ms: int, months: int, ahead: int) -> list[tuple[int, int]]:
     year, month = period_of(now_ms, months)
     index = year * 12 + month - 1
-    return {
+    return [
         ((index + step * months) // 12, (index + step * months) % 12 + 1)
         for step in range(ahead + 1)
-    }
-
-
-def _stray_periods(connection: Any, table: str, months: int, now_ms: int) -> set[tuple[int, int]]:
-    """The periods within ``STRAY_YEARS`` of now that hold rows of the default partition."""
-    span_ms = STRAY_YEARS * 365 * 86_400_000
-    rows = connection.execute(
-        "SELECT DISTINCT extract(year FROM t)::int, extract(month FROM t)::int FROM ("
-        "SELECT to_timestamp(time_ms / 1000.0) AT TIME ZONE 'UTC' AS t "
-        f"FROM {quote(default_name(table))} WHERE time_ms >= %s AND time_ms < %s) AS strays",
-        [now_ms - span_ms, now_ms + span_ms],
-    ).fetchall()
-    return {period_of(month_start(year, month), months) for year, month in rows}
-
-
-def _create(connection: Any, table: str, name: str, start: int, end: int) -> Partition:
-    """A partition for [start, end), taking the default partition's rows of that range.
-
-    Those rows move through a table of their own, checked to hold the range, so that
-    attaching it scans nothing but the default partition (to see none is left there).
-    Rows moved between partitions directly are no change to the parent: its statement
-    triggers (the hourly counts) do not fire, and the counts stay right."""
-    default, parent = quote(default_name(table)), quote(table)
-    strays = connection.execute(
-        f"SELECT count(*) FROM {default} WHERE time_ms >= %s AND time_ms < %s", [start, end]
-    ).fetchone()[0]
-    if not strays:
-        connection.execute(
-            f"CREATE TABLE {quote(name)} PARTITION OF {parent} FOR VALUES FROM ({start}) TO ({end})"
-        )
-        return Partition(name, start, end)
-    check = quote(f"{name}_range")
-    connection.execute(
-        f"CREATE TABLE {quote(name)} (LIKE {parent} INCLUDING DEFAULTS INCLUDING COMPRESSION "
-        f"INCLUDING STORAGE, CONSTRAINT {check} CHECK (time_ms >= {start} AND time_ms < {end}))"
-    )
-    connection.execute(
-        f"WITH moved AS (DELETE FROM {default} WHERE time_ms >= %s AND time_ms < %s "
-        f"RETURNING *) INSERT INTO {quote(name)} SELECT * FROM moved",
-        [start, end],
-    )
-    connection.execute(
-        f"ALTER TABLE {parent} ATTACH PARTITION {quote(name)} FOR VALUES FROM ({start}) TO ({end})"
-    )
-    connection.execute(f"ALTER TABLE {quote(name)} DROP CONSTRAINT {check}")
-    return Partition(name, start, end)
+    ]

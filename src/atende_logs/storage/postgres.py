@@ -297,6 +297,13 @@ class PostgresStore(PartitionedStore, StatsStore):
                 yield connection
 
     @contextmanager
+    def _apart(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._translated(), self._pooled() as connection:
+            connection.autocommit = False
+            connection.isolation_level = IsolationLevel.READ_COMMITTED
+            yield connection
+
+    @contextmanager
     def _borrowed(self) -> Iterator[psycopg.Connection[Any]]:
         held: psycopg.Connection[Any] | None = getattr(self._held, "connection", None)
         if held is not None:
