@@ -3,11 +3,15 @@ its copy with: what the feed's contract tests (tests/changes/) hold the server t
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from atende_logs import normalize
+from atende_logs.ingest.documents import to_row
 from atende_logs.kinds import Kind
+from atende_logs.query.times import zone as zone_named
 
 Doc = dict[str, Any]
 
@@ -22,9 +26,13 @@ class Consumer:
         key: str,
         params: dict[str, str] | None = None,
         token: str | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
         self.client = client
         self.kind = kind
+        self.zone = zone or zone_named(client.app.state.settings.timezone)
+        """Where the records' offset-less times were read at ingest: the server's zone
+        unless the test ingested them in another (a retention mark compares their times)."""
         self.headers = {"x-api-key": key}
         self.params = dict(params or {})
         if token is not None:
@@ -52,10 +60,22 @@ class Consumer:
             self.received.append(change)
             if change["op"] == "upsert":
                 self.copy[change["id"]] = change["item"]
+            elif change["op"] == "expire":
+                self.expire(change)
             else:
                 assert change["op"] == "delete" and "item" not in change, change
                 self.copy.pop(change["id"], None)
         self.cursor = answer["cursor"]
+
+    def expire(self, mark: dict[str, Any]) -> None:
+        """A retention mark: every copied record whose time is before ``before`` goes. Its
+        time is what the server stored for it, from ingest's own function."""
+        assert set(mark) == {"op", "before", "changed_at"}, mark
+        assert mark["before"].endswith("Z") and mark["changed_at"].endswith("Z"), mark
+        before_ms = normalize.epoch_ms(datetime.fromisoformat(mark["before"]))
+        for id_, doc in list(self.copy.items()):
+            if to_row(self.kind, doc, self.zone).time_ms < before_ms:
+                del self.copy[id_]
 
     def catch_up(self, size: int = 1000) -> None:
         """Pull until the feed says nothing is left."""

@@ -154,8 +154,9 @@ def pull(
         typer.Option(
             "--changes",
             help="Write the query's change feed instead of its items: NDJSON, one change "
-            "object a line ({op, id, changed_at, item}), in commit order; a rerun appends "
-            "the changes made since (docs/pull.md).",
+            "object a line ({op, id, changed_at, item}, or a retention mark {op: expire, "
+            "before, changed_at}), in commit order; a rerun appends the changes made since "
+            "(docs/pull.md).",
         ),
     ] = False,
     follow: Annotated[

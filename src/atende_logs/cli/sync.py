@@ -115,12 +115,14 @@ def sync(
                 "rows": rows,
                 "upserts": progress.upserts,
                 "deletes": progress.deletes,
+                "expired": progress.expired,
             }
         )
         return
     console.print(
         f"{job.table}: {rows} records in {into} "
-        f"({progress.upserts} upserted, {progress.deletes} deleted by this run)",
+        f"({progress.upserts} upserted, {progress.deletes} deleted, {progress.expired} "
+        "expired by retention marks, by this run)",
         highlight=False,
         markup=False,
         soft_wrap=True,

@@ -2,10 +2,12 @@
 ``follow`` its live tail after it (``atende-logs pull --changes [--follow]``, docs/pull.md).
 
 Each line is one change object exactly as the feed gives it (``{"op": "upsert", "id",
-"changed_at", "item"}`` or ``{"op": "delete", "id", "changed_at"}``), in commit order:
-applied in order, the lines give exactly the records the list endpoint returns for the same
-filters. The first lines are the history kept (every record's latest state, removals as
-deletes); then, with ``follow``, each change as it commits.
+"changed_at", "item"}``, ``{"op": "delete", "id", "changed_at"}``, or a retention mark
+``{"op": "expire", "before", "changed_at"}``: every record whose time is before ``before``
+is gone, docs/sync.md, "Retention"), in commit order: applied in order, the lines give
+exactly the records the list endpoint returns for the same filters. The first lines are the
+history kept (every record's latest state, removals as deletes, the retention marks kept);
+then, with ``follow``, each change as it commits.
 
 Written as a pull writes its pages (``client.pull``): the lines appended and fsynced, then
 the state (the cursor after them, the file's length) replaced atomically, so a kill -9 at

@@ -12,7 +12,11 @@ keep it with what you applied, and pass it as ``since`` to go on later::
         tail = client.tail("cdrs", {"call_status": "answered"}, since=saved_cursor)
         for change in tail:
             apply(change)            # {"op": "upsert"|"delete", "id", "changed_at", "item"?}
-            save(tail.cursor)
+            save(tail.cursor)        #  or {"op": "expire", "before", "changed_at"}: below
+
+A retention mark (``"op": "expire"``) stands for every record of the kind whose time is
+before ``before``, removed without a change of its own: apply it in its place, as
+``atende_logs.sync`` does (docs/sync.md, "Retention").
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ if TYPE_CHECKING:
     from atende_logs.client.api import LogsClient, RetryNotice
 
 Change = dict[str, Any]
-"""A change object: ``op``, ``id``, ``changed_at`` and, for an upsert, ``item``."""
+"""A change object: ``op``, ``id``, ``changed_at`` and, for an upsert, ``item``; or a
+retention mark: ``op`` ``expire``, ``before``, ``changed_at``."""
+OPS = ("upsert", "delete", "expire")
+"""The change objects' ``op``s."""
 EVENT_STREAM = "text/event-stream"
 
 
@@ -235,7 +242,7 @@ def _change(data: bytes) -> Change:
         change = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"the server sent a change that is not JSON: {exc}") from exc
-    if not isinstance(change, dict) or change.get("op") not in ("upsert", "delete"):
+    if not isinstance(change, dict) or change.get("op") not in OPS:
         raise ProtocolError("the server sent an event that is not a change")
     return change
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import BaseRoute
 
 from atende_logs import __version__
@@ -138,10 +138,36 @@ class FeedChange(BaseModel):
     )
 
 
+class FeedExpiry(BaseModel):
+    """A retention mark: every record of the kind older than `before` is gone, without a
+    change of its own (docs/sync.md, "Retention")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["expire"] = Field(
+        description="`expire`: drop every record of your copy whose time (the field "
+        "`start_at` and `end_at` bound) is before `before`, whether you had it from an upsert "
+        "or not. Apply it in its place among the changes: a record upserted after it stays."
+    )
+    before: str = Field(
+        description="Registros com horário anterior a este instante foram removidos pela "
+        "retenção. Records whose time is before this instant were removed by retention; "
+        "ISO 8601 UTC to the ms. A time without an offset in a document is the server's "
+        "zone's (ATENDE_TIMEZONE, America/Sao_Paulo by default)."
+    )
+    changed_at: str = Field(description="When the mark was written, ISO 8601 UTC to the ms.")
+
+
+Change = Annotated[FeedChange | FeedExpiry, Field(discriminator="op")]
+
+
 class ChangesPage(BaseModel):
     """A page of a change feed."""
 
-    changes: list[FeedChange] = Field(description="In commit order; each record once.")
+    changes: list[Change] = Field(
+        description="In commit order; each record once; retention marks (`expire`) in their "
+        "place among them."
+    )
     cursor: str = Field(description="Opaque: pass it as `since` to continue after this page.")
     end_of_stream: bool = Field(
         description="No further change existed when this page was read: wait (`wait`) or "
@@ -325,10 +351,15 @@ def changes_operation(kind: Kind) -> dict[str, Any]:
     changes: list[dict[str, Any]] = [
         {"op": "upsert", "id": "1", "changed_at": "2020-02-06T20:28:34.072Z", "item": item},
         {"op": "delete", "id": "2", "changed_at": "2020-02-06T20:28:35.001Z"},
+        {
+            "op": "expire",
+            "before": "2019-08-09T03:00:00.000Z",
+            "changed_at": "2020-02-06T20:28:36.250Z",
+        },
     ]
     example = {
         "changes": changes,
-        "cursor": "c.WzQyLCIyIl0",
+        "cursor": encode_cursor(_example_positions(changes)[-1]),
         "end_of_stream": True,
     }
     return {
@@ -374,10 +405,15 @@ _STREAM = (
 )
 
 
+def _example_positions(changes: list[dict[str, Any]]) -> list[FeedPosition]:
+    """Where each example change stands in the feed (a mark, no record's: past its seq)."""
+    return [FeedPosition(41 + n, change.get("id")) for n, change in enumerate(changes, 1)]
+
+
 def _stream_example(changes: list[dict[str, Any]]) -> str:
     events = [": open\n"]
-    for n, change in enumerate(changes, start=1):
-        cursor = encode_cursor(FeedPosition(41 + n, str(n)))
+    for change, position in zip(changes, _example_positions(changes), strict=True):
+        cursor = encode_cursor(position)
         data = orjson.dumps(change).decode()
         events.append(f"id: {cursor}\nevent: change\ndata: {data}\n")
     events.append(": keep-alive\n")

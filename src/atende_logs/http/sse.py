@@ -73,6 +73,8 @@ def resumed(params: list[tuple[str, str]], last_event_id: str | None) -> list[tu
 
 def change_json(change: Change) -> list[bytes]:
     """A change object as in the JSON page, in pieces (the document as stored)."""
+    if change.expired_before_ms is not None:
+        return [mark_head(change), b"}"]
     head = b'{"op":"%b","id":%b,"changed_at":"%b"' % (
         b"delete" if change.doc is None else b"upsert",
         orjson.dumps(change.doc_id),
@@ -81,6 +83,16 @@ def change_json(change: Change) -> list[bytes]:
     if change.doc is None:
         return [head, b"}"]
     return [head, b',"item":', change.doc, b"}"]
+
+
+def mark_head(change: Change) -> bytes:
+    """A retention mark's object but its closing brace: ``{"op":"expire","before":…,
+    "changed_at":…`` (docs/sync.md, "Retention"): no ``id``, no ``item``."""
+    assert change.expired_before_ms is not None
+    return b'{"op":"expire","before":"%b","changed_at":"%b"' % (
+        iso_ms(change.expired_before_ms),
+        iso_ms(change.changed_at_ms),
+    )
 
 
 def change_event(change: Change) -> bytes:

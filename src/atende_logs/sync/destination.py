@@ -7,7 +7,8 @@ after them in one transaction (``transaction``), so the copy and its cursor neve
 whatever stops the process.
 
 The SQL is shared; each database says its column types, its placeholder, how it opens a
-transaction and how it writes many rows at once (``upsert``, ``delete``).
+transaction, how it writes many rows at once (``upsert``, ``delete``) and how it compares a
+time (``time_value``, for a retention mark's ``delete_before``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,20 @@ class Destination(ABC):
     @abstractmethod
     def delete(self, table: str, ids: list[str]) -> None:
         """Drop the rows of ``ids`` (distinct; ids not there are no error)."""
+
+    def delete_before(self, table: str, column: str, before: datetime) -> int:
+        """Drop the rows whose ``column`` (a time) is before ``before`` (an aware instant):
+        a retention mark (docs/sync.md, "Retention"). The number of rows dropped; a row
+        whose time is null is kept."""
+        return self.changed(
+            f"DELETE FROM {quote(table)} WHERE {quote(column)} < {self.mark}",
+            [self.time_value(before)],
+        )
+
+    def time_value(self, moment: datetime) -> Any:
+        """``moment`` as a time column holds it, to compare with one (an aware datetime
+        where the column is a timestamp with time zone)."""
+        return moment
 
     @abstractmethod
     def close(self) -> None: ...

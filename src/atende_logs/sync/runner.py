@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 
 from atende_logs.client.api import MAX_PAGE_SIZE, LogsClient, kind_named
-from atende_logs.client.errors import ApiError
+from atende_logs.client.errors import ApiError, ProtocolError
 from atende_logs.client.state import MASK
 from atende_logs.client.tail import Change
 from atende_logs.kinds import Kind
@@ -41,6 +42,10 @@ class Progress:
     upserts: int = 0
     deletes: int = 0
     commits: int = 0
+    marks: int = 0
+    """Retention marks applied."""
+    expired: int = 0
+    """Rows those marks dropped."""
 
 
 class Sync:
@@ -145,7 +150,20 @@ class Sync:
             page = next(pages, None) if page is not None else None
 
     def _apply(self, changes: list[Change]) -> None:
-        latest = {change["id"]: change for change in changes}  # a record's last change wins
+        """A page's changes, in the feed's order: the records' changes between two retention
+        marks as one write, each mark after what precedes it and before what follows, so a
+        record upserted before a mark and older than it goes, one upserted after it stays."""
+        latest: dict[str, Change] = {}  # a record's last change wins
+        for change in changes:
+            if change["op"] == "expire":
+                self._write(latest)
+                latest = {}
+                self._expire(change)
+            else:
+                latest[change["id"]] = change
+        self._write(latest)
+
+    def _write(self, latest: dict[str, Change]) -> None:
         upserts = [c for c in latest.values() if c["op"] == "upsert"]
         deletes = [id_ for id_, c in latest.items() if c["op"] == "delete"]
         if upserts:
@@ -154,6 +172,15 @@ class Sync:
         self.destination.delete(self.table, deletes)
         self.progress.upserts += len(upserts)
         self.progress.deletes += len(deletes)
+
+    def _expire(self, mark: Change) -> None:
+        """A retention mark: every row whose time is before its ``before`` is gone
+        (docs/sync.md, "Retention"). The time column holds the kind's time field as
+        ``columns`` reads it (an offset-less time in ``DEFAULT_ZONE``)."""
+        before = mark_time(mark)
+        time_column = self.kind.time_field
+        self.progress.expired += self.destination.delete_before(self.table, time_column, before)
+        self.progress.marks += 1
 
     def _pages(self, since: str | None, size: int, wait: int) -> Iterator[_Page]:
         try:
@@ -237,6 +264,19 @@ class _Ahead:
             self._ready.put((None, None))  # the end stays the end
             raise StopIteration
         return page
+
+
+def mark_time(mark: Change) -> datetime:
+    """A retention mark's ``before``, an aware instant; ProtocolError when it is none."""
+    before = mark.get("before")
+    try:
+        if isinstance(before, str):
+            moment = datetime.fromisoformat(before)
+            if moment.tzinfo is not None:
+                return moment
+    except ValueError:
+        pass
+    raise ProtocolError(f"the server sent a retention mark without a valid before: {mark!r}")
 
 
 def _describe(state: SyncState) -> str:

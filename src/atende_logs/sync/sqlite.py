@@ -73,6 +73,10 @@ class SqliteDestination(Destination):
             f"DELETE FROM {quote(table)} WHERE id = ?", [(id_,) for id_ in ids]
         )
 
+    def time_value(self, moment: datetime) -> str:
+        """The ISO 8601 UTC text a time column holds, which sorts as the instants do."""
+        return _iso(moment)
+
     def close(self) -> None:
         self.connection.close()
 

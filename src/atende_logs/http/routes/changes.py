@@ -29,6 +29,7 @@ from atende_logs.http.sse import (
     LAST_EVENT_ID,
     EventStreamResponse,
     iso_ms,
+    mark_head,
     resumed,
     tail,
     wants_events,
@@ -169,6 +170,9 @@ def changes_body(page: ChangePage) -> bytes:
     """
     parts = [b'{"changes":[']
     for change in page.changes:  # as sse.change_json, inline: a page has up to 1,000
+        if change.expired_before_ms is not None:  # a retention mark: a few per purge
+            parts += (mark_head(change), b"},")
+            continue
         parts.append(
             b'{"op":"%b","id":%b,"changed_at":"%b"'
             % (
