@@ -53,8 +53,9 @@ def _fill(url: str, customer_id: int, start_ms: int, rows: int, prefix: str) -> 
         connection.execute(
             "INSERT INTO cdrs (customer_id, doc_id, time_ms, doc, call_status, period) "
             "SELECT %(c)s, %(p)s || g, %(s)s::bigint + g::bigint * %(step)s, "
-            "%(head)s || to_json(%(p)s || g)::text || %(middle)s || (%(s)s::bigint + g::bigint * %(step)s) "
-            "|| %(tail)s, (ARRAY['answered', 'noanswer', 'busy'])[1 + g %% 3], 'worktime' "
+            "%(head)s || to_json(%(p)s || g)::text || %(middle)s "
+            "|| (%(s)s::bigint + g::bigint * %(step)s) || %(tail)s, "
+            "(ARRAY['answered', 'noanswer', 'busy'])[1 + g %% 3], 'worktime' "
             "FROM generate_series(0, %(n)s - 1) AS g",
             {
                 "c": customer_id,
@@ -97,7 +98,10 @@ def main() -> None:
             "INSERT INTO customers (name, created_at_ms) VALUES ('big', 0) RETURNING id"
         ).fetchone()[0]
     now = time.gmtime()
-    month, after = month_start(now.tm_year, now.tm_mon - 14), month_start(now.tm_year, now.tm_mon - 13)
+    month, after = (
+        month_start(now.tm_year, now.tm_mon - 14),
+        month_start(now.tm_year, now.tm_mon - 13),
+    )
     _fill(url, customer_id, month, args.rows, "m")
     _fill(url, customer_id, after, args.rows // 10, "n")
     total = args.rows + args.rows // 10

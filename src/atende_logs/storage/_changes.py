@@ -104,7 +104,7 @@ class FeedStore(SqlStore):
         connection.executemany(
             self._sql(upsert_changes(kind, f"VALUES ({', '.join('?' for _ in _columns(kind))})")),
             [
-                (customer_id, *key, seq, changed_at_ms, deleted, time_ms)
+                (customer_id, *key, seq, changed_at_ms, deleted, time_ms, time_ms)
                 for key, time_ms in zip(
                     keys, times if times is not None else [None] * len(keys), strict=True
                 )
@@ -137,11 +137,14 @@ class FeedStore(SqlStore):
             start = self._start(connection, query, dialer_id, horizon)
             sql, params = _page_sql(query, dialer_id, start, self.dialect)
             rows = self._rows(connection, self._sql(sql), params)
+            # A mark comes after the tombstones its transaction wrote (same seq, any doc_id):
+            # a position among those is still before it.
+            after = ">" if start.doc_id is None else ">="
             marks = self._rows(
                 connection,
                 self._sql(
                     "SELECT seq, before_ms, changed_at_ms FROM retention_marks "
-                    "WHERE customer_id = ? AND kind = ? AND seq > ? ORDER BY seq LIMIT ?"
+                    f"WHERE customer_id = ? AND kind = ? AND seq {after} ? ORDER BY seq LIMIT ?"
                 ),
                 [listing.customer_id, kind.table, start.seq, listing.size + 1],
             )
@@ -151,7 +154,7 @@ class FeedStore(SqlStore):
             )
             for seq, doc_id, changed_at, doc in rows
         ]
-        if marks:  # a mark's transaction changes no record: its number is its own
+        if marks:  # after every change of its transaction: the position (seq, None)
             changes += [
                 Change("", FeedPosition(seq, None, start.floor, lsn), at, None, before)
                 for seq, before, at in marks
@@ -277,19 +280,30 @@ _RAISE_HORIZON = (
 
 
 def _columns(kind: Kind) -> list[str]:
-    return [*kind.scope.columns, "doc_id", "seq", "changed_at_ms", "deleted", "time_ms"]
+    return [
+        *kind.scope.columns,
+        "doc_id",
+        "seq",
+        "changed_at_ms",
+        "deleted",
+        "time_ms",
+        "max_time_ms",
+    ]
 
 
 def upsert_changes(kind: Kind, values_sql: str) -> str:
     """INSERT of change rows that moves an existing row to the new position; a null time
-    (a tombstone, a redaction) keeps the record's time as it was."""
+    (a tombstone, a redaction) keeps the record's time as it was. ``values_sql`` gives the
+    time twice: as the record's time and as its latest time so far."""
     table = change_table(kind)
     conflict = ", ".join(quote(c) for c in [*kind.scope.columns, "doc_id"])
     return (
         f"INSERT INTO {table} ({', '.join(quote(c) for c in _columns(kind))}) "
         f"{values_sql} ON CONFLICT ({conflict}) DO UPDATE SET seq = excluded.seq, "
         "changed_at_ms = excluded.changed_at_ms, deleted = excluded.deleted, "
-        f"time_ms = coalesce(excluded.time_ms, {table}.time_ms)"
+        f"time_ms = coalesce(excluded.time_ms, {table}.time_ms), "
+        f"max_time_ms = CASE WHEN excluded.time_ms > coalesce({table}.max_time_ms, -1) "
+        f"THEN excluded.time_ms ELSE {table}.max_time_ms END"
     )
 
 

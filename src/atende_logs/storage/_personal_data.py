@@ -109,9 +109,10 @@ class PersonalDataStore(FeedStore):
 
         One mark says "every record before T is gone" (docs/sync.md, "Retention"), with T
         the cut or, when older records are left (the rest of a purge in batches), the
-        oldest of them. A removed record at or after T (a tie at T, another dialer's
-        older record left) gets a tombstone of its own; the change rows of those the mark
-        covers are forgotten. In the removal's transaction, after the rows went."""
+        oldest of them. A removed record that a consumer may hold at T or later (a tie at
+        T, another dialer's older record left, a record whose time moved back before it
+        went) gets a tombstone of its own; the change rows of those the mark covers are
+        forgotten. In the removal's transaction, after the rows went."""
         # The hourly counts' triggers follow a delete; drop the hours it emptied.
         connection.execute(
             self._sql(
@@ -128,8 +129,10 @@ class PersonalDataStore(FeedStore):
         before = cut_ms if oldest is None else int(oldest)
         seq, changed_at_ms = self._next_seq(connection, customer_id, kind)
         rows = gone or []
-        tied = [row[:-1] for row in rows if row[-1] >= before]
-        covered = [row[:-1] for row in rows if row[-1] < before]
+        latest = self._latest_times(connection, kind, customer_id, [r[:-1] for r in rows])
+        # Covered: every state a consumer may hold of it is older than the mark.
+        covered = [row[:-1] for row in rows if max(row[-1], latest.get(row[:-1], 0)) < before]
+        tied = [row[:-1] for row in rows if max(row[-1], latest.get(row[:-1], 0)) >= before]
         if tied:
             self._write_changes(connection, kind, customer_id, tied, seq, changed_at_ms, True)
         if covered:
@@ -167,14 +170,43 @@ class PersonalDataStore(FeedStore):
             )
             if mark is None:
                 return 0
+            # A record whose time moved back before it went may be held by a consumer at its
+            # later time: the mark does not cover it, so it stays, as a tombstone.
+            connection.execute(
+                self._sql(
+                    f"UPDATE {table} SET deleted = true WHERE customer_id = ? AND seq < ? "
+                    "AND time_ms < ? AND max_time_ms >= ? AND NOT deleted"
+                ),
+                [customer_id, mark[0], mark[1], mark[1]],
+            )
             forgotten = connection.execute(
-                self._sql(f"DELETE FROM {table} WHERE customer_id = ? AND seq < ? AND time_ms < ?"),
-                [customer_id, mark[0], mark[1]],
+                self._sql(
+                    f"DELETE FROM {table} WHERE customer_id = ? AND seq < ? AND time_ms < ? "
+                    "AND coalesce(max_time_ms, time_ms) < ?"
+                ),
+                [customer_id, mark[0], mark[1], mark[1]],
             ).rowcount
         return int(forgotten)
 
     def _no_timeout(self, connection: Any) -> None:
         """Lift the statement timeout for the rest of this transaction (PostgreSQL)."""
+
+    def _latest_times(
+        self, connection: Any, kind: Kind, customer_id: int, keys: list[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], int]:
+        """The latest time each record at ``keys`` (below the customer) ever had."""
+        if not keys:
+            return {}
+        within = [quote(c) for c in kind.scope.columns[1:]]
+        rows = connection.execute(
+            self._sql(
+                f"SELECT {', '.join([*within, 'doc_id', 'max_time_ms'])} "
+                f"FROM {change_table(kind)} WHERE customer_id = ? "
+                f"AND doc_id IN ({', '.join('?' for _ in keys)})"
+            ),
+            [customer_id, *(key[-1] for key in keys)],
+        ).fetchall()
+        return {tuple(row[:-1]): int(row[-1]) for row in rows if row[-1] is not None}
 
     def _forget_changes(
         self, connection: Any, kind: Kind, customer_id: int, keys: list[tuple[Any, ...]]

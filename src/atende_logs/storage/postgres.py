@@ -152,7 +152,7 @@ def _merge_sql(kind: Kind, numbering: str, newer_only: bool = False) -> str:
     )
     changes_sql = upsert_changes(
         kind,
-        f"SELECT {scope}, w.doc_id, n.seq, n.at, false, w.time_ms "
+        f"SELECT {scope}, w.doc_id, n.seq, n.at, false, w.time_ms, w.time_ms "
         "FROM written w CROSS JOIN numbered n",
     )
     return (
@@ -494,7 +494,7 @@ class PostgresStore(PartitionedStore, StatsStore):
         names = [f"k{index}" for index in range(len(within) + 1)]
         arrays = ", ".join(["%s::integer[]"] * len(within) + ["%s::text[]", "%s::bigint[]"])
         values = (
-            f"SELECT %s, {', '.join(names)}, %s, %s, %s, t "
+            f"SELECT %s, {', '.join(names)}, %s, %s, %s, t, t "
             f"FROM unnest({arrays}) AS keys ({', '.join(names)}, t)"
         )
         columns = [list(column) for column in zip(*keys, strict=True)]

@@ -128,10 +128,16 @@ def add_change_times(table: str, *, scope: Sequence[str], backfill: bool = False
     copies them from the stored rows (a tombstone's record has none: it stays null)."""
     changes = change_table(table)
     op.add_column(changes, sa.Column("time_ms", sa.BigInteger, nullable=True))
+    # The latest time the record ever had: a consumer behind may hold any of its states,
+    # and a retention mark covers a removed record only when every one of them is older.
+    op.add_column(changes, sa.Column("max_time_ms", sa.BigInteger, nullable=True))
     if backfill:
         # One join rather than a lookup per row (SQLite has UPDATE … FROM since 3.33).
         key = " AND ".join(f"d.{c} = {changes}.{c}" for c in [*scope, "doc_id"])
-        op.execute(f"UPDATE {changes} SET time_ms = d.time_ms FROM {table} d WHERE {key}")
+        op.execute(
+            f"UPDATE {changes} SET time_ms = d.time_ms, max_time_ms = d.time_ms "
+            f"FROM {table} d WHERE {key}"
+        )
 
 
 def create_retention_marks() -> None:

@@ -4,7 +4,9 @@
 ``before_ms`` is gone", at the sequence number of the transaction that made it true
 (docs/sync.md, "Retention"). A change row now carries its record's time (``time_ms``), so
 the rows of records a mark covers can be found by time, and, on a partitioned PostgreSQL
-table (0015), the partition that holds a record's stored row.
+table (0015), the partition that holds a record's stored row; and the latest time it ever
+had, since a consumer behind may still hold a state of it from before it moved back in time
+(a mark covers a removed record only when that latest time is before the mark's).
 
 Tombstones of records deleted before this migration have no stored row left to read the
 time from: their ``time_ms`` stays null, and the tombstones' own pruning forgets them.
@@ -40,5 +42,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in _SCOPES:
+        op.drop_column(f"{table}_changes", "max_time_ms")
         op.drop_column(f"{table}_changes", "time_ms")
     op.drop_table("retention_marks")
