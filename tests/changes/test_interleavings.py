@@ -19,13 +19,16 @@ from atende_logs.storage import Store
 from changes._consumer import Consumer, listing
 
 BASE_MS = 1_700_000_000_000
+STEP_MS = 12 * 86_400_000
+"""Times 12 days apart: ten of them span four months, so a record sent again at another
+time moves between PostgreSQL's monthly partitions, and retention crosses them."""
 PHONES = ["(11) 98765-4321", "(21) 99999-0000"]
 IDS = [f"c{n}" for n in range(12)]
 
 documents = st.fixed_dictionaries(
     {
         "callid": st.sampled_from(IDS),
-        "ori_start_time": st.integers(0, 9).map(lambda n: BASE_MS + n * 1000),
+        "ori_start_time": st.integers(0, 9).map(lambda n: BASE_MS + n * STEP_MS),
         "period": st.sampled_from(["worktime", "holiday"]),
         "alt_dnis": st.sampled_from([*PHONES, "5531888887777"]),
         "my_status_name": st.sampled_from(["a", "b"]),
@@ -43,8 +46,8 @@ filters = st.fixed_dictionaries(
     {},
     optional={
         "period": st.just("worktime"),
-        "start_at": st.integers(0, 4).map(lambda n: str(BASE_MS + n * 1000)),
-        "end_at": st.integers(5, 9).map(lambda n: str(BASE_MS + n * 1000)),
+        "start_at": st.integers(0, 4).map(lambda n: str(BASE_MS + n * STEP_MS)),
+        "end_at": st.integers(5, 9).map(lambda n: str(BASE_MS + n * STEP_MS)),
         "alt_dnis": st.just(PHONES[0]),
     },
 )
@@ -73,7 +76,7 @@ def test_consumers_copies_equal_the_list(
         elif operation == "erase":
             store.erase_phone(customer.id, argument, "hypothesis")
         elif operation == "purge":
-            store.delete_before(customer.id, CDRS, BASE_MS + argument * 1000, limit=3)
+            store.delete_before(customer.id, CDRS, BASE_MS + argument * STEP_MS, limit=3)
         elif operation == "pull":
             which, size = argument
             consumers[which].pull(size)

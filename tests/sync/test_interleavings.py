@@ -21,7 +21,7 @@ from atende_logs.kinds import CDRS
 from atende_logs.storage import Store
 from atende_logs.sync import Sync, open_destination
 from changes._consumer import listing
-from changes.test_interleavings import BASE_MS, PHONES, documents, filters
+from changes.test_interleavings import BASE_MS, PHONES, STEP_MS, documents, filters
 from sync._copy import copy_of
 
 writes = st.tuples(st.just("write"), st.lists(documents, min_size=1, max_size=4))
@@ -75,7 +75,7 @@ def test_every_sync_leaves_each_table_equal_to_the_list(
             elif operation == "erase":
                 store.erase_phone(customer.id, argument, "hypothesis")
             elif operation == "purge":
-                store.delete_before(customer.id, CDRS, BASE_MS + argument * 1000, limit=3)
+                store.delete_before(customer.id, CDRS, BASE_MS + argument * STEP_MS, limit=3)
             elif operation == "sync":
                 which, size = argument
                 with open_destination(destination) as dest:
