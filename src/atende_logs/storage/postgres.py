@@ -110,45 +110,58 @@ when it changed something: the count reads every row of ``written``, so the lock
 after the upsert's, in the order every other writer takes them."""
 
 
+@lru_cache(maxsize=8)
+def _known_sql(kind: Kind) -> str:
+    """The staged records already known: each one's id, its time now sent, the time its
+    change row says its stored row has, and whether that row is there (a record dropped
+    with its partition keeps its change row a while: docs/partitions.md).
+
+    A lookup per staged row, forced by LATERAL: a join left to the planner read every
+    change row of the customer for each batch (the temporary staging table has no
+    statistics), and a re-import of 20,000 rows passed the statement timeout."""
+    table, changes = quote(kind.table), change_table(kind)
+    of_record = " AND ".join(
+        [*(f"c.{c} = %({c})s::integer" for c in kind.scope.columns), "c.doc_id = s.doc_id"]
+    )
+    at = " AND ".join(
+        [*(f"d.{c} = %({c})s::integer" for c in kind.scope.columns), "d.doc_id = s.doc_id"]
+    )
+    return (
+        f"SELECT s.doc_id, s.time_ms, k.time_ms, EXISTS (SELECT 1 FROM {table} d "
+        f"WHERE {at} AND d.time_ms = k.time_ms) FROM {_staging(kind)} s CROSS JOIN LATERAL "
+        f"(SELECT c.time_ms FROM {changes} c WHERE {of_record} AND NOT c.deleted LIMIT 1) k"
+    )
+
+
 @lru_cache(maxsize=32)
 def _merge_sql(kind: Kind, numbering: str, newer_only: bool = False) -> str:
     """The staged batch into the table, and its changes into the change feed, in one
     statement; it returns how many rows were new.
 
     The table is partitioned by time and keyed by (scope, doc_id, time_ms) (migration
-    0015): a record sent again with another time would be a second row. So its stored row
-    is found where its change row (one per record) says it lies, and deleted (``moved``);
-    the upsert then inserts it at its new time. Writers of one customer's kind take turns
-    (``_lock_writers``), so two first sendings of a record cannot both insert it.
+    0015): a record sent again with another time would be a second row. So the stored
+    rows of records whose time changed (``%(moved_ids)s`` at ``%(moved_times)s``, read by
+    ``_known_sql``) are deleted (``moved``); the upsert then inserts them at their new time.
+    Writers of one customer's kind take turns (``_lock_writers``), so two first sendings of
+    a record cannot both insert it, and what ``_known_sql`` read still holds.
 
     The upsert returns the rows it wrote (a row left as it was, nothing differing, is not
-    returned: it counts as replaced, and is no change); a row is new when no stored row of
-    its record existed, read in the statement's snapshot, before any of its writes. Each
-    returned row moves to the batch's sequence number (``numbering``). ``newer_only``: as
-    in ``upsert_sql``; a row older than the stored one's time is neither moved nor written.
+    returned: it counts as replaced, and is no change); a row is new unless its record was
+    stored (``%(existing)s``). Each returned row moves to the batch's sequence number
+    (``numbering``). ``newer_only``: as in ``upsert_sql``; the records whose stored time is
+    later (``%(skipped)s``) are neither moved nor written.
     """
-    table, changes = quote(kind.table), change_table(kind)
+    table = quote(kind.table)
     scope = ", ".join(f"%({name})s::integer" for name in kind.scope.columns)
     columns = ", ".join(quote(name) for name, _ in _pgcopy.staging_columns(kind))
-    of_record = " AND ".join(
-        [*(f"c.{c} = %({c})s::integer" for c in kind.scope.columns), "c.doc_id = s.doc_id"]
-    )
-    stored = " AND ".join(f"d.{c} = c.{c}" for c in [*kind.scope.columns, "doc_id", "time_ms"])
     values = f"SELECT {scope}, {columns} FROM {_staging(kind)} s"
     if newer_only:
-        values += (
-            f" WHERE NOT EXISTS (SELECT 1 FROM {changes} c WHERE {of_record} "
-            "AND NOT c.deleted AND c.time_ms > s.time_ms)"
-        )
+        values += " WHERE s.doc_id <> ALL(%(skipped)s::text[])"
     upsert = upsert_sql(kind, values, DIALECT, newer_only)
-    newer = " AND c.time_ms < s.time_ms" if newer_only else ""
+    at = " AND ".join(f"d.{c} = %({c})s::integer" for c in kind.scope.columns)
     moved = (
-        f"DELETE FROM {table} d USING {_staging(kind)} s, {changes} c "
-        f"WHERE {of_record} AND NOT c.deleted AND c.time_ms <> s.time_ms{newer} AND {stored}"
-    )
-    existed = (
-        f"SELECT 1 FROM {changes} c JOIN {table} d ON {stored} "
-        f"WHERE {of_record.replace('s.doc_id', 'w.doc_id')}"
+        f"DELETE FROM {table} d WHERE {at} AND (d.doc_id, d.time_ms) IN "
+        "(SELECT * FROM unnest(%(moved_ids)s::text[], %(moved_times)s::bigint[]))"
     )
     changes_sql = upsert_changes(
         kind,
@@ -158,7 +171,7 @@ def _merge_sql(kind: Kind, numbering: str, newer_only: bool = False) -> str:
     return (
         f"WITH moved AS ({moved}), written AS ({upsert} RETURNING doc_id, time_ms), "
         f"numbered AS ({numbering}), changes AS ({changes_sql}) "
-        f"SELECT count(*) FILTER (WHERE NOT EXISTS ({existed})) FROM written w"
+        "SELECT count(*) FILTER (WHERE w.doc_id <> ALL(%(existing)s::text[])) FROM written w"
     )
 
 
@@ -465,8 +478,18 @@ class PostgresStore(PartitionedStore, StatsStore):
             copy.write(rows.payload)
         # The scope is bound here, not carried in the payload: the writer alone decides
         # whose rows these are.
-        params = dict(zip(kind.scope.columns, scope, strict=True))
+        params: dict[str, Any] = dict(zip(kind.scope.columns, scope, strict=True))
         params |= {"table": kind.table, "notice": f"{customer_id} {kind.table}"}
+        known = connection.execute(_known_sql(kind), params).fetchall()
+        moved = [
+            (i, old) for i, new, old, _ in known if new != old and not (newer_only and old > new)
+        ]
+        params |= {
+            "existing": [i for i, _, _, stored in known if stored],
+            "moved_ids": [i for i, _ in moved],
+            "moved_times": [old for _, old in moved],
+            "skipped": [i for i, new, old, _ in known if newer_only and old > new],
+        }
         (inserted,) = connection.execute(
             _merge_sql(kind, self._numbering, newer_only), params
         ).fetchone()
