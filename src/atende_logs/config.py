@@ -47,8 +47,9 @@ class Settings(BaseSettings):
         ge=1,
         le=24,
         description="PostgreSQL: partitions made ready past the current one by the upkeep "
-        "(`atende-logs db partitions`, the server every 6 hours). A record of a time no "
-        "partition holds goes to the default partition, and the upkeep moves it.",
+        "(`atende-logs db partitions`, the server every 6 hours). A write of another period "
+        "makes that period's partition first; a record 20 years or more from now goes to the "
+        "default partition.",
     )
     timezone: str = Field(
         "America/Sao_Paulo",

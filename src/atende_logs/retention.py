@@ -57,7 +57,8 @@ def purge(
     policies = store.retention_days()
     if now_ms is None:
         now_ms = time.time_ns() // 1_000_000
-    cuts = {customer: now_ms - policies.get(customer, default_days) * DAY_MS for customer in ids}
+    kept_days = {customer: policies.get(customer, default_days) for customer in ids}
+    cuts = {customer: now_ms - days * DAY_MS for customer, days in kept_days.items()}
     dropped: dict[tuple[int, str], int] = {}
     if customer_id is None and not dry_run and cuts:
         # A time partition past every customer's cut goes whole (PostgreSQL; SQLite has
@@ -68,7 +69,7 @@ def purge(
                 dropped[customer, kind.name] = rows
     done: list[Purged] = []
     for customer, before_ms in cuts.items():
-        days = policies.get(customer, default_days)
+        days = kept_days[customer]
         for kind in KINDS.values():
             if dry_run:
                 deleted = store.count_before(customer, kind, before_ms)

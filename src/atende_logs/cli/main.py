@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,6 +31,9 @@ from atende_logs.cli.pull import pull
 from atende_logs.cli.sync import sync
 from atende_logs.config import get_settings
 from atende_logs.models import IngestScope, KeyInfo
+
+if TYPE_CHECKING:  # the storage modules load only when a command needs them
+    from atende_logs.storage import Store
 
 app = typer.Typer(
     help="Customer logs API of Atende Simples.", no_args_is_help=True, add_completion=False
@@ -82,7 +85,8 @@ def db_upgrade() -> None:
     migrate.upgrade(url)
     console.print(f"applied {len(waiting)} migration(s); at {migrate.current(url)}")
     if url.startswith(("postgresql://", "postgres://")):
-        _partition_upkeep()
+        with store_session() as store:
+            _partition_upkeep(store)
 
 
 @db_app.command("partitions")
@@ -95,10 +99,10 @@ def db_partitions() -> None:
         if store.backend != "postgresql":
             console.print("SQLite has no partitions: nothing to do")
             return
-    _partition_upkeep(listing=True)
+        _partition_upkeep(store, listing=True)
 
 
-def _partition_upkeep(listing: bool = False) -> None:
+def _partition_upkeep(store: Store, listing: bool = False) -> None:
     from datetime import UTC, datetime
 
     from atende_logs.kinds import KINDS
@@ -106,16 +110,16 @@ def _partition_upkeep(listing: bool = False) -> None:
     def day(ms: int | None) -> str:
         return "…" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
 
-    with store_session() as store:
-        made = store.maintain_partitions()
-        console.print(f"partitions created: {', '.join(made) if made else 'none needed'}")
-        if listing:
-            table = Table("kind", "partition", "from (UTC)", "to (UTC)")
-            for kind in KINDS.values():
-                for partition in store.list_partitions(kind):
-                    start, end = partition.start_ms, partition.end_ms
-                    table.add_row(kind.name, partition.name, day(start), day(end))
-            console.print(table)
+    made = store.maintain_partitions()
+    console.print(f"partitions created: {', '.join(made) if made else 'none needed'}")
+    if listing:
+        table = Table("kind", "partition", "from (UTC)", "to (UTC)")
+        for kind in KINDS.values():
+            for partition in store.list_partitions(kind):
+                table.add_row(
+                    kind.name, partition.name, day(partition.start_ms), day(partition.end_ms)
+                )
+        console.print(table)
 
 
 @db_app.command("current")

@@ -131,8 +131,11 @@ class PersonalDataStore(FeedStore):
         rows = gone or []
         latest = self._latest_times(connection, kind, customer_id, [r[:-1] for r in rows])
         # Covered: every state a consumer may hold of it is older than the mark.
-        covered = [row[:-1] for row in rows if max(row[-1], latest.get(row[:-1], 0)) < before]
-        tied = [row[:-1] for row in rows if max(row[-1], latest.get(row[:-1], 0)) >= before]
+        covered: list[tuple[Any, ...]] = []
+        tied: list[tuple[Any, ...]] = []
+        for *key, time_ms in rows:
+            reach = max(time_ms, latest.get(tuple(key), 0))
+            (covered if reach < before else tied).append(tuple(key))
         if tied:
             self._write_changes(connection, kind, customer_id, tied, seq, changed_at_ms, True)
         if covered:

@@ -212,8 +212,8 @@ class Store(Protocol):
 
     # Time partitions (PostgreSQL; docs/partitions.md). SQLite has none: no-ops there.
     def maintain_partitions(self, now: int | None = None) -> list[str]:
-        """Create the partitions the log tables lack: the current period's, those ahead, and
-        those of stray rows in the default partition (moved into them). Their names."""
+        """Create the partitions the log tables lack: the current period's and those ahead
+        (a write makes those of other periods itself). Their names."""
         ...
 
     def list_partitions(self, kind: Kind) -> list[Partition]:

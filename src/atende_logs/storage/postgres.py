@@ -469,9 +469,10 @@ class PostgresStore(PartitionedStore, StatsStore):
         # COPY into a session-private staging table, then one statement merges it into the
         # table and records its changes: the rows arrive as one binary COPY
         # (storage._pgcopy), where array parameters for unnest() were built in Python, many
-        # times slower (docs/benchmarks-history.md, "every design choice tried"); the
-        # changed ids stay in the server (docs/benchmarks-history.md, "Import at the COPY
-        # floor").
+        # times slower (docs/benchmarks-history.md, "every design choice tried"). Only the
+        # ids of records already stored come back, for the merge to move the ones whose
+        # time changed (docs/partitions.md); the changed ids stay in the server
+        # (docs/benchmarks-history.md, "Import at the COPY floor").
         self._lock_writers(connection, kind, customer_id)
         connection.execute(_staging_table(kind))
         with connection.cursor().copy(_copy_in(kind)) as copy:
