@@ -7,6 +7,10 @@ SQLite file unless ``--url``), serves it (``atende-logs serve``, one worker), an
 ``Sync`` from an empty table to the feed's end, pages of 1,000, into a DuckDB file, a
 SQLite file and, with ``--into``, a PostgreSQL database (its tables are dropped first),
 opening and closing the destination included.
+
+The server's per-key rate limits are off, as in every bench (``bench.common.child_env``):
+with its default quota (100 requests per 10 s) one key's feed is held to 10 pages a second,
+10,000 records/s, whatever the code's speed. ``--limits`` keeps them on, to see that cap.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", help="the server's database (default: a temporary SQLite)")
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--into", action="append", default=[], help="more destinations")
+    parser.add_argument(
+        "--limits", action="store_true", help="keep the server's default per-key rate limits"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
@@ -53,7 +60,11 @@ def main(argv: list[str] | None = None) -> None:
         ingest(store, customer.id, CDRS, as_records(docs), zone=UTC)
         store.close()
         targets = [str(folder / "copy.duckdb"), f"sqlite:///{folder / 'copy.sqlite'}", *args.into]
-        with Server(url, folder / "server.log") as server, LogsClient(server.url, key) as client:
+        limits = {} if args.limits else {"ATENDE_RATE_LIMIT_ENABLED": "false"}
+        with (
+            Server(url, folder / "server.log", env=limits) as server,
+            LogsClient(server.url, key) as client,
+        ):
             # The ceiling: the same pages read and parsed, written nowhere.
             began = time.perf_counter()
             read = sum(len(changes) for changes, _ in client.change_pages(CDRS))
