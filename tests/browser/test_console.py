@@ -1,6 +1,7 @@
 """The console in real Chromium (Debian's, through Playwright), against a real server on
 each database: paste a key, filter CDRs by status over a range, page to the end, click a
-chart bar, download the CSV, and meet a revoked key (issue 20).
+chart bar, download the CSV, and meet a revoked key; the same by keyboard alone, on a
+phone's width, and on cards with their dialer token (issue 20).
 
 Screenshots go to ``artifacts/console/`` (not committed; CI keeps them)."""
 
@@ -19,7 +20,7 @@ import pytest
 
 from atende_logs.ingest.batch import ingest
 from atende_logs.ingest.demo_loading import as_records
-from atende_logs.kinds import CDRS
+from atende_logs.kinds import CARDS, CDRS
 from atende_logs.storage import Store
 from bench.server import Server
 
@@ -53,8 +54,23 @@ def data(store: Store) -> dict[str, Any]:
         for n in range(400)
     ]
     ingest(store, customer.id, CDRS, as_records(docs), zone=UTC)
+    dialer, token = store.create_dialer(customer.id, "console")
+    cards = [
+        {
+            "id": f"card-{n:03}",
+            "timestamp": (BASE + n * timedelta(minutes=41)).isoformat(),
+            "status": STATUSES[n % 3],
+            "number": f"55119{n:08}",
+        }
+        for n in range(120)
+    ]
+    ingest(store, customer.id, CARDS, as_records(cards), zone=UTC, dialer_id=dialer.id)
     revoked, revoked_key = store.create_api_key(customer.id)
-    return {"key": store.create_api_key(customer.id)[1], "revoked": (revoked, revoked_key)}
+    return {
+        "key": store.create_api_key(customer.id)[1],
+        "revoked": (revoked, revoked_key),
+        "token": token,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +124,17 @@ def search_cdrs(page: Page, server: Server, key: str, status: str) -> None:
     page.click("#search button[type=submit]")
 
 
+def click_bar(page: Page, index: int) -> None:
+    """A mouse click on the chart's ``index``-th bar, near its foot."""
+    x, y = page.evaluate(
+        """(i) => { const c = window.atendeConsole.chart;
+                    const box = c.over.getBoundingClientRect();
+                    return [box.left + c.valToPos(c.data[0][i], 'x'), box.bottom - 5]; }""",
+        index,
+    )
+    page.mouse.click(x, y)
+
+
 def test_filter_page_to_the_end_chart_and_download(
     page: Page, server: Server, data: dict[str, Any], database_url: str, tmp_path: Path
 ) -> None:
@@ -135,13 +162,7 @@ def test_filter_page_to_the_end_chart_and_download(
     stats = api(server, key, CDRS.stats_path, call_status="answered", split="call_status",
                 interval="day", **RANGE).json()  # fmt: skip
     index = next(i for i, bar in enumerate(stats["buckets"]) if bar["total"])
-    x, y = page.evaluate(
-        """(i) => { const c = window.atendeConsole.chart;
-                    const box = c.over.getBoundingClientRect();
-                    return [box.left + c.valToPos(c.data[0][i], 'x'), box.bottom - 5]; }""",
-        index,
-    )
-    page.mouse.click(x, y)
+    click_bar(page, index)
     bar = stats["buckets"][index]
     expect(page.locator("#start_at")).to_have_value(bar["start"][:16])
     expect(page.locator("#total")).to_have_attribute("data-total", str(bar["total"]))
@@ -182,3 +203,101 @@ def test_an_empty_result_and_a_bad_parameter_are_told(
     page.click("#search button[type=submit]")
     expect(page.locator("#state")).to_have_attribute("data-state", "error")
     expect(page.locator("#state")).to_contain_text("ori_billing_time")
+
+
+def test_the_keyboard_alone_reaches_everything_and_narrows_to_a_bar(
+    page: Page, server: Server, data: dict[str, Any]
+) -> None:
+    key = data["key"]
+    search_cdrs(page, server, key, "abandoned")
+    stats = api(server, key, CDRS.stats_path, call_status="abandoned", split="call_status",
+                interval="day", **RANGE).json()  # fmt: skip
+    expect(page.locator("#bar-pick option")).to_have_count(
+        sum(1 for bar in stats["buckets"] if bar["total"])
+    )
+
+    # Tab from the top of the page reaches every control a search needs and its results'.
+    page.locator("body").focus()
+    reached: set[str] = set()
+    for _ in range(200):  # past the 100 rows' buttons to "Mais itens"
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.id || e.getAttribute('aria-label') || e.textContent.trim(); }"
+        ))  # fmt: skip
+    for control in ("key", "kind", "start_at", "end_at", "tz", "interval", "split", "bar-pick",
+                    "csv", "ndjson", "curl", "Ver o documento inteiro", "more"):  # fmt: skip
+        assert control in reached, (control, sorted(reached))
+
+    # The bar list does what a click on the chart does: pick the second day, then Aproximar.
+    page.locator("#bar-pick").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    bar = [bar for bar in stats["buckets"] if bar["total"]][1]
+    expect(page.locator("#start_at")).to_have_value(bar["start"][:16])
+    expect(page.locator("#end_at")).to_have_value(bar["start"][:10] + "T23:59")
+    expect(page.locator("#total")).to_have_attribute("data-total", str(bar["total"]))
+
+    # A row opens and closes from the keyboard.
+    toggle = page.locator("tr.item button").first
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("tr.detail").first).to_be_visible()
+
+
+def test_a_phone_width_scrolls_only_the_table(
+    browser: Browser, server: Server, data: dict[str, Any], database_url: str
+) -> None:
+    backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        search_cdrs(page, server, data["key"], "answered")
+        expect(page.locator("tr.item")).not_to_have_count(0)
+        # The page itself never scrolls sideways: the wide table scrolls in its own box.
+        widths = page.evaluate(
+            "() => [document.documentElement.scrollWidth, window.innerWidth,"
+            " document.querySelector('#chart canvas').getBoundingClientRect().right,"
+            " document.querySelector('.table-wrap').scrollWidth,"
+            " document.querySelector('.table-wrap').clientWidth]"
+        )
+        page_width, viewport, chart_right, table_width, table_box = widths
+        assert page_width <= viewport and chart_right <= viewport, widths
+        assert table_width > table_box, widths  # the columns are there, scrolled to
+        shot(page, "phone", backend)
+    finally:
+        context.close()
+
+
+def test_a_bar_click_on_cards_narrows_with_the_dialer_token(
+    page: Page, server: Server, data: dict[str, Any]
+) -> None:
+    key, token = data["key"], data["token"]
+    page.goto(server.url + "/console")
+    page.fill("#key", key)
+    page.click("#key-form button[type=submit]")
+    page.select_option("#kind", "cards")
+    page.fill("#start_at", RANGE["start_at"])
+    page.fill("#end_at", RANGE["end_at"])
+    page.fill("#tz", RANGE["tz"])
+    page.fill('fieldset[data-kind="cards"] input[name="token"]', token)
+    page.click("#search button[type=submit]")
+    everything = httpx.get(
+        server.url + CARDS.stats_path,
+        params={**RANGE, "interval": "day", "split": "status"},
+        headers={"x-api-key": key, "x-dialer-token": token},
+    ).json()
+    expect(page.locator("#total")).to_have_attribute(
+        "data-total", str(sum(bar["total"] for bar in everything["buckets"]))
+    )
+    index = max(range(len(everything["buckets"])), key=lambda i: everything["buckets"][i]["total"])
+    click_bar(page, index)
+    bar = everything["buckets"][index]
+    expect(page.locator("#start_at")).to_have_value(bar["start"][:16])
+    expect(page.locator("#total")).to_have_attribute("data-total", str(bar["total"]))
+    # narrowed to a day, by hour: its bars add up to the day's
+    narrowed = page.evaluate("() => window.atendeConsole.stats")
+    assert narrowed["interval"] == "hour"
+    assert sum(b["total"] for b in narrowed["buckets"]) == bar["total"]

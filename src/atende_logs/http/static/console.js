@@ -264,6 +264,33 @@
     });
     $("chart").dataset.bars = String(buckets.length);
     window.atendeConsole = { chart, stats };
+    pickable(stats);
+  }
+  // The bars with records, as a list to choose from: what a click on the chart does, from
+  // the keyboard (and for a screen reader, which cannot see the canvas).
+  function pickable(stats) {
+    const options = [];
+    stats.buckets.forEach((bar, index) => {
+      if (!bar.total) return;
+      const option = document.createElement("option");
+      option.value = String(index);
+      option.textContent = `${barLabel(bar, stats)} — ${bar.total.toLocaleString("pt-BR")} registros`;
+      options.push(option);
+    });
+    $("bar-pick").replaceChildren(...options);
+    $("bar-form").hidden = options.length === 0;
+  }
+  $("bar-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const stats = window.atendeConsole?.stats;
+    if (stats && $("bar-pick").value !== "") narrow(stats, Number($("bar-pick").value));
+  });
+  // A bar's start as the zone's wall clock, "06/05/2024" or "06/05/2024 14:00" (from the
+  // API's own offset-bearing start, so no zone arithmetic here).
+  function barLabel(bar, stats) {
+    const [date, time] = bar.start.slice(0, 16).split("T");
+    const [year, month, day] = date.split("-");
+    return stats.interval === "day" ? `${day}/${month}/${year}` : `${day}/${month}/${year} ${time}`;
   }
   function tick(seconds, stats) {
     const options = stats.interval === "day"
