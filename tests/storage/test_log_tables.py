@@ -1,5 +1,5 @@
 """``create_log_table`` makes what the migrations made of the three log tables, on both
-databases: the same columns, keys, indexes, compression and hourly counting. So the
+databases: the same columns, keys, indexes, compression, hourly and split counting. So the
 migration of a new kind, one call of it, gives it a table like theirs."""
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def create_like(database_url: str, kind: Kind, table: str) -> None:
             scope=kind.scope.columns,
             columns=[(spec.column, spec.column_type) for spec in kind.stored_filters],
             indexed=INDEXED[kind],
+            splits=[spec.column for param in kind.splits if (spec := kind.filter(param))],
         )
 
 

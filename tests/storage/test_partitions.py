@@ -216,6 +216,17 @@ def test_retention_drops_whole_partitions_and_marks_the_feed(
             query = SearchQuery(CDRS, customer.id, 1000)
             found = {orjson.loads(item)["callid"] for item in store.search(query).items}
             assert found == {d["callid"] for d in kept}
+        # The split counts of the dropped months went with them (0016), as the hourly ones.
+        with psycopg.connect(url) as connection:
+            counted = connection.execute(
+                "SELECT customer_id, hour_ms, value, row_count FROM split_counts "
+                "WHERE kind = 'cdrs' AND row_count != 0 ORDER BY 1, 2, 3"
+            ).fetchall()
+            grouped = connection.execute(
+                "SELECT customer_id, time_ms / 3600000 * 3600000, coalesce(call_status, ''), "
+                "count(*) FROM cdrs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+            ).fetchall()
+        assert counted == grouped and counted
         # The short customer's consumer got one mark, and its copy is the listing.
         marks = [c for c in consumer.pull()["changes"] if c["op"] == "expire"]
         assert len(marks) == 1

@@ -57,6 +57,9 @@ class Dialect:
     keyed_by_time: bool = False
     """Whether the log tables' primary keys end with ``time_ms`` (PostgreSQL's tables,
     partitioned by time: migration 0015)."""
+    split_counts: bool = False
+    """Whether ``split_counts`` holds the records per hour and split value (PostgreSQL:
+    migration 0016)."""
 
     def sql(self, text: str) -> str:
         """``text`` with this dialect's placeholders."""

@@ -109,8 +109,8 @@ class PartitionedStore(PersonalDataStore):
             dropped = partitions.drop_before(connection, kind.table, before_ms)
             if not dropped:
                 return {}
-            # Their rows left without the hourly counts' triggers: their counts go here, and
-            # tell how many records each customer lost.
+            # Their rows left without the counts' triggers: their counts go here, the hourly
+            # ones telling how many records each customer lost.
             lost: dict[int, int] = defaultdict(int)
             for partition in dropped:
                 for customer_id, rows in connection.execute(
@@ -119,6 +119,10 @@ class PartitionedStore(PersonalDataStore):
                     [kind.table, partition.start_ms, partition.end_ms],
                 ).fetchall():
                     lost[int(customer_id)] += int(rows)
+                connection.execute(
+                    "DELETE FROM split_counts WHERE kind = %s AND hour_ms >= %s AND hour_ms < %s",
+                    [kind.table, partition.start_ms, partition.end_ms],
+                )
             cut = max(p.end_ms or 0 for p in dropped)
             for customer_id in sorted(lost):
                 self._expire(connection, kind, customer_id, cut, None)

@@ -113,14 +113,17 @@ class PersonalDataStore(FeedStore):
         T, another dialer's older record left, a record whose time moved back before it
         went) gets a tombstone of its own; the change rows of those the mark covers are
         forgotten. In the removal's transaction, after the rows went."""
-        # The hourly counts' triggers follow a delete; drop the hours it emptied.
-        connection.execute(
-            self._sql(
-                "DELETE FROM hourly_counts WHERE customer_id = ? AND kind = ? "
-                "AND hour_ms < ? AND row_count = 0"
-            ),
-            [customer_id, kind.table, cut_ms],
-        )
+        # The counts' triggers follow a delete; drop the hours it emptied.
+        for counts in (
+            ("hourly_counts", "split_counts") if self.dialect.split_counts else ("hourly_counts",)
+        ):
+            connection.execute(
+                self._sql(
+                    f"DELETE FROM {counts} WHERE customer_id = ? AND kind = ? "
+                    "AND hour_ms < ? AND row_count = 0"
+                ),
+                [customer_id, kind.table, cut_ms],
+            )
         (oldest,) = self._one(
             connection,
             f"SELECT min(time_ms) FROM {quote(kind.table)} WHERE customer_id = ? AND time_ms < ?",

@@ -24,6 +24,7 @@ DISTRIBUTION_COLUMN = "customer_id"
 PER_CUSTOMER_TABLES = (
     "data_versions",
     "hourly_counts",
+    "split_counts",
     "retention_policies",
     "change_horizons",
     "retention_marks",

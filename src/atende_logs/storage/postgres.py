@@ -69,7 +69,13 @@ def _conninfo(database_url: str, statement_timeout_ms: int) -> str:
 
 _T = TypeVar("_T")
 
-DIALECT = Dialect(placeholder="%s", document="doc", distinct="IS DISTINCT FROM", keyed_by_time=True)
+DIALECT = Dialect(
+    placeholder="%s",
+    document="doc",
+    distinct="IS DISTINCT FROM",
+    keyed_by_time=True,
+    split_counts=True,
+)
 
 
 def _staging(kind: Kind) -> str:

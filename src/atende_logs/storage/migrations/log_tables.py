@@ -43,13 +43,15 @@ def create_log_table(
     scope: Sequence[str],
     columns: Sequence[tuple[str, ColumnType]],
     indexed: Sequence[str] = (),
+    splits: Sequence[str] = (),
 ) -> None:
     """Create a kind's table, its indexes and its hourly counting.
 
     ``scope`` is the kind's ``Scope.columns``, ``columns`` its stored filter columns in
     the kind's order (``Kind.stored_filters``: column and column type), and ``indexed``
     the filter columns that get an index leading to the listing's order, for filters too
-    selective to leave to the time index (0004: a call id, a call status).
+    selective to leave to the time index (0004: a call id, a call status). ``splits``: the
+    columns of ``Kind.splits``, counted per value and hour on PostgreSQL (0016).
     """
     postgres = op.get_bind().dialect.name == "postgresql"
     partitioned: dict[str, Any] = {"postgresql_partition_by": "RANGE (time_ms)"} if postgres else {}
@@ -83,6 +85,8 @@ def create_log_table(
     if postgres:
         op.execute(f"ALTER TABLE {table} ALTER COLUMN doc SET COMPRESSION lz4")  # 0003
         _postgres_counting(table, scope)
+        if splits:
+            create_split_counting(table, scope=scope, splits=splits)
     else:
         _sqlite_counting(table, scope)
     create_change_table(table, scope=scope)
@@ -168,6 +172,8 @@ def drop_log_table(table: str) -> None:
     if op.get_bind().dialect.name == "postgresql":
         for event in _EVENTS:
             op.execute(f"DROP FUNCTION hourly_counts_{table}_{event}()")
+            op.execute(f"DROP FUNCTION IF EXISTS split_counts_{table}_{event}()")
+        op.execute(f"DELETE FROM split_counts WHERE kind = '{table}'")
     op.execute(f"DELETE FROM hourly_counts WHERE kind = '{table}'")
     op.execute(f"DELETE FROM data_versions WHERE kind = '{table}'")
 
@@ -235,3 +241,81 @@ def _postgres_counting(table: str, scope: Sequence[str]) -> None:
             f"CREATE TRIGGER hourly_counts_{event} AFTER {event.upper()} ON {table} "
             f"{transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
         )
+
+
+def create_split_counts() -> None:
+    """The records per hour and value of a split column (0016, PostgreSQL): a stats request
+    split by that column (issue 20) sums these rather than reading the range's rows. A
+    missing value is counted under '' (what the stats answer calls it too)."""
+    op.create_table(
+        "split_counts",
+        sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("dialer_id", sa.Integer, nullable=False),
+        sa.Column("split", sa.Text, nullable=False),
+        sa.Column("hour_ms", sa.BigInteger, nullable=False),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("row_count", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "customer_id", "kind", "dialer_id", "split", "hour_ms", "value", name="pk_split_counts"
+        ),
+    )
+
+
+def create_split_counting(
+    table: str, *, scope: Sequence[str], splits: Sequence[str], backfill: bool = False
+) -> None:
+    """Keep ``table``'s counts per hour and value of each of ``splits`` (PostgreSQL, 0016):
+    statement-level triggers as the hourly counts' (0005). ``backfill`` counts the rows
+    already there, after the triggers exist: creating them locks out writers until the
+    migration commits, so no row is counted twice or missed."""
+    _add = (
+        "INSERT INTO split_counts (customer_id, kind, dialer_id, split, hour_ms, value, "
+        "row_count) {rows} ON CONFLICT (customer_id, kind, dialer_id, split, hour_ms, value) "
+        "DO UPDATE SET row_count = split_counts.row_count + excluded.row_count"
+    )
+    dialer, hour = _dialer(scope), _hour("time_ms")
+
+    def counted(*sources: tuple[str, str]) -> str:
+        # Rows entering (+1) and leaving (-1) a (split, hour, value), netted: a replacement
+        # that keeps its hour and value writes nothing. Ordered by key, as the hourly counts.
+        parts = [
+            f"SELECT customer_id, {dialer} AS dialer, '{split}' AS split, {hour} AS hour, "
+            f"coalesce(CAST({split} AS TEXT), '') AS value, {delta} AS delta FROM {rows}"
+            for rows, delta in sources
+            for split in splits
+        ]
+        return (
+            f"SELECT customer_id, '{table}', dialer, split, hour, value, sum(delta) FROM ("
+            + " UNION ALL ".join(parts)
+            + ") AS counted GROUP BY customer_id, dialer, split, hour, value "
+            "HAVING sum(delta) != 0 ORDER BY 1, 3, 4, 5, 6"
+        )
+
+    bodies = {
+        "insert": (counted(("new_rows", "1")), "REFERENCING NEW TABLE AS new_rows"),
+        "update": (
+            counted(("old_rows", "-1"), ("new_rows", "1")),
+            "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        ),
+        "delete": (counted(("old_rows", "-1")), "REFERENCING OLD TABLE AS old_rows"),
+    }
+    for event, (rows, transition) in bodies.items():
+        function = f"split_counts_{table}_{event}"
+        op.execute(
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN {_add.format(rows=rows)}; RETURN NULL; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER split_counts_{event} AFTER {event.upper()} ON {table} "
+            f"{transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        )
+    if backfill:
+        op.execute(_add.format(rows=counted((table, "1"))))
+
+
+def drop_split_counting(table: str) -> None:
+    """Undo ``create_split_counting``."""
+    for event in _EVENTS:
+        op.execute(f"DROP TRIGGER split_counts_{event} ON {table}")
+        op.execute(f"DROP FUNCTION split_counts_{table}_{event}()")
