@@ -1,6 +1,6 @@
 """``create_log_table`` makes what the migrations made of the three log tables, on both
-databases: the same columns, keys, indexes, compression, hourly and split counting. So the
-migration of a new kind, one call of it, gives it a table like theirs."""
+databases: the same columns, keys, indexes, compression, statistics, hourly and split
+counting. So the migration of a new kind, one call of it, gives it a table like theirs."""
 
 from __future__ import annotations
 
@@ -94,6 +94,10 @@ def postgres_shape(url: str, table: str) -> dict[str, Any]:
             "compression": rows(
                 "SELECT attname, attcompression FROM pg_attribute "
                 "WHERE attrelid = %(table)s::regclass AND attcompression <> ''"
+            ),
+            "statistics": rows(  # none of the documents (0017)
+                "SELECT attname, attstattarget FROM pg_attribute "
+                "WHERE attrelid = %(table)s::regclass AND attnum > 0 AND attstattarget <> -1"
             ),
             "triggers": rows(
                 "SELECT pg_get_triggerdef(t.oid), p.prosrc FROM pg_trigger t "

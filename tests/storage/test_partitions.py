@@ -28,7 +28,7 @@ from atende_logs.storage import Store, open_store
 from atende_logs.storage._common import search_sql
 from atende_logs.storage.migrate import upgrade
 from atende_logs.storage.partitions import month_start
-from atende_logs.storage.postgres import DIALECT
+from atende_logs.storage.postgres import DIALECT, PostgresStore
 from changes._consumer import Consumer, listing
 
 pytestmark = pytest.mark.postgres
@@ -236,3 +236,36 @@ def test_retention_drops_whole_partitions_and_marks_the_feed(
         fresh.catch_up()
         assert fresh.copy == consumer.copy
         assert [c["op"] for c in fresh.received if c["op"] == "delete"] == []
+
+
+def test_no_partition_keeps_statistics_of_the_documents(private: tuple[str, Store]) -> None:
+    """Neither the tables nor any partition, made by the migrations, by the upkeep or by a
+    write of a new month, sample ``doc`` in ANALYZE (0017)."""
+    url, store = private
+    customer = store.create_customer("statistics")
+    put(store, customer.id, CDRS, [cdr("far", month_start(NOW.year + 2, 1) + DAY_MS)])
+    store.maintain_partitions()
+    with psycopg.connect(url) as connection:
+        targets = connection.execute(
+            "SELECT c.relname, a.attstattarget FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE a.attname = 'doc' AND c.relnamespace = current_schema()::regnamespace "
+            "AND c.relkind IN ('r', 'p')"
+        ).fetchall()
+    names = {name for name, _ in targets}
+    assert {"attendant_logs", "cdrs_default", f"cdrs_p{NOW.year + 2}01"} <= names
+    assert [row for row in targets if row[1] != 0] == []
+
+
+def test_statistics_are_refreshed_past_the_statement_timeout(private: tuple[str, Store]) -> None:
+    """An import's closing ANALYZE samples every partition: it is not cut by the statement
+    timeout that serves requests (a 10M-row import failed on it after storing everything)."""
+    url, store = private
+    customer = store.create_customer("analyze")
+    docs = [cdr(f"a{n}", month(n % 6) + n * 1000, call_status="x" * 200) for n in range(3000)]
+    put(store, customer.id, CDRS, docs)
+    hurried = PostgresStore(url, statement_timeout_ms=1)  # below Settings' floor: a test's own
+    try:
+        hurried.refresh_statistics(CDRS)  # would raise: canceling statement due to timeout
+    finally:
+        hurried.close()

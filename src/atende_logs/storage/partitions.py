@@ -97,8 +97,19 @@ def default_sql(table: str) -> str:
     )
 
 
+def no_document_statistics_sql(table: str) -> str:
+    """``table`` (a log table, or a partition of one) keeps no statistics of its documents.
+
+    ANALYZE read and decompressed a sample of them in every partition, for statistics no
+    query uses (no filter reads ``doc``): an ANALYZE of 22 partitions of attendant logs took
+    9.1 s with them, 5.5 s without (docs/partitions.md). A partition does not
+    inherit it from its table: each gets it when made."""
+    return f"ALTER TABLE {quote(table)} ALTER COLUMN doc SET STATISTICS 0"
+
+
 def create_default(connection: Any, table: str) -> None:
     connection.execute(default_sql(table))
+    connection.execute(no_document_statistics_sql(default_name(table)))
 
 
 def ensure(connection: Any, table: str, *, months: int, ahead: int, now_ms: int) -> list[Partition]:
@@ -137,6 +148,7 @@ def create_for(
             f"CREATE TABLE {quote(name)} PARTITION OF {quote(table)} "
             f"FOR VALUES FROM ({start}) TO ({end})"
         )
+        connection.execute(no_document_statistics_sql(name))
         made.append(Partition(name, start, end))
     return made
 

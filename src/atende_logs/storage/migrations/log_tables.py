@@ -75,6 +75,7 @@ def create_log_table(
     )
     if postgres:
         op.execute(partitions.default_sql(table))  # the upkeep adds the months
+        op.execute(partitions.no_document_statistics_sql(table))  # 0017; its default's too
     keyset = [*scope, "time_ms", "doc_id"]
     # Every listing is one customer's (dialer's) rows by time, then id. On PostgreSQL the
     # index carries every filter column, so a filtered count reads no table (0008).
