@@ -112,16 +112,22 @@ def api(server: Server, key: str, path: str, **params: str) -> httpx.Response:
     return response
 
 
-def search_cdrs(page: Page, server: Server, key: str, status: str) -> None:
+def search(page: Page, server: Server, key: str, kind: str, **fields: str) -> None:
+    """Paste ``key``, pick ``kind`` over ``RANGE``, fill its filter ``fields``, search."""
     page.goto(server.url + "/console")
     page.fill("#key", key)
     page.click("#key-form button[type=submit]")
-    page.select_option("#kind", "cdrs")
+    page.select_option("#kind", kind)
     page.fill("#start_at", RANGE["start_at"])
     page.fill("#end_at", RANGE["end_at"])
     page.fill("#tz", RANGE["tz"])
-    page.fill('fieldset[data-kind="cdrs"] input[name="call_status"]', status)
+    for name, value in fields.items():
+        page.fill(f'fieldset[data-kind="{kind}"] input[name="{name}"]', value)
     page.click("#search button[type=submit]")
+
+
+def search_cdrs(page: Page, server: Server, key: str, status: str) -> None:
+    search(page, server, key, "cdrs", call_status=status)
 
 
 def click_bar(page: Page, index: int) -> None:
@@ -275,15 +281,7 @@ def test_a_bar_click_on_cards_narrows_with_the_dialer_token(
     page: Page, server: Server, data: dict[str, Any]
 ) -> None:
     key, token = data["key"], data["token"]
-    page.goto(server.url + "/console")
-    page.fill("#key", key)
-    page.click("#key-form button[type=submit]")
-    page.select_option("#kind", "cards")
-    page.fill("#start_at", RANGE["start_at"])
-    page.fill("#end_at", RANGE["end_at"])
-    page.fill("#tz", RANGE["tz"])
-    page.fill('fieldset[data-kind="cards"] input[name="token"]', token)
-    page.click("#search button[type=submit]")
+    search(page, server, key, "cards", token=token)
     everything = httpx.get(
         server.url + CARDS.stats_path,
         params={**RANGE, "interval": "day", "split": "status"},
