@@ -69,8 +69,10 @@ def test_the_public_api_takes_a_kind_or_its_name() -> None:
 
 
 def test_encoders_write_whole_lines() -> None:
-    items: list[dict[str, Any]] = [{"b": 1, "a": "Almoço"}, {"z": None}]
-    assert NdjsonEncoder().encode_items(items) == '{"b":1,"a":"Almoço"}\n{"z":null}\n'.encode()
+    texts = ['{"b":1,"a":"Almoço"}'.encode(), b'{\n  "z": null\r\n}', b'{"c" :\t2}']
+    expected = '{"b":1,"a":"Almoço"}\n{"z":null}\n{"c" :\t2}\n'.encode()
+    assert NdjsonEncoder().encode_texts(texts) == expected  # whitespace across lines only
+    assert NdjsonEncoder().encode_texts([]) == b""
     assert NdjsonEncoder().head() == b""
     encoder = CsvEncoder(CARDS, "\t", bom=True)
     assert encoder.head() == ("\ufeff" + "\t".join(header(CARDS)) + "\r\n").encode()
@@ -208,7 +210,7 @@ def test_a_state_reads_back(after: Any, items: int, length: int, total: int | No
 def test_a_state_advances_by_a_page() -> None:
     state = PullState.fresh(_spec(), 10)
     assert (state.after, state.items, state.length, state.total) == (None, 0, 10, None)
-    page = Page(total=7, after="token", items=[{}, {}])
+    page = Page(total=7, after="token", raw_items=[b"{}", b"{}"])
     assert PullState.from_json(state.advanced(page, 5).to_json()).advanced(page, 5) == PullState(
         state.fingerprint, state.pull, "token", 4, 20, 7
     )

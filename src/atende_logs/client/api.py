@@ -15,11 +15,14 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import msgspec
 import orjson
 
 from atende_logs import __version__
@@ -47,6 +50,8 @@ After = int | str
 
 _HEAD = re.compile(rb'\{"total":\d+,"after":(-?\d+|"(?:[^"\\]|\\.)*"),')
 """The start of our server's pages (http.responses.page_body): the after before the items."""
+_HEAD_BYTES = 4096
+"""How far into a page its after is looked for."""
 
 # Failures that say nothing about the request itself: the same request may well succeed
 # later. (httpx's other transport errors, a bad scheme or a proxy refusing, will not.)
@@ -61,8 +66,13 @@ class Page:
     """Items matching the query when the page was served, ignoring ``after``."""
     after: After
     """Where this page ends: give it as ``after`` to continue right after it."""
-    items: list[dict[str, Any]]
-    """The documents, keys in the order the server sent them."""
+    raw_items: Sequence[bytes]
+    """Each document's JSON text, as the server sent it: what a pull to NDJSON writes."""
+
+    @cached_property
+    def items(self) -> list[dict[str, Any]]:
+        """The documents, keys in the order the server sent them (parsed when first asked)."""
+        return [orjson.loads(raw) for raw in self.raw_items]
 
 
 @dataclass(frozen=True)
@@ -244,17 +254,20 @@ class LogsClient:
 
         ``ahead``: a thread asks for the next page while the caller works on this one
         (``prefetch.Prefetched``). It asks as soon as the page's ``after`` is known: from
-        the page's first bytes when the server writes it before the items (ours does), so
-        the page is parsed here while the next one travels; else once it is parsed.
+        the page's first bytes when the server writes it before the items (ours does),
+        while the rest of the page is still on its way (``_overlapped_bodies``); else once
+        the page is parsed.
         """
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise ValueError(f"size must be between 1 and {MAX_PAGE_SIZE}")
         kind = kind_named(kind)
         pairs, headers = self._placed(self.query(kind, params))
         bodies: Iterator[tuple[bytes, Page | None, After | None]]
-        bodies = self._bodies(kind.path, pairs, headers, after, size)
         if ahead:
-            bodies = Prefetched(bodies, name="pages-ahead")
+            overlapped = self._overlapped_bodies(kind.path, pairs, headers, after, size)
+            bodies = Prefetched(overlapped, name="pages-ahead")
+        else:
+            bodies = self._bodies(kind.path, pairs, headers, after, size)
         try:
             for content, parsed, expected in bodies:
                 page = parsed or _page(content)
@@ -296,6 +309,89 @@ class LogsClient:
                 raise ProtocolError(f"the server sent the same after twice ({after!r})")
             yield content, page, head
             after = following
+
+    def _overlapped_bodies(
+        self,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers: dict[str, str],
+        after: After | None,
+        size: int,
+    ) -> Iterator[tuple[bytes, Page | None, After | None]]:
+        """``_bodies``, with each page asked for as soon as the previous one's first bytes
+        give its after, on another connection, while the rest of that one is read here.
+
+        Over a slow link the server's work on the next page (its query, its compression)
+        then overlaps this page's transfer instead of leaving the link idle between pages
+        (docs/benchmarks.md, "Over a real link"). A page whose body breaks off after its
+        first bytes is asked for again whole, with the usual retries; ``pages`` checks its
+        after against the one its first bytes gave, on which the next request went out.
+        """
+
+        def query(after: After | None) -> list[tuple[str, str]]:
+            return [*pairs, ("size", str(size))] + (
+                [] if after is None else [("after", str(after))]
+            )
+
+        # One thread opens the next page's answer; it never reads past its first bytes.
+        opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-page")
+        pending: Future[_Opened] | None = opener.submit(self._opened, path, query(after), headers)
+        try:
+            while pending is not None:
+                current, pending = pending.result(), None
+                following = current.head
+                if following is not None:
+                    if following == after:
+                        raise ProtocolError(f"the server sent the same after twice ({after!r})")
+                    pending = opener.submit(self._opened, path, query(following), headers)
+                content = self._rest(current, path, query(after), headers)
+                page = None
+                if following is None:
+                    page = _page(content)
+                    if page is None:
+                        return
+                    if page.after == after:
+                        raise ProtocolError(f"the server sent the same after twice ({after!r})")
+                    following = page.after
+                    pending = opener.submit(self._opened, path, query(following), headers)
+                yield content, page, current.head
+                after = following
+        finally:
+            if pending is not None and not pending.cancel():
+                pending.add_done_callback(_close_opened)
+            opener.shutdown(wait=False)
+
+    def _opened(self, path: str, query: list[tuple[str, str]], headers: dict[str, str]) -> _Opened:
+        """A page's answer, open, with its first bytes read and the after they give."""
+        response = self._get(path, query, headers, stream=True)
+        chunks = response.iter_bytes()
+        first = bytearray()
+        try:
+            for chunk in chunks:
+                first += chunk
+                if len(first) >= _HEAD_BYTES or b'"items"' in first:
+                    break
+        except _PASSING_FAILURES:
+            response.close()
+            return _Opened(None, bytes(first), iter(()), None)
+        return _Opened(response, bytes(first), chunks, _head_after(bytes(first)))
+
+    def _rest(
+        self,
+        opened: _Opened,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+    ) -> bytes:
+        """The whole body of an opened answer; asked for again, whole, if it broke off."""
+        if opened.response is not None:
+            try:
+                return opened.first + b"".join(opened.chunks)
+            except _PASSING_FAILURES:
+                pass
+            finally:
+                opened.response.close()
+        return self._get(path, query, headers).content
 
     def tail(
         self,
@@ -347,14 +443,30 @@ class LogsClient:
         return [(name, value) for name, value in pairs if name != "token"], headers
 
     def _get(
-        self, path: str, query: list[tuple[str, str]], headers: dict[str, str] | None = None
+        self,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str] | None = None,
+        *,
+        stream: bool = False,
     ) -> httpx.Response:
-        """One GET, tried again while it fails for a passing reason and the policy allows."""
+        """One GET, tried again while it fails for a passing reason and the policy allows.
+
+        ``stream``: a successful answer comes back with its body unread (the caller reads
+        and closes it); a failed one is read whole, to say why."""
         started, attempt = time.monotonic(), 0
         while True:
             attempt += 1
             try:
-                response = self._http.get(path, params=tuple(query), headers=headers)
+                request = self._http.build_request(
+                    "GET", path, params=tuple(query), headers=headers
+                )
+                response = self._http.send(request, stream=stream)
+                if stream and not response.is_success:
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
             except _PASSING_FAILURES as exc:
                 problem, asked = _describe(exc), None
             except httpx.TransportError as exc:
@@ -383,10 +495,29 @@ class LogsClient:
             self._sleep(wait)
 
 
+@dataclass(frozen=True)
+class _Opened:
+    """A page's answer with its first bytes read: ``response`` None when it broke off
+    there (the page is then asked for again whole)."""
+
+    response: httpx.Response | None
+    first: bytes
+    chunks: Iterator[bytes]
+    head: After | None
+
+
+def _close_opened(future: Future[_Opened]) -> None:
+    """Close the answer a stopped listing opened and will not read."""
+    if not future.cancelled() and future.exception() is None:
+        response = future.result().response
+        if response is not None:
+            response.close()
+
+
 def _head_after(content: bytes) -> After | None:
     """The after in a page's first bytes, None when they do not start as ours do (the
     contract does not fix the keys' order) or hold none (the empty page's ``null``)."""
-    found = _HEAD.match(content, 0, 4096)
+    found = _HEAD.match(content, 0, _HEAD_BYTES)
     if found is None:
         return None
     try:
@@ -396,8 +527,42 @@ def _head_after(content: bytes) -> After | None:
     return after if isinstance(after, int | str) and after != "" else None
 
 
+class _WirePage(msgspec.Struct):
+    """A page as the contract writes it, its items left as the JSON texts they came as."""
+
+    items: list[msgspec.Raw]
+    total: int
+    after: int | str | None = None
+
+
+_WIRE_PAGE = msgspec.json.Decoder(_WirePage)
+_OPEN_BRACE = ord("{")
+
+
 def _page(content: bytes) -> Page | None:
-    """The page a 2xx answer's body holds, None for the empty page that ends a listing."""
+    """The page a 2xx answer's body holds, None for the empty page that ends a listing.
+
+    Its items are found as byte ranges, not parsed: a pull to NDJSON writes them as they
+    are, and parsing every page into Python objects was most of a pull's CPU
+    (docs/benchmarks-history.md#2026-12-07-a-pull-at-the-links-rate-issue-17). A body that
+    way does not take is parsed whole by ``_checked_page``, which says what is wrong."""
+    try:
+        wire = _WIRE_PAGE.decode(content)
+    except msgspec.DecodeError:
+        return _checked_page(content)
+    if not wire.items:
+        return None
+    if wire.after is None or wire.after == "" or not all(_is_object(raw) for raw in wire.items):
+        return _checked_page(content)
+    return Page(wire.total, wire.after, [bytes(raw) for raw in wire.items])
+
+
+def _is_object(raw: msgspec.Raw) -> bool:
+    return memoryview(raw)[0] == _OPEN_BRACE
+
+
+def _checked_page(content: bytes) -> Page | None:
+    """``_page``, parsing the whole body to tell what is wrong with it."""
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
@@ -413,7 +578,7 @@ def _page(content: bytes) -> Page | None:
         raise ProtocolError(f"the server's page has items but no usable after: {after!r}")
     if isinstance(total, bool) or not isinstance(total, int):
         raise ProtocolError(f"the server's page has no whole-number total: {total!r}")
-    return Page(total, after, items)
+    return Page(total, after, [orjson.dumps(item) for item in items])
 
 
 def _refusal(response: httpx.Response) -> ApiError:

@@ -180,7 +180,7 @@ class Pull:
         )
         with closing(pages):
             for page in pages:
-                data = self._encoder.encode_items(page.items)
+                data = self._encoder.encode_texts(page.raw_items)
                 _append(self._file, data)
                 self.state = self.state.advanced(page, len(data))
                 save_state(self._state_file, self.state)

@@ -90,7 +90,7 @@ class PullState:
         return replace(
             self,
             after=page.after,
-            items=self.items + len(page.items),
+            items=self.items + len(page.raw_items),
             length=self.length + written,
             total=page.total,
         )

@@ -4,8 +4,9 @@ pulls write them with these same encoders.
 An encoder turns a chunk of documents into one piece of the body; ``head`` is what comes
 before the first piece. The body holds nothing else: no envelope, no summary line, so any
 NDJSON or CSV reader reads it. The documents come either as the JSON bytes a store hands
-over (``encode``: an export, where NDJSON passes them through unparsed) or already parsed
-(``encode_items``: a pull, which parsed its pages to read them).
+over (``encode``: an export, where NDJSON passes them through unparsed) or as the JSON
+texts of a server's page (``encode_texts``: a pull, where NDJSON passes them through too,
+unless one spans lines).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ class Encoder(Protocol):
         """The body's piece for these stored documents (JSON bytes), in order."""
         ...
 
-    def encode_items(self, items: Iterable[dict[str, Any]]) -> bytes:
-        """The body's piece for these parsed documents, in order."""
+    def encode_texts(self, texts: Sequence[bytes]) -> bytes:
+        """The body's piece for these documents as JSON texts from elsewhere (a server's
+        page, which may hold whitespace of any kind), in order."""
         ...
 
 
@@ -63,8 +65,11 @@ class NdjsonEncoder:
         lines.append(b"")
         return b"\n".join(lines)
 
-    def encode_items(self, items: Iterable[dict[str, Any]]) -> bytes:
-        return b"".join(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE) for item in items)
+    def encode_texts(self, texts: Sequence[bytes]) -> bytes:
+        # Our server's items are stored documents, compact; another's may be pretty-printed.
+        lines = [_one_line(text) if b"\n" in text or b"\r" in text else text for text in texts]
+        lines.append(b"")
+        return b"\n".join(lines) if texts else b""
 
 
 def _one_line(doc: bytes) -> bytes:
@@ -99,6 +104,9 @@ class CsvEncoder:
 
     def encode(self, docs: Sequence[bytes]) -> bytes:
         return self.encode_items(map(orjson.loads, docs))
+
+    def encode_texts(self, texts: Sequence[bytes]) -> bytes:
+        return self.encode(texts)
 
     def encode_items(self, items: Iterable[dict[str, Any]]) -> bytes:
         kind, escape = self._kind, self._escape
