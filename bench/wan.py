@@ -221,11 +221,14 @@ def startup_seconds(baseline_src: Path | None = None) -> float:
     return time.perf_counter() - began
 
 
-def report(runs: list[Run]) -> str:
+def report(runs: list[Run], startups: dict[str, float]) -> str:
+    """The table; ``startups``: each client's own start (``startup_seconds``), by name, which
+    the last column takes off the pull's time: what is left is the pages' time."""
     lines = [
         "| client | link | compression | pull s | MB on the wire | server CPU ms/page | "
-        "link time of these bytes s | speed-up |",
-        "|---|---|---|---|---|---|---|---|",
+        "link time of these bytes s | speed-up | pull / link time | "
+        "(pull − start-up) / link time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         plain = next(
@@ -237,7 +240,8 @@ def report(runs: list[Run]) -> str:
             f"| {run.client} | {run.rate_mbit} Mbit/s | {'zstd' if run.compressed else 'none'} | "
             f"{run.seconds:.2f} | {run.wire_bytes / 1e6:.1f} | "
             f"{run.server_cpu_ms_per_page:.1f} | {run.link_seconds():.2f} | "
-            f"{plain.seconds / run.seconds:.1f}× |"
+            f"{plain.seconds / run.seconds:.1f}× | {run.seconds / run.link_seconds():.2f} | "
+            f"{(run.seconds - startups[run.client]) / run.link_seconds():.2f} |"
         )
     return "\n".join(lines)
 
@@ -291,7 +295,10 @@ def main() -> None:
         + (f" (baseline: {base_startup:.2f} s)" if args.baseline_src else "")
         + "; pulled:\n"
     )
-    print(report(runs))
+    startups = {"this": startup}
+    if args.baseline_src:
+        startups["baseline"] = base_startup
+    print(report(runs, startups))
 
 
 if __name__ == "__main__":
