@@ -138,6 +138,14 @@ class IngestResult:
     replaced: int = 0
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    span: tuple[int, int] | None = None
+    """The earliest and latest ``time_ms`` of the batches that stored new documents, where
+    their rows said (``EncodedRows.span``): the time partitions whose statistics are stale."""
+
+    def widen(self, span: tuple[int, int]) -> None:
+        """Count ``span`` in ``self.span``."""
+        low, high = span if self.span is None else self.span
+        self.span = (min(low, span[0]), max(high, span[1]))
 
     def reject(self, position: int, reason: str) -> None:
         self.rejected += 1

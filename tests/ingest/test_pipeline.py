@@ -15,10 +15,12 @@ import pytest
 from atende_logs import demo_documents
 from atende_logs.errors import PayloadTooLargeError
 from atende_logs.ingest import pipeline
+from atende_logs.ingest.documents import to_row
 from atende_logs.ingest.pipeline import Owner
 from atende_logs.kinds import CARDS, CDRS, Kind
 from atende_logs.models import Customer, IngestResult, SearchQuery
 from atende_logs.storage import Store
+from atende_logs.storage.postgres import PostgresStore
 
 ZONE = demo_documents.ZONE
 
@@ -188,10 +190,15 @@ def test_a_file_past_the_threshold_gets_the_default_workers(
 def test_statistics_are_refreshed_after_many_new_documents(
     store: Store, customer: Customer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    refreshed: list[Kind] = []
+    refreshed: list[tuple[Kind, tuple[int, int] | None]] = []
     monkeypatch.setattr(pipeline, "ANALYZE_AFTER", 3)
-    monkeypatch.setattr(store, "refresh_statistics", refreshed.append)
+    monkeypatch.setattr(
+        store, "refresh_statistics", lambda kind, span=None: refreshed.append((kind, span))
+    )
     owner, docs = Owner(customer.id), cdrs(8)
+    # PostgreSQL's rows say their times (its tables are partitioned by time): the refresh
+    # is told the span of the batches that stored new documents.
+    spans = isinstance(store, PostgresStore)
 
     def run(batch: list[dict[str, Any]], **options: Any) -> None:
         pipeline.run(store, io.BytesIO(ndjson(batch)), CDRS, owner, zone=ZONE, **options)
@@ -199,8 +206,10 @@ def test_statistics_are_refreshed_after_many_new_documents(
     run(docs[:2])
     assert refreshed == []  # fewer new documents than ANALYZE_AFTER
     run(docs[:5])
-    assert refreshed == [CDRS]  # 3 new ones (2 replaced, which do not count)
+    times = sorted(to_row(CDRS, doc, ZONE, None, orjson.dumps(doc)).time_ms for doc in docs[:5])
+    expected = (times[0], times[-1]) if spans else None
+    assert refreshed == [(CDRS, expected)]  # 3 new ones (2 replaced, which do not count)
     run(docs[:5])
-    assert refreshed == [CDRS]  # all replaced: nothing the planner has not seen
+    assert len(refreshed) == 1  # all replaced: nothing the planner has not seen
     run(docs, refresh_statistics=False)  # as the HTTP routes ask: 3 new, no refresh
-    assert refreshed == [CDRS]
+    assert len(refreshed) == 1

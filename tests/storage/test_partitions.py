@@ -257,6 +257,38 @@ def test_no_partition_keeps_statistics_of_the_documents(private: tuple[str, Stor
     assert [row for row in targets if row[1] != 0] == []
 
 
+def test_an_import_analyzes_the_partitions_it_wrote_to_and_the_default(
+    private: tuple[str, Store],
+) -> None:
+    """ANALYZE of a partitioned table samples every partition, then the whole table: an
+    import refreshes the statistics of the partitions its time span overlaps, and of the
+    default one, which takes rows no period holds; the others keep theirs."""
+    url, store = private
+    customer = store.create_customer("analyze")
+    put(store, customer.id, CDRS, [cdr(f"a{n}", month(n % 3) + n * 1000) for n in range(300)])
+    store.refresh_statistics(CDRS)  # the whole table: every partition counts its 100 rows
+    with psycopg.connect(url, autocommit=True) as connection:
+        for partition in store.list_partitions(CDRS):  # so that only the store analyzes
+            connection.execute(f"ALTER TABLE {partition.name} SET (autovacuum_enabled = false)")
+    stray = month(0) - 30 * 365 * DAY_MS  # further back than any partition is made for
+    more = [cdr(f"b{n}", month(n % 3) + n * 1000) for n in range(300)] + [cdr("stray", stray)]
+    put(store, customer.id, CDRS, more)
+
+    store.refresh_statistics(CDRS, (month(1) + DAY_MS, month(1) + 2 * DAY_MS))
+
+    with psycopg.connect(url) as connection:
+        tuples = dict(
+            connection.execute(
+                "SELECT relname, reltuples FROM pg_class "
+                "WHERE relnamespace = current_schema()::regnamespace AND relname LIKE 'cdrs_%'"
+            ).fetchall()
+        )
+    by_start = {p.start_ms: p.name for p in store.list_partitions(CDRS)}
+    assert tuples[by_start[month(1)]] == 200  # analyzed: the span's partition
+    assert tuples[by_start[month(0)]] == tuples[by_start[month(2)]] == 100  # as they were
+    assert tuples["cdrs_default"] == 1  # analyzed: the stray row is there
+
+
 def test_statistics_are_refreshed_past_the_statement_timeout(private: tuple[str, Store]) -> None:
     """An import's closing ANALYZE samples every partition: it is not cut by the statement
     timeout that serves requests (a 10M-row import failed on it after storing everything)."""

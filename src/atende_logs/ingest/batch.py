@@ -107,6 +107,8 @@ def store_batches(
             result.reject(item.position, item.reason)
             continue
         inserted, replaced = store.write_rows(customer_id, kind, item.rows, dialer_id)
+        if inserted and item.rows.span is not None:
+            result.widen(item.rows.span)
         result.stored += inserted
         result.replaced += replaced + item.replaced
         if on_batch is not None:

@@ -88,7 +88,8 @@ def run(
     larger ``batch_size``. Parsing is then done here.
 
     ``refresh_statistics``: whether a run that stored ``ANALYZE_AFTER`` new documents or
-    more then refreshes the table's planner statistics (``Store.refresh_statistics``).
+    more then refreshes the planner statistics of the table, or of the time partitions its
+    new documents went to (``Store.refresh_statistics``).
 
     Raises ``ValueError`` when ``owner`` names a dialer exactly when ``kind`` has none,
     or when ``max_records`` is asked of parsing processes.
@@ -108,7 +109,7 @@ def run(
             store, owner.customer_id, kind, items, dialer_id=owner.dialer_id, on_batch=progress
         )
     if refresh_statistics and result.stored >= ANALYZE_AFTER:
-        store.refresh_statistics(kind)
+        store.refresh_statistics(kind, result.span)
     return result
 
 

@@ -593,7 +593,7 @@ class SqlStore(ABC):
         feed, in the transaction that changed them (``storage._changes``)."""
 
     @abstractmethod
-    def refresh_statistics(self, kind: Kind) -> None:
+    def refresh_statistics(self, kind: Kind, span: tuple[int, int] | None = None) -> None:
         """Let the planner learn a table's contents after a large import."""
 
     def search(self, query: SearchQuery) -> Page:

@@ -174,8 +174,10 @@ class Store(Protocol):
         """
         ...
 
-    def refresh_statistics(self, kind: Kind) -> None:
-        """Let the query planner learn the table's new contents after a large import."""
+    def refresh_statistics(self, kind: Kind, span: tuple[int, int] | None = None) -> None:
+        """Let the query planner learn the table's new contents after a large import:
+        where the table is partitioned by time and ``span`` (the earliest and latest
+        ``time_ms`` written) is given, those of the partitions it overlaps only."""
         ...
 
     # The change feed (docs/sync.md): what the changes route, a live tail and sync share.

@@ -302,7 +302,7 @@ class SQLiteStore(PersonalDataStore, StatsStore):
                 reason,
             )
 
-    def refresh_statistics(self, kind: Kind) -> None:
+    def refresh_statistics(self, kind: Kind, span: tuple[int, int] | None = None) -> None:
         """Nothing to do: without ANALYZE, SQLite plans from the indexes' shapes alone, and
         the indexes are shaped for the queries (migration 0004)."""
 
