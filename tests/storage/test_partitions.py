@@ -28,7 +28,7 @@ from atende_logs.storage import Store, open_store
 from atende_logs.storage._common import search_sql
 from atende_logs.storage.migrate import upgrade
 from atende_logs.storage.partitions import month_start
-from atende_logs.storage.postgres import DIALECT, PostgresStore
+from atende_logs.storage.postgres import DIALECT, PostgresStore, _known_sql, _staging_table
 from changes._consumer import Consumer, listing
 
 pytestmark = pytest.mark.postgres
@@ -301,3 +301,48 @@ def test_statistics_are_refreshed_past_the_statement_timeout(private: tuple[str,
         hurried.refresh_statistics(CDRS)  # would raise: canceling statement due to timeout
     finally:
         hurried.close()
+
+
+def test_a_new_customers_records_are_looked_up_by_the_primary_key(
+    private: tuple[str, Store],
+) -> None:
+    """Each batch looks its records up in the change table. For a customer its statistics
+    did not know (one importing its first file), the planner chose the feed's index
+    (customer, seq, doc_id) and read every change row of the customer per record: each
+    batch slower than the last. The lookup must take the primary key whatever the
+    statistics know."""
+    url, store = private
+    known, new = store.create_customer("known"), store.create_customer("new")
+    put(store, known.id, CDRS, [cdr(f"k{n}", month(1) + n * 1000) for n in range(3000)])
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("ANALYZE cdrs_changes")  # it knows one customer, not the other
+    put(store, new.id, CDRS, [cdr(f"n{n}", month(1) + n * 1000) for n in range(3000)])
+    with psycopg.connect(url) as connection:
+        connection.execute(_staging_table(CDRS))
+        connection.execute(
+            "INSERT INTO staging_cdrs (doc_id, time_ms) "
+            "SELECT 'n' || n, 0 FROM generate_series(0, 999) n"
+        )
+        (plan,) = connection.execute(
+            f"EXPLAIN (FORMAT JSON) {_known_sql(CDRS)}", {"customer_id": new.id}
+        ).fetchone()
+    indexes = _indexes_in(plan, "cdrs_changes")
+    assert indexes == ["pk_cdrs_changes"], indexes
+
+
+def _indexes_in(plan: Any, table: str) -> list[str]:
+    """The indexes an EXPLAIN (FORMAT JSON) plan reads ``table`` by."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("Relation Name") == table and "Index Name" in node:
+                found.append(node["Index Name"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(plan)
+    return found
