@@ -130,9 +130,9 @@ def _known_sql(kind: Kind) -> str:
     see: told the id of a customer the change table's statistics do not know yet (one
     importing its first file), it expected a row or so and looked each record up in the
     feed's index (customer, seq, doc_id), reading every change row of the customer per
-    record, so each batch was slower than the last (docs/benchmarks-history.md#2026-12-07-
-    a-new-customers-import-slowed-batch-after-batch-issue-17). Not knowing the id, it
-    plans for a customer of average size, for which the primary key is the only choice."""
+    record, so each batch was slower than the last (the history's entry:
+    docs/benchmarks-history.md#2026-12-07-a-new-customers-import-slowed-batch-after-batch-issue-17).
+    Not knowing the id, it plans for a customer of average size: the primary key."""
     table, changes = quote(kind.table), change_table(kind)
     of_record = " AND ".join(
         [*(f"c.{c} = (SELECT %({c})s::integer)" for c in kind.scope.columns), "c.doc_id = s.doc_id"]
