@@ -307,10 +307,16 @@ def upsert_changes(kind: Kind, values_sql: str) -> str:
     )
 
 
-def _scope(customer_id: int, dialer_id: int | None, alias: str) -> tuple[str, list[Any]]:
-    where, params = [f"{alias}customer_id = ?"], [customer_id]
+def _scope(
+    customer_id: int, dialer_id: int | None, alias: str, unseen: bool = False
+) -> tuple[str, list[Any]]:
+    """The condition on the scope's ids; ``unseen``: each as a subquery's result, which
+    PostgreSQL's planner cannot see, so it plans for a customer of average size rather than
+    for what its statistics say of this one (``_page_sql`` says why)."""
+    value = "(SELECT ?)" if unseen else "?"
+    where, params = [f"{alias}customer_id = {value}"], [customer_id]
     if dialer_id is not None:
-        where.append(f"{alias}dialer_id = ?")
+        where.append(f"{alias}dialer_id = {value}")
         params.append(dialer_id)
     return " AND ".join(where), params
 
@@ -319,10 +325,18 @@ def _page_sql(
     query: ChangeQuery, dialer_id: int | None, start: FeedPosition, dialect: Any
 ) -> tuple[str, list[Any]]:
     """The changes past ``start`` (size + 1 of them, to tell whether any is left), each
-    with its document when it exists and matches the filters."""
+    with its document when it exists and matches the filters.
+
+    The customer's id is hidden from PostgreSQL's planner (``_scope``'s ``unseen``): for a
+    customer its statistics did not know yet (rows sent through the HTTP batches or a
+    broker, which end in no ANALYZE), it expected a row or so on both sides and read every
+    row of the customer for each change row, 17 s for one page of a customer with 25,000
+    CDRs, past the statement timeout (the history's entry:
+    docs/benchmarks-history.md#2026-12-07-a-new-customers-import-slowed-batch-after-batch-issue-17).
+    SQLite plans the same either way."""
     listing = query.listing
     kind = listing.kind
-    scope, params = _scope(listing.customer_id, dialer_id, "c.")
+    scope, params = _scope(listing.customer_id, dialer_id, "c.", unseen=True)
     matches, match_params = filter_conditions(listing, "d.")
     # The change row knows its record's time: on a table partitioned by time, the one
     # partition to look in.
