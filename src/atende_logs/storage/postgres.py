@@ -132,14 +132,12 @@ def _known_sql(kind: Kind) -> str:
     feed's index (customer, seq, doc_id), reading every change row of the customer per
     record, so each batch was slower than the last (the history's entry:
     docs/benchmarks-history.md#2026-12-07-a-new-customers-import-slowed-batch-after-batch-issue-17).
-    Not knowing the id, it plans for a customer of average size: the primary key."""
+    Not knowing the id, it plans for a customer of average size: the primary key. So for
+    the stored rows: a re-import of such a customer read all its rows for each batch."""
     table, changes = quote(kind.table), change_table(kind)
-    of_record = " AND ".join(
-        [*(f"c.{c} = (SELECT %({c})s::integer)" for c in kind.scope.columns), "c.doc_id = s.doc_id"]
-    )
-    at = " AND ".join(
-        [*(f"d.{c} = %({c})s::integer" for c in kind.scope.columns), "d.doc_id = s.doc_id"]
-    )
+    scope = [f"{c} = (SELECT %({c})s::integer)" for c in kind.scope.columns]
+    of_record = " AND ".join([*(f"c.{c}" for c in scope), "c.doc_id = s.doc_id"])
+    at = " AND ".join([*(f"d.{c}" for c in scope), "d.doc_id = s.doc_id"])
     return (
         f"SELECT s.doc_id, s.time_ms, k.time_ms, EXISTS (SELECT 1 FROM {table} d "
         f"WHERE {at} AND d.time_ms = k.time_ms) FROM {_staging(kind)} s CROSS JOIN LATERAL "
