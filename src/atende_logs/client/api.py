@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import msgspec
@@ -527,12 +527,17 @@ def _head_after(content: bytes) -> After | None:
     return after if isinstance(after, int | str) and after != "" else None
 
 
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""A JSON integer orjson reads as one (it reads a larger one as a float, which
+``_checked_page`` then refuses: outside this range, the fast read leaves the body to it)."""
+
+
 class _WirePage(msgspec.Struct):
     """A page as the contract writes it, its items left as the JSON texts they came as."""
 
     items: list[msgspec.Raw]
-    total: int
-    after: int | str | None = None
+    total: _Int64
+    after: _Int64 | str | None = None
 
 
 _WIRE_PAGE = msgspec.json.Decoder(_WirePage)
