@@ -294,19 +294,16 @@ class LogsClient:
         """Each page's body until the empty one, with the page when it had to be parsed to
         find its after, else the after its first bytes give."""
         while True:
-            query = [*pairs, ("size", str(size))]
-            if after is not None:
-                query.append(("after", str(after)))
-            content = self._get(path, query, headers).content
+            content = self._get(path, _page_query(pairs, size, after), headers).content
             head = _head_after(content)
             page = None
             if head is None:
                 page = _page(content)
                 if page is None:
                     return
-            following = page.after if page is not None else head
-            if following == after:
-                raise ProtocolError(f"the server sent the same after twice ({after!r})")
+                following = _moved_on(after, page.after)
+            else:
+                following = _moved_on(after, head)
             yield content, page, head
             after = following
 
@@ -328,34 +325,26 @@ class LogsClient:
         after against the one its first bytes gave, on which the next request went out.
         """
 
-        def query(after: After | None) -> list[tuple[str, str]]:
-            return [*pairs, ("size", str(size))] + (
-                [] if after is None else [("after", str(after))]
-            )
+        def opened(after: After | None) -> Future[_Opened]:
+            return opener.submit(self._opened, path, _page_query(pairs, size, after), headers)
 
         # One thread opens the next page's answer; it never reads past its first bytes.
         opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-page")
-        pending: Future[_Opened] | None = opener.submit(self._opened, path, query(after), headers)
+        pending: Future[_Opened] | None = opened(after)
         try:
             while pending is not None:
                 current, pending = pending.result(), None
-                following = current.head
-                if following is not None:
-                    if following == after:
-                        raise ProtocolError(f"the server sent the same after twice ({after!r})")
-                    pending = opener.submit(self._opened, path, query(following), headers)
-                content = self._rest(current, path, query(after), headers)
+                if current.head is not None:
+                    pending = opened(_moved_on(after, current.head))
+                content = self._rest(current, path, _page_query(pairs, size, after), headers)
                 page = None
-                if following is None:
+                if current.head is None:
                     page = _page(content)
                     if page is None:
                         return
-                    if page.after == after:
-                        raise ProtocolError(f"the server sent the same after twice ({after!r})")
-                    following = page.after
-                    pending = opener.submit(self._opened, path, query(following), headers)
+                    pending = opened(_moved_on(after, page.after))
                 yield content, page, current.head
-                after = following
+                after = page.after if page is not None else current.head
         finally:
             if pending is not None and not pending.cancel():
                 pending.add_done_callback(_close_opened)
@@ -493,6 +482,21 @@ class LogsClient:
             if self._on_retry is not None:
                 self._on_retry(RetryNotice(attempt, wait, problem))
             self._sleep(wait)
+
+
+def _page_query(
+    pairs: list[tuple[str, str]], size: int, after: After | None
+) -> list[tuple[str, str]]:
+    """A page's query: the listing's parameters, its size, and where it starts."""
+    return [*pairs, ("size", str(size))] + ([] if after is None else [("after", str(after))])
+
+
+def _moved_on(after: After | None, following: After) -> After:
+    """``following``, the after of the page asked for with ``after``, once it is known to
+    move the listing on: the same one twice would page forever."""
+    if following == after:
+        raise ProtocolError(f"the server sent the same after twice ({after!r})")
+    return following
 
 
 @dataclass(frozen=True)
